@@ -1,0 +1,41 @@
+"""The crawl_files asset: the inventory of one dump's WARC files."""
+
+import dagster as dg
+
+from assets.metadata import report_metadata
+from corpuslake.pipeline import ingest_crawl_files
+from orchestration.partitions import dump_partitions
+from orchestration.resources import ComputeResource, LakeResource, LandingZoneResource
+
+
+@dg.asset(
+    partitions_def=dump_partitions,
+    group_name="ingest",
+    kinds={"deltalake"},
+    code_version="1",
+)
+def crawl_files(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    landing: LandingZoneResource,
+    compute: ComputeResource,
+) -> dg.MaterializeResult:
+    """One row per file of a crawl dump: path, size, sha256, format and the records a full scan found.
+
+    Files that are not WARC are kept as rows with ``format = rejected`` and the reason in ``error``.
+    """
+    dump = context.partition_key
+    store = lake.lake()
+    report = ingest_crawl_files(
+        store, landing.path(), dump, context.run_id, compute.resolved_workers(), context.log.info
+    )
+    preview = store.read(
+        "crawl_files",
+        report.version,
+        dumps=[dump],
+        columns=["source_file", "size", "format", "records", "response_records", "error"],
+    )
+    return dg.MaterializeResult(
+        metadata=report_metadata(report, preview.slice(0, 10)),
+        data_version=dg.DataVersion(report.data_version),
+    )

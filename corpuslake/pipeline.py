@@ -1,0 +1,162 @@
+"""Stage runners: read the inputs, run a stage over them, commit one partition, report.
+
+These are what the Dagster assets call (one call per asset) and what tests call directly. Each returns a
+:class:`StageReport` with the new table version and the counters the UI and the CLI show.
+"""
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from corpuslake import __version__
+from corpuslake.lineage import Lineage, TableVersion
+from corpuslake.names import check_name
+from corpuslake.parallel import run_jobs
+from corpuslake.schemas import CRAWL_FILES, DOCUMENTS, REJECTIONS
+from corpuslake.stages import crawl_files as crawl_stage
+from corpuslake.stages import documents as doc_stage
+from corpuslake.store import Lake, parquet_parts_reader
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class StageReport:
+    """What one stage run wrote and found."""
+
+    table: str
+    version: int
+    rows: int
+    upstream: tuple[TableVersion, ...]
+    counters: dict[str, int] = field(default_factory=dict)
+    """Named counts: e.g. ``rejected.extract/empty_extraction`` or ``language.en``."""
+    extra_versions: dict[str, int] = field(default_factory=dict)
+    """Other tables this run committed to (the rejections table)."""
+    seconds: float = 0.0
+
+    @property
+    def data_version(self) -> str:
+        return f"{self.table}@v{self.version}"
+
+
+def ingest_crawl_files(
+    lake: Lake, landing: Path, dump: str, run_id: str, workers: int, progress: Progress | None = None
+) -> StageReport:
+    """Inventory and scan every file of ``dump`` in the landing zone into the crawl_files table."""
+    started = time.perf_counter()
+    files = crawl_stage.list_dump_files(landing, dump)
+    jobs = [crawl_stage.ScanJob(dump, str(p), p.relative_to(landing / dump).as_posix()) for p in files]
+    note = _progress_printer("crawl_files", dump, len(jobs), progress)
+    rows = sorted(run_jobs(crawl_stage.scan_file, jobs, workers, note), key=lambda r: r["source_file"])
+    table = pa.Table.from_pylist(rows, schema=CRAWL_FILES)
+    lineage = Lineage("crawl_files", dump, run_id, _code_version("1"), {"landing": str(landing)})
+    version = lake.write_partition("crawl_files", table, lineage, {"dump": dump})
+    counters: Counter[str] = Counter()
+    for row in rows:
+        counters["files"] += 1
+        counters[f"format.{row['format']}"] += 1
+        counters["records"] += row["records"]
+        counters["response_records"] += row["response_records"]
+        counters["damaged_regions"] += row["damaged_regions"]
+        counters["bytes"] += row["size"]
+    return StageReport(
+        "crawl_files", version, len(rows), (), dict(counters), seconds=time.perf_counter() - started
+    )
+
+
+def extract_documents(
+    lake: Lake,
+    dump: str,
+    run_id: str,
+    config: doc_stage.DocumentsConfig,
+    workers: int,
+    progress: Progress | None = None,
+) -> StageReport:
+    """Extract and language-tag the HTML records of ``dump``'s WARC files into ``documents``.
+
+    Reads the crawl_files rows of the dump at the table's current version (recorded in lineage);
+    files rejected by the inventory are not read. Rejected records go to ``rejections``.
+    """
+    started = time.perf_counter()
+    check_name(dump, "dump")
+    files_version = lake.version("crawl_files")
+    if files_version is None:
+        raise LookupError("crawl_files does not exist yet: materialize crawl_files for this dump first")
+    inventory = lake.read("crawl_files", files_version, dumps=[dump]).to_pylist()
+    if not inventory:
+        raise LookupError(f"crawl_files@v{files_version} has no files for dump {dump!r}")
+    upstream = (TableVersion("crawl_files", files_version),)
+    readable = [row for row in inventory if row["error"] is None and row["format"] != "empty"]
+    with lake.staging() as staging:
+        jobs = [doc_stage.FileJob(dump, r["path"], r["source_file"], str(staging), config) for r in readable]
+        note = _progress_printer("documents", dump, len(jobs), progress)
+        outcomes = list(run_jobs(doc_stage.extract_file, jobs, workers, note))
+        doc_parts = sorted(p for o in outcomes for p in o.document_parts)
+        rej_parts = sorted(p for o in outcomes for p in o.rejection_parts)
+        lineage = Lineage(
+            "documents",
+            dump,
+            run_id,
+            _code_version(doc_stage.STAGE_VERSION),
+            doc_stage.config_dict(config),
+            upstream,
+        )
+        rej_lineage = Lineage("documents", dump, run_id, lineage.code_version, lineage.config, upstream)
+        # Rejections first: if the documents commit then fails, a re-run replaces both.
+        rej_version = lake.write_partition(
+            "rejections",
+            parquet_parts_reader(rej_parts, REJECTIONS),
+            rej_lineage,
+            {"dump": dump, "stage": doc_stage.STAGE},
+        )
+        version = lake.write_partition(
+            "documents", parquet_parts_reader(doc_parts, DOCUMENTS), lineage, {"dump": dump}
+        )
+    counters: Counter[str] = Counter()
+    for outcome in outcomes:
+        counters["response_records"] += outcome.response_records
+        counters["documents"] += outcome.documents
+        counters["html_bytes"] += outcome.html_bytes
+        for reason, n in outcome.rejected.items():
+            counters[f"rejected.{reason}"] += n
+        for language, n in outcome.languages.items():
+            counters[f"language.{language}"] += n
+    counters["files_skipped"] = len(inventory) - len(readable)
+    return StageReport(
+        "documents",
+        version,
+        counters["documents"],
+        upstream,
+        dict(counters),
+        {"rejections": rej_version},
+        time.perf_counter() - started,
+    )
+
+
+def _code_version(stage_version: str) -> str:
+    return f"corpuslake-{__version__}/stage-{stage_version}"
+
+
+def _progress_printer(
+    stage: str, dump: str, total: int, progress: Progress | None
+) -> Callable[[int, Any], None]:
+    started = time.perf_counter()
+
+    def note(done: int, result: Any) -> None:
+        elapsed = time.perf_counter() - started
+        name = result["source_file"] if isinstance(result, dict) else getattr(result, "source_file", "")
+        message = f"{stage} [{dump}] {done}/{total} files ({elapsed:.1f}s): {name}"
+        if progress:
+            progress(message)
+        else:
+            log.info(message)
+
+    return note

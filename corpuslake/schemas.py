@@ -1,0 +1,81 @@
+"""Arrow schemas of the stage tables, and the stable document id.
+
+Columns are added, never renamed, once a snapshot reads them. Every stage table carries ``dump`` (its
+partition column) and the provenance columns, so any row can be traced back to its WARC record.
+"""
+
+import hashlib
+
+import pyarrow as pa
+
+# One row per WARC file of a dump: the inventory, with what a full scan of the file found.
+CRAWL_FILES = pa.schema(
+    [
+        pa.field("dump", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),  # path relative to the dump folder
+        pa.field("path", pa.string(), nullable=False),  # absolute location when it was read
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),
+        pa.field("format", pa.string(), nullable=False),  # warc.gz, warc, empty, or rejected
+        pa.field("records", pa.int64(), nullable=False),
+        pa.field("response_records", pa.int64(), nullable=False),
+        pa.field("request_records", pa.int64(), nullable=False),
+        pa.field("metadata_records", pa.int64(), nullable=False),
+        pa.field("warcinfo_records", pa.int64(), nullable=False),
+        pa.field("revisit_records", pa.int64(), nullable=False),
+        pa.field("other_records", pa.int64(), nullable=False),
+        pa.field("damaged_regions", pa.int64(), nullable=False),  # corrupt members and cut-off tails
+        pa.field("error", pa.string()),  # why the whole file was rejected (not WARC, unreadable)
+    ]
+)
+
+# One row per extracted HTML response record.
+DOCUMENTS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("dump", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("warc_record_id", pa.string()),
+        pa.field("warc_date", pa.timestamp("us", tz="UTC")),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("warc_offset", pa.int64(), nullable=False),
+        pa.field("content_type", pa.string()),
+        pa.field("encoding", pa.string()),  # the charset the HTML was decoded with
+        pa.field("html_bytes", pa.int64(), nullable=False),
+        pa.field("replaced_fraction", pa.float32(), nullable=False),  # undecodable characters replaced
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("text_chars", pa.int64(), nullable=False),
+        pa.field("language", pa.string(), nullable=False),  # lid.176 label, e.g. "en", "zh"
+        pa.field("language_score", pa.float32(), nullable=False),
+    ]
+)
+
+# One row per dropped record or document, any stage. ``stage`` is a partition column beside ``dump``
+# so each stage replaces only its own rejections.
+REJECTIONS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("dump", pa.string(), nullable=False),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("filter", pa.string(), nullable=False),  # the unit that decided: warc, http, extract
+        pa.field("reason", pa.string(), nullable=False),  # a stable reason code
+        pa.field("detail", pa.string()),  # a human sentence (error text, measured value)
+        pa.field("url", pa.string()),
+        pa.field("warc_record_id", pa.string()),
+        pa.field("source_file", pa.string()),
+        pa.field("warc_offset", pa.int64()),
+        pa.field("signals", pa.string()),  # JSON object of the values that decided it
+    ]
+)
+
+PARTITIONS: dict[str, list[str]] = {
+    "crawl_files": ["dump"],
+    "documents": ["dump"],
+    "rejections": ["dump", "stage"],
+}
+
+
+def document_id(dump: str, record_id: str | None, source_file: str, offset: int) -> str:
+    """Stable id: a hash of (dump, WARC-Record-ID), or of (dump, file, offset) without a record id."""
+    key = f"{dump}\x00{record_id}" if record_id else f"{dump}\x00{source_file}\x00{offset}"
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -1,0 +1,41 @@
+"""Where the lake, the landing zone and the Dagster home are: read from the environment in one place.
+
+Nothing here runs at import time; callers ask when they need a value, so tests and the CLI can point a
+process at another lake by setting a variable or passing an argument.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# The sample crawl committed with the repository: the embedded default landing zone.
+SAMPLE_LANDING = Path(__file__).resolve().parent.parent / "samples" / "crawl"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Locations a corpuslake process works with."""
+
+    lake: str
+    """Lake root: a local directory (default ``./lake``) or a URL deltalake understands."""
+    landing: str
+    """Landing zone holding one folder per dump with its WARC files."""
+    dagster_home: str
+    """The Dagster instance shared by the CLI and the UI (runs, event logs, partitions)."""
+
+
+def load_settings(
+    lake: str | None = None, landing: str | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    """Resolve settings: explicit arguments, then ``CORPUSLAKE_*`` / ``DAGSTER_HOME``, then defaults."""
+    env = os.environ if environ is None else environ
+    lake = lake or env.get("CORPUSLAKE_LAKE") or str(Path.cwd() / "lake")
+    landing = landing or env.get("CORPUSLAKE_LANDING") or str(SAMPLE_LANDING)
+    home = env.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster")
+    return Settings(lake=_absolute(lake), landing=_absolute(landing), dagster_home=_absolute(home))
+
+
+def _absolute(location: str) -> str:
+    if "://" in location:
+        return location
+    return str(Path(location).expanduser().resolve())

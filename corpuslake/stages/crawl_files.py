@@ -1,0 +1,89 @@
+"""The crawl_files stage: the inventory of a dump, one row per file, with what a full scan found.
+
+Every file in the dump folder gets a row, including files that are not WARC at all (``format`` is
+``rejected`` and ``error`` names the file and why), so nothing in the landing zone goes unaccounted for.
+"""
+
+import hashlib
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corpuslake.names import InvalidNameError, check_name
+from corpuslake.warc import NotAWarcFileError, WarcDamage, iter_warc, sniff_format
+
+log = logging.getLogger(__name__)
+
+# Files a landing zone may hold beside the WARC files: completion markers and hidden files.
+_IGNORED_PREFIXES = (".", "_")
+_RECORD_TYPES = ("response", "request", "metadata", "warcinfo", "revisit")
+
+
+def list_dumps(landing: Path) -> list[str]:
+    """Names of the dump folders in ``landing``; folders whose name is unsafe are skipped with a warning."""
+    if not landing.is_dir():
+        raise FileNotFoundError(f"landing zone {landing} is not a directory")
+    dumps = []
+    for entry in sorted(landing.iterdir()):
+        if not entry.is_dir() or entry.name.startswith(_IGNORED_PREFIXES):
+            continue
+        try:
+            dumps.append(check_name(entry.name, "dump"))
+        except InvalidNameError as exc:
+            log.warning("skipping landing folder %s: %s", entry, exc)
+    return dumps
+
+
+def list_dump_files(landing: Path, dump: str) -> list[Path]:
+    """Every regular file of one dump folder (recursively), sorted, markers and hidden files aside."""
+    folder = landing / check_name(dump, "dump")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"dump {dump!r} has no folder in the landing zone {landing}")
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(_IGNORED_PREFIXES) for part in p.relative_to(folder).parts)
+    )
+
+
+@dataclass(frozen=True)
+class ScanJob:
+    dump: str
+    path: str
+    source_file: str
+
+
+def scan_file(job: ScanJob) -> dict[str, Any]:
+    """One crawl_files row: size, sha256, format, records by type, damaged regions (payloads not read)."""
+    path = Path(job.path)
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    row: dict[str, Any] = {
+        "dump": job.dump,
+        "source_file": job.source_file,
+        "path": str(path),
+        "size": path.stat().st_size,
+        "sha256": digest.hexdigest(),
+        "format": "rejected",
+        "damaged_regions": 0,
+        "error": None,
+    }
+    counts: Counter[str] = Counter()
+    try:
+        row["format"] = sniff_format(path)
+        for item in iter_warc(path, max_payload_bytes=-1):
+            if isinstance(item, WarcDamage):
+                row["damaged_regions"] += 1
+            else:
+                counts[item.record_type if item.record_type in _RECORD_TYPES else "other"] += 1
+    except NotAWarcFileError as exc:
+        log.warning("%s", exc)
+        row["error"] = str(exc)
+    row["records"] = sum(counts.values())
+    for kind in (*_RECORD_TYPES, "other"):
+        row[f"{kind}_records"] = counts[kind]
+    return row

@@ -1,0 +1,168 @@
+"""The versioned store: one Delta table per stage under a lake root, written one dump at a time.
+
+A write replaces exactly one partition (``dump``, and ``stage`` for rejections) in a single Delta commit
+that carries the lineage, so re-running a partition is idempotent and a crash before the commit leaves
+the previous version as it was. Every read takes a ``version``.
+"""
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from corpuslake.lineage import LINEAGE_KEY, Lineage, TableVersion
+from corpuslake.names import check_name
+from corpuslake.schemas import PARTITIONS
+
+
+class LineageMissingError(LookupError):
+    """A table version has no corpuslake lineage (written by another tool)."""
+
+
+@dataclass(frozen=True)
+class Lake:
+    """A lake root (local directory or object-store URL) holding one Delta table per stage."""
+
+    root: str
+    storage_options: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return "://" not in self.root or self.root.startswith("file://")
+
+    def table_uri(self, table: str) -> str:
+        parts = [check_name(p, "table") for p in table.split("/")]
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def _open(self, table: str, version: int | None = None) -> DeltaTable:
+        return DeltaTable(self.table_uri(table), version=version, storage_options=dict(self.storage_options))
+
+    def version(self, table: str) -> int | None:
+        """Latest version of ``table``, or None if it does not exist yet."""
+        try:
+            return self._open(table).version()
+        except TableNotFoundError:
+            return None
+
+    def read(
+        self,
+        table: str,
+        version: int | None = None,
+        dumps: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+        filters: Mapping[str, str] | None = None,
+    ) -> pa.Table:
+        """Rows of ``table`` at ``version`` (latest if None), optionally only some dumps and columns."""
+        dataset = self.dataset(table, version)
+        expr = None
+        if dumps is not None:
+            expr = pads.field("dump").isin([check_name(d, "dump") for d in dumps])
+        for column, value in (filters or {}).items():
+            term = pads.field(column) == value
+            expr = term if expr is None else expr & term
+        return dataset.to_table(columns=list(columns) if columns else None, filter=expr)
+
+    def dataset(self, table: str, version: int | None = None) -> pads.Dataset:
+        """A pyarrow dataset over the files of one table version: for streaming reads."""
+        return self._open(table, version).to_pyarrow_dataset()
+
+    def write_partition(
+        self,
+        table: str,
+        data: pa.Table | pa.RecordBatchReader,
+        lineage: Lineage,
+        partition: Mapping[str, str],
+    ) -> int:
+        """Replace one partition of ``table`` with ``data`` in one commit; return the new version.
+
+        ``partition`` names every partition column of the table (``dump``, and ``stage`` where the table
+        has it); only rows of that partition are replaced.
+        """
+        columns = PARTITIONS.get(table.split("/")[0], ["dump"])
+        if sorted(partition) != sorted(columns):
+            raise ValueError(f"{table} is partitioned by {columns}, got {sorted(partition)}")
+        predicate = " AND ".join(f"{col} = '{check_name(partition[col], col)}'" for col in columns)
+        write_deltalake(
+            self.table_uri(table),
+            data,
+            mode="overwrite",
+            predicate=predicate,
+            partition_by=columns,
+            storage_options=dict(self.storage_options),
+            commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
+        )
+        return self._version_of_commit(table, lineage.commit_id)
+
+    def _version_of_commit(self, table: str, commit_id: str) -> int:
+        for entry in self._open(table).history(limit=50):
+            raw = entry.get(LINEAGE_KEY)
+            if raw and Lineage.from_json(raw).commit_id == commit_id:
+                return int(entry["version"])
+        raise LookupError(f"commit {commit_id} of {table} not found in its recent history")
+
+    def lineage(self, table: str, version: int | None = None) -> Lineage:
+        """The lineage recorded by the commit that made ``table`` at ``version`` (latest if None)."""
+        dt = self._open(table)
+        wanted = dt.version() if version is None else version
+        for entry in dt.history():
+            if int(entry["version"]) == wanted:
+                raw = entry.get(LINEAGE_KEY)
+                if not raw:
+                    raise LineageMissingError(f"{table}@v{wanted} carries no corpuslake lineage")
+                return Lineage.from_json(raw)
+        raise LookupError(f"{table} has no version {wanted}")
+
+    def history(self, table: str) -> list[dict[str, Any]]:
+        """The Delta history of ``table``, newest first."""
+        return list(self._open(table).history())
+
+    def lineage_chain(self, table: str, version: int | None = None) -> list[tuple[TableVersion, Lineage]]:
+        """This version and every upstream version it was built from, depth first."""
+        start = TableVersion(table, self.version(table) if version is None else version)
+        chain: list[tuple[TableVersion, Lineage]] = []
+        stack, seen = [start], set()
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            lineage = self.lineage(node.table, node.version)
+            chain.append((node, lineage))
+            stack.extend(reversed(lineage.upstream))
+        return chain
+
+    @contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A scratch folder for a stage's intermediate files, removed afterwards whatever happens.
+
+        For a local lake it sits under ``<root>/_staging`` (same disk as the lake, so large dumps do not
+        fill /tmp); Delta never sees it because it is outside every table folder.
+        """
+        if self.is_local:
+            base = Path(self.root.removeprefix("file://")) / "_staging"
+            base.mkdir(parents=True, exist_ok=True)
+            folder = base / uuid.uuid4().hex
+            folder.mkdir()
+        else:
+            folder = Path(tempfile.mkdtemp(prefix="corpuslake-staging-"))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def parquet_parts_reader(parts: Sequence[str], schema: pa.Schema) -> pa.RecordBatchReader:
+    """Stream the rows of Parquet parts as one reader with ``schema`` (empty parts list: no rows)."""
+    if not parts:
+        return pa.RecordBatchReader.from_batches(schema, iter([]))
+    dataset = pads.dataset(list(parts), schema=schema, format="parquet")
+    return dataset.scanner(batch_size=2_000).to_reader()

@@ -1,0 +1,42 @@
+"""Plain-text summaries of the lake, printed by the CLI."""
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from corpuslake.store import Lake
+
+TABLES = ("crawl_files", "documents", "rejections")
+
+
+def table_versions(lake: Lake) -> dict[str, int | None]:
+    return {table: lake.version(table) for table in TABLES}
+
+
+def lake_summary(lake: Lake, dumps: Sequence[str] | None = None, top_languages: int = 12) -> str:
+    """Documents per dump and language, rejections by stage and reason, and table versions."""
+    lines: list[str] = []
+    versions = table_versions(lake)
+    if versions["documents"] is not None:
+        docs = lake.read("documents", dumps=dumps, columns=["dump", "language"])
+        by = docs.group_by(["dump", "language"]).aggregate([("language", "count")])
+        lines.append("documents per dump and language:")
+        for dump in sorted(set(by["dump"].to_pylist())):
+            rows = [r for r in by.to_pylist() if r["dump"] == dump]
+            rows.sort(key=lambda r: -r["language_count"])
+            total = sum(r["language_count"] for r in rows)
+            shown = ", ".join(f"{r['language']} {r['language_count']}" for r in rows[:top_languages])
+            rest = len(rows) - top_languages
+            lines.append(f"  {dump}: {total} documents ({shown}{f', +{rest} more' if rest > 0 else ''})")
+    if versions["rejections"] is not None:
+        rej = lake.read("rejections", dumps=dumps, columns=["dump", "stage", "filter", "reason"])
+        lines.append("rejections by dump, stage, filter and reason:")
+        lines += _grouped_counts(rej, ["dump", "stage", "filter", "reason"])
+    lines.append("table versions: " + ", ".join(f"{t}@v{v}" for t, v in versions.items() if v is not None))
+    return "\n".join(lines)
+
+
+def _grouped_counts(table: pa.Table, keys: list[str]) -> list[str]:
+    counted = table.group_by(keys).aggregate([(keys[-1], "count")]).to_pylist()
+    counted.sort(key=lambda r: ([r[k] for k in keys[:-1]], -r[f"{keys[-1]}_count"]))
+    return [f"  {' / '.join(str(r[k]) for k in keys)}: {r[f'{keys[-1]}_count']}" for r in counted]

@@ -1,0 +1,191 @@
+"""Reading WARC files record by record, reporting damage instead of dying on it.
+
+fastwarc does the parsing. What it does not do is tell a truncated file from a finished one (it stops
+quietly at a cut-off gzip member) or go on after a corrupt member (it raises). This module adds both:
+after a failure it resynchronises on the next gzip member (or plain ``WARC/1.x`` header) that really
+starts a WARC record, and it reports every skipped region as a :class:`WarcDamage` with its byte offset,
+so the caller can count and record it.
+"""
+
+import mmap
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from fastwarc.warc import ArchiveIterator
+
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_WARC_MAGIC = b"WARC/1."
+_ARC_MAGIC = b"filedesc://"
+
+
+class NotAWarcFileError(ValueError):
+    """The file is not a WARC file (plain or gzip): wrong format, not a damaged record."""
+
+
+@dataclass(frozen=True, slots=True)
+class WarcRecordData:
+    """One WARC record, with the HTTP payload of response records read into memory."""
+
+    record_type: str
+    """WARC-Type: response, request, metadata, warcinfo, revisit, resource, ..."""
+    record_id: str | None
+    date: datetime | None
+    target_uri: str | None
+    offset: int
+    """Byte offset of the record (its gzip member) in the file."""
+    http_status: int | None
+    mime_type: str | None
+    charset: str | None
+    payload: bytes | None
+    """HTTP body of a response record; None for other types and for oversized payloads."""
+    payload_length: int
+    """Length of the record block in bytes (WARC Content-Length)."""
+    warc_truncated: str | None
+    """The WARC-Truncated header (crawlers cut long payloads and say why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WarcDamage:
+    """A region of the file that could not be read as WARC records."""
+
+    offset: int
+    reason: str
+    """``corrupt_member`` (decompression or parse error) or ``truncated_tail`` (file cut short)."""
+    detail: str
+
+
+def sniff_format(path: Path) -> str:
+    """Return ``warc.gz``, ``warc`` or ``empty``; raise :class:`NotAWarcFileError` for anything else."""
+    with path.open("rb") as fh:
+        head = fh.read(64 * 1024)
+    if not head:
+        return "empty"
+    if head.startswith(_GZIP_MAGIC):
+        inner = _gunzip_prefix(head)
+        if inner.startswith(_WARC_MAGIC):
+            return "warc.gz"
+        if inner.startswith(_ARC_MAGIC):
+            raise NotAWarcFileError(f"{path}: an ARC file (the pre-WARC format); convert it to WARC first")
+        raise NotAWarcFileError(f"{path}: gzip data that does not start with a WARC record")
+    if head.startswith(_WARC_MAGIC):
+        return "warc"
+    if head.startswith(_ARC_MAGIC):
+        raise NotAWarcFileError(f"{path}: an ARC file (the pre-WARC format); convert it to WARC first")
+    raise NotAWarcFileError(f"{path}: not a WARC file (starts with {head[:16]!r})")
+
+
+def iter_warc(path: Path, max_payload_bytes: int) -> Iterator[WarcRecordData | WarcDamage]:
+    """Yield every record of ``path`` in order, and a :class:`WarcDamage` for each unreadable region.
+
+    Payloads longer than ``max_payload_bytes`` are not read (``payload`` is None) so one huge record
+    cannot exhaust memory; the caller decides what to record for them.
+    """
+    fmt = sniff_format(path)
+    if fmt == "empty":
+        return
+    gz = fmt == "warc.gz"
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        start = 0
+        while start is not None:
+            start = yield from _read_segment(fh, view, start, gz, max_payload_bytes)
+
+
+def _read_segment(
+    fh: IO[bytes], view: mmap.mmap, start: int, gz: bool, max_payload_bytes: int
+) -> Iterator[WarcRecordData | WarcDamage]:
+    """Read records from ``start`` until the end or a failure; return where to resume, or None."""
+    fh.seek(start)
+    last_done: int | None = None  # offset of the last record read completely
+    current: int | None = None  # offset of the record being read when a failure happens
+    try:
+        for record in ArchiveIterator(fh, parse_http=False, auto_decode="none"):
+            current = record.stream_pos  # absolute: fastwarc counts from the file's start
+            data = _record_data(record, current, max_payload_bytes)
+            last_done, current = current, None
+            yield data
+    except (OSError, ValueError) as exc:
+        if current is None:  # failed between records: the bad one starts where the last one ended
+            current = start if last_done is None else _record_end(view, last_done, gz)
+        yield WarcDamage(current, "corrupt_member", f"{type(exc).__name__}: {exc}")
+        return _next_record_start(view, current + 1, gz)
+    # fastwarc ends quietly on a member cut short: bytes after the last record mean a cut.
+    end = start if last_done is None else _record_end(view, last_done, gz)
+    if end < len(view):
+        yield WarcDamage(end, "truncated_tail", f"{len(view) - end} bytes at the end are no whole record")
+    return None
+
+
+def _record_data(record: object, offset: int, max_payload_bytes: int) -> WarcRecordData:
+    rec = record  # fastwarc.warc.WarcRecord (no stubs)
+    headers = rec.headers  # type: ignore[attr-defined]
+    record_type = str(rec.record_type)  # type: ignore[attr-defined]
+    length = int(rec.content_length)  # type: ignore[attr-defined]
+    status = mime = charset = payload = None
+    if record_type == "response" and length <= max_payload_bytes:
+        rec.parse_http(strict_mode=False, auto_decode="all")  # type: ignore[attr-defined]
+        if rec.is_http:  # type: ignore[attr-defined]
+            status = rec.http_headers.status_code  # type: ignore[attr-defined]
+            mime = rec.http_content_type  # type: ignore[attr-defined]
+            charset = rec.http_charset  # type: ignore[attr-defined]
+        payload = rec.reader.read()  # type: ignore[attr-defined]
+    date = rec.record_date  # type: ignore[attr-defined]
+    return WarcRecordData(
+        record_type=record_type,
+        record_id=headers.get("WARC-Record-ID") or None,
+        date=date,
+        target_uri=headers.get("WARC-Target-URI") or None,
+        offset=offset,
+        http_status=status,
+        mime_type=mime.lower() if mime else None,
+        charset=charset.lower() if charset else None,
+        payload=payload,
+        payload_length=length,
+        warc_truncated=headers.get("WARC-Truncated") or None,
+    )
+
+
+def _record_end(view: mmap.mmap, pos: int, gz: bool) -> int:
+    """Byte offset just past the record starting at ``pos`` (the end of its gzip member).
+
+    For plain WARC the next record header stands for the end; a record with no successor ends the file.
+    """
+    if not gz:
+        nxt = _next_record_start(view, pos + 1, gz)
+        return len(view) if nxt is None else nxt
+    inflater = zlib.decompressobj(wbits=31)
+    cursor = pos
+    while not inflater.eof and cursor < len(view):
+        chunk = view[cursor : cursor + (1 << 20)]
+        try:
+            inflater.decompress(chunk)
+        except zlib.error:
+            break
+        cursor += len(chunk)
+    if not inflater.eof:
+        return pos  # the member itself never ends: nothing after ``pos`` is whole
+    return cursor - len(inflater.unused_data)
+
+
+def _next_record_start(view: mmap.mmap, pos: int, gz: bool) -> int | None:
+    """Offset of the first gzip member (or plain header) at or after ``pos`` that opens a WARC record."""
+    magic = _GZIP_MAGIC if gz else _WARC_MAGIC
+    while True:
+        pos = view.find(magic, pos)
+        if pos < 0:
+            return None
+        if gz and _gunzip_prefix(view[pos : pos + 4096]).startswith(_WARC_MAGIC):
+            return pos
+        if not gz and (pos == 0 or view[pos - 2 : pos] == b"\n\n" or view[pos - 4 : pos] == b"\r\n\r\n"):
+            return pos
+        pos += 1
+
+
+def _gunzip_prefix(data: bytes) -> bytes:
+    try:
+        return zlib.decompressobj(wbits=31).decompress(data, 64)
+    except zlib.error:
+        return b""

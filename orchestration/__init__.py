@@ -1,0 +1,1 @@
+"""The Dagster code location of corpuslake: one Definitions object and its wiring."""

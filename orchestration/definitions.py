@@ -1,0 +1,42 @@
+"""The one Definitions object of the corpuslake code location."""
+
+import dagster as dg
+
+from assets.crawl import crawl_files
+from assets.documents import documents
+from corpuslake.settings import Settings
+from orchestration.environment import current_settings
+from orchestration.partitions import dump_partitions
+from orchestration.resources import ComputeResource, LakeResource, LandingZoneResource
+from quality_checks.documents import documents_account_for_every_record, documents_ids_unique
+
+INGEST_JOB = "ingest_dump"
+
+ASSETS = [crawl_files, documents]
+CHECKS = [documents_account_for_every_record, documents_ids_unique]
+
+
+def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
+    """The code location for a given lake and landing zone (the CLI passes its own)."""
+    ingest = dg.define_asset_job(
+        INGEST_JOB,
+        selection=dg.AssetSelection.assets(*ASSETS),
+        partitions_def=dump_partitions,
+        description="Every stage of one crawl dump, in order, with its checks.",
+    )
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=CHECKS,
+        jobs=[ingest],
+        resources={
+            "lake": LakeResource(root=settings.lake),
+            "landing": LandingZoneResource(root=settings.landing),
+            "compute": ComputeResource(workers=workers),
+        },
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Loaded by ``dg dev`` and the webserver: settings come from the environment at load time."""
+    return build_definitions(current_settings())

@@ -1,0 +1,38 @@
+"""Resources: where the lake and the landing zone are, and how much parallelism a stage may use."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from corpuslake.parallel import default_workers
+from corpuslake.store import Lake
+
+
+class LakeResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """The lake root holding one Delta table per stage."""
+
+    root: str
+    """A local directory, or a URL deltalake can open (s3://...)."""
+
+    def lake(self) -> Lake:
+        return Lake(self.root)
+
+
+class LandingZoneResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """The landing zone: one folder per crawl dump, each holding WARC files."""
+
+    root: str
+    """Local directory of the landing zone."""
+
+    def path(self) -> Path:
+        return Path(self.root)
+
+
+class ComputeResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """How stage work runs on this machine."""
+
+    workers: int = 0
+    """Worker processes per stage; 0 means one per available core, 1 runs in the run's own process."""
+
+    def resolved_workers(self) -> int:
+        return self.workers if self.workers > 0 else default_workers()

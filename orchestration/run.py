@@ -1,0 +1,53 @@
+"""The main job, in-process: register the dumps as partitions and run the ingest job for each.
+
+The CLI's ``corpuslake run`` calls :func:`run_dumps`; the run goes into the same Dagster instance the UI
+reads (``DAGSTER_HOME``), so it shows in the UI's run list and asset history afterwards.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from corpuslake.settings import Settings
+from corpuslake.stages.crawl_files import list_dumps
+from orchestration.definitions import INGEST_JOB, build_definitions
+from orchestration.partitions import DUMP_PARTITIONS_NAME
+
+
+@dataclass(frozen=True)
+class DumpRun:
+    dump: str
+    run_id: str
+    success: bool
+    failed_steps: tuple[str, ...]
+
+
+def run_dumps(settings: Settings, dumps: list[str] | None = None, workers: int = 0) -> list[DumpRun]:
+    """Materialize every asset for each dump (all dumps of the landing zone by default)."""
+    available = list_dumps(Path(settings.landing))
+    chosen = dumps or available
+    missing = sorted(set(chosen) - set(available))
+    if missing:
+        raise ValueError(
+            f"no such dump in {settings.landing}: {', '.join(missing)} (found: {', '.join(available)})"
+        )
+    instance = _instance(settings)
+    known = set(instance.get_dynamic_partitions(DUMP_PARTITIONS_NAME))
+    instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, [d for d in chosen if d not in known])
+    job = build_definitions(settings, workers).resolve_job_def(INGEST_JOB)
+    results = []
+    for dump in chosen:
+        result = job.execute_in_process(partition_key=dump, instance=instance, raise_on_error=False)
+        failed = tuple(e.step_key or "" for e in result.all_events if e.is_step_failure)
+        results.append(DumpRun(dump, result.run_id, result.success, failed))
+    return results
+
+
+def _instance(settings: Settings) -> dg.DagsterInstance:
+    """The persistent instance under ``settings.dagster_home`` (created on first use)."""
+    home = Path(settings.dagster_home)
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)  # DagsterInstance.get() reads only this variable
+    return dg.DagsterInstance.get()

@@ -1,0 +1,1 @@
+"""Asset checks: verdicts on what the stages wrote."""

@@ -1,0 +1,70 @@
+"""Checks on the documents stage: every response record is accounted for, and ids are unique.
+
+Both re-read the exact table versions the stage committed, so they audit the data, not the stage's
+own counters.
+"""
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from corpuslake.lineage import TableVersion
+from corpuslake.store import Lake
+from orchestration.partitions import dump_partitions
+from orchestration.resources import LakeResource
+
+# Damage reasons describe unreadable bytes, not response records; they are outside the balance.
+_DAMAGE_REASONS = ["corrupt_member", "truncated_tail"]
+
+
+def _upstream(store: Lake, version: int, table: str) -> TableVersion:
+    lineage = store.lineage("documents", version)
+    return next(u for u in lineage.upstream if u.table == table)
+
+
+@dg.asset_check(asset="documents", partitions_def=dump_partitions, blocking=True)
+def documents_account_for_every_record(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource
+) -> dg.AssetCheckResult:
+    """Response records in crawl_files = documents + records rejected by the documents stage."""
+    dump = context.partition_key
+    store = lake.lake()
+    version = store.version("documents")
+    if version is None:
+        return dg.AssetCheckResult(passed=False, metadata={"error": "documents table does not exist"})
+    files_version = _upstream(store, version, "crawl_files")
+    inventory = store.read("crawl_files", files_version.version, dumps=[dump], columns=["response_records"])
+    expected = int(pc.sum(inventory["response_records"]).as_py() or 0)
+    docs = store.read("documents", version, dumps=[dump], columns=["id"]).num_rows
+    rejected = store.read("rejections", dumps=[dump], columns=["reason"], filters={"stage": "documents"})
+    record_rejections = int(
+        pc.sum(pc.invert(pc.is_in(rejected["reason"], pa.array(_DAMAGE_REASONS)))).as_py() or 0
+    )
+    return dg.AssetCheckResult(
+        passed=expected == docs + record_rejections,
+        metadata={
+            "response_records": expected,
+            "documents": docs,
+            "rejected_records": record_rejections,
+            "unaccounted": expected - docs - record_rejections,
+            "read_versions": f"documents@v{version}, {files_version}",
+        },
+    )
+
+
+@dg.asset_check(asset="documents", partitions_def=dump_partitions, blocking=True)
+def documents_ids_unique(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    """No two documents of a dump share an id (ids hash the dump and the WARC-Record-ID)."""
+    dump = context.partition_key
+    ids = lake.lake().read("documents", dumps=[dump], columns=["id"])["id"]
+    counts = pc.value_counts(ids)
+    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+    sample = [str(v) for v in repeated.field("values")[:10].to_pylist()]
+    return dg.AssetCheckResult(
+        passed=len(repeated) == 0,
+        metadata={
+            "documents": len(ids),
+            "repeated_ids": len(repeated),
+            "sample_repeated_ids": ", ".join(sample),
+        },
+    )
