@@ -11,7 +11,7 @@ from orchestration.resources import ComputeResource, LakeResource
 _DEFAULTS = DocumentsConfig()
 
 
-class DocumentsStageConfig(dg.Config):  # type: ignore[misc]
+class DocumentsStageConfig(dg.Config):
     """Settings of the documents stage; their fingerprint goes into each commit's lineage."""
 
     max_payload_bytes: int = _DEFAULTS.max_payload_bytes

@@ -33,10 +33,10 @@ def decode_html(payload: bytes, declared: str | None) -> tuple[str, str, float]:
     back to uchardet, both through resiliparse with WHATWG label mapping (``latin1`` means cp1252, as
     browsers decode it).
     """
-    candidates = []
+    candidates: list[str] = []
     if declared:
         candidates.append(map_encoding_to_html5(declared) or declared)
-    candidates.append(detect_encoding(payload, from_html_meta=True))
+    candidates.append(detect_encoding(payload, from_html_meta=True) or "utf-8")
     for encoding in candidates:
         try:
             return payload.decode(_python_codec(encoding)), encoding, 0.0

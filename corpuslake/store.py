@@ -127,7 +127,11 @@ class Lake:
 
     def lineage_chain(self, table: str, version: int | None = None) -> list[tuple[TableVersion, Lineage]]:
         """This version and every upstream version it was built from, depth first."""
-        start = TableVersion(table, self.version(table) if version is None else version)
+        if version is None:
+            version = self.version(table)
+            if version is None:
+                raise LookupError(f"table {table} does not exist in {self.root}")
+        start = TableVersion(table, version)
         chain: list[tuple[TableVersion, Lineage]] = []
         stack, seen = [start], set()
         while stack:

@@ -9,7 +9,7 @@ so the caller can count and record it.
 
 import mmap
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -89,14 +89,14 @@ def iter_warc(path: Path, max_payload_bytes: int) -> Iterator[WarcRecordData | W
         return
     gz = fmt == "warc.gz"
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        start = 0
+        start: int | None = 0
         while start is not None:
             start = yield from _read_segment(fh, view, start, gz, max_payload_bytes)
 
 
 def _read_segment(
     fh: IO[bytes], view: mmap.mmap, start: int, gz: bool, max_payload_bytes: int
-) -> Iterator[WarcRecordData | WarcDamage]:
+) -> Generator[WarcRecordData | WarcDamage, None, int | None]:
     """Read records from ``start`` until the end or a failure; return where to resume, or None."""
     fh.seek(start)
     last_done: int | None = None  # offset of the last record read completely

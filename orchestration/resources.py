@@ -8,7 +8,7 @@ from corpuslake.parallel import default_workers
 from corpuslake.store import Lake
 
 
-class LakeResource(dg.ConfigurableResource):  # type: ignore[misc]
+class LakeResource(dg.ConfigurableResource):
     """The lake root holding one Delta table per stage."""
 
     root: str
@@ -18,7 +18,7 @@ class LakeResource(dg.ConfigurableResource):  # type: ignore[misc]
         return Lake(self.root)
 
 
-class LandingZoneResource(dg.ConfigurableResource):  # type: ignore[misc]
+class LandingZoneResource(dg.ConfigurableResource):
     """The landing zone: one folder per crawl dump, each holding WARC files."""
 
     root: str
@@ -28,7 +28,7 @@ class LandingZoneResource(dg.ConfigurableResource):  # type: ignore[misc]
         return Path(self.root)
 
 
-class ComputeResource(dg.ConfigurableResource):  # type: ignore[misc]
+class ComputeResource(dg.ConfigurableResource):
     """How stage work runs on this machine."""
 
     workers: int = 0

