@@ -27,7 +27,7 @@ def crawl_files(
     dump = context.partition_key
     store = lake.lake()
     report = ingest_crawl_files(
-        store, landing.path(), dump, context.run_id, compute.resolved_workers(), context.log.info
+        store, landing.path(), dump, context.run.run_id, compute.resolved_workers(), context.log.info
     )
     preview = store.read(
         "crawl_files",

@@ -57,7 +57,12 @@ def documents(
     dump = context.partition_key
     store = lake.lake()
     report = extract_documents(
-        store, dump, context.run_id, config.to_stage_config(), compute.resolved_workers(), context.log.info
+        store,
+        dump,
+        context.run.run_id,
+        config.to_stage_config(),
+        compute.resolved_workers(),
+        context.log.info,
     )
     preview = store.read(
         "documents",

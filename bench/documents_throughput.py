@@ -62,7 +62,9 @@ def stage_seconds(files: list[tuple[str, Path]]) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--landing", type=Path, default=SAMPLE_LANDING)
     parser.add_argument("--repeat", type=int, default=3, help="best of N for the single-core timings")
     args = parser.parse_args()
@@ -73,12 +75,16 @@ def main() -> None:
           f"{sum(p.stat().st_size for _, p in files) / 1e6:.1f} MB, {len(payloads)} HTML responses")  # fmt: skip
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}")  # fmt: skip
-    extract_file(FileJob(dumps[0], str(files[0][1]), files[0][1].name, tempfile.gettempdir() + "/", DocumentsConfig()))
+    extract_file(
+        FileJob(dumps[0], str(files[0][1]), files[0][1].name, tempfile.gettempdir() + "/", DocumentsConfig())
+    )
     floor = min(floor_seconds(payloads) for _ in range(args.repeat))
     runs = [stage_seconds(files) for _ in range(args.repeat)]
     stage, docs = min(runs)
     print(f"floor    resiliparse only : {len(payloads) / floor:9.0f} pages/s per core ({floor:.2f} s)")
-    print(f"stage    documents, 1 core: {docs / stage:9.0f} docs/s per core  ({stage:.2f} s, {docs} documents)")
+    print(
+        f"stage    documents, 1 core: {docs / stage:9.0f} docs/s per core  ({stage:.2f} s, {docs} documents)"
+    )
     print(f"ratio    stage / floor    : {stage / floor:9.2f}  (target <= 1.5; per page: {stage / len(payloads) * 1e3:.2f} ms "
           f"vs {floor / len(payloads) * 1e3:.2f} ms)")  # fmt: skip
     workers = default_workers()

@@ -14,7 +14,8 @@ from corpuslake.summary import lake_summary
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("corpuslake").setLevel(logging.INFO)
     try:
         return int(args.handler(args))
     except (LookupError, ValueError, FileNotFoundError) as exc:
@@ -47,7 +48,12 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     # The one command that drives the Dagster graph reaches the orchestration package at call time;
     # every other command, and the engine itself, stays free of Dagster.
+    import warnings
+
     from orchestration.run import run_dumps
+
+    # Per-partition asset checks are a Dagster preview feature we rely on knowingly; say so once, here.
+    warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
 
     settings = load_settings(lake=args.lake, landing=args.landing)
     print(f"landing zone: {settings.landing}\nlake: {settings.lake}\ndagster home: {settings.dagster_home}")

@@ -81,8 +81,8 @@ def sniff_format(path: Path) -> str:
 def iter_warc(path: Path, max_payload_bytes: int) -> Iterator[WarcRecordData | WarcDamage]:
     """Yield every record of ``path`` in order, and a :class:`WarcDamage` for each unreadable region.
 
-    Payloads longer than ``max_payload_bytes`` are not read (``payload`` is None) so one huge record
-    cannot exhaust memory; the caller decides what to record for them.
+    Payloads longer than ``max_payload_bytes`` are not kept (``payload`` is None) so one huge record
+    cannot exhaust memory; they are still decompressed and checked. ``max_payload_bytes=-1`` keeps none.
     """
     fmt = sniff_format(path)
     if fmt == "empty":
@@ -97,23 +97,32 @@ def iter_warc(path: Path, max_payload_bytes: int) -> Iterator[WarcRecordData | W
 def _read_segment(
     fh: IO[bytes], view: mmap.mmap, start: int, gz: bool, max_payload_bytes: int
 ) -> Generator[WarcRecordData | WarcDamage, None, int | None]:
-    """Read records from ``start`` until the end or a failure; return where to resume, or None."""
+    """Read records from ``start`` until the end or a failure; return where to resume, or None.
+
+    A record is yielded only once it is known to be whole: when the next one starts, or, for the last
+    one, when its gzip member is seen to end. fastwarc hands out a cut-off last record as if it were
+    complete.
+    """
     fh.seek(start)
-    last_done: int | None = None  # offset of the last record read completely
+    pending: WarcRecordData | None = None  # read, but not yet known to be whole
     current: int | None = None  # offset of the record being read when a failure happens
     try:
         for record in ArchiveIterator(fh, parse_http=False, auto_decode="none"):
             current = record.stream_pos  # absolute: fastwarc counts from the file's start
             data = _record_data(record, current, max_payload_bytes)
-            last_done, current = current, None
-            yield data
+            if pending is not None:
+                yield pending
+            pending, current = data, None
     except (OSError, ValueError) as exc:
+        if pending is not None:
+            yield pending  # the failure lies after it, so its own member ended
         if current is None:  # failed between records: the bad one starts where the last one ended
-            current = start if last_done is None else _record_end(view, last_done, gz)
+            current = start if pending is None else _record_end(view, pending.offset, gz)
         yield WarcDamage(current, "corrupt_member", f"{type(exc).__name__}: {exc}")
         return _next_record_start(view, current + 1, gz)
-    # fastwarc ends quietly on a member cut short: bytes after the last record mean a cut.
-    end = start if last_done is None else _record_end(view, last_done, gz)
+    end = start if pending is None else _record_end(view, pending.offset, gz)
+    if pending is not None and end > pending.offset:
+        yield pending
     if end < len(view):
         yield WarcDamage(end, "truncated_tail", f"{len(view) - end} bytes at the end are no whole record")
     return None
@@ -132,6 +141,10 @@ def _record_data(record: object, offset: int, max_payload_bytes: int) -> WarcRec
             mime = rec.http_content_type  # type: ignore[attr-defined]
             charset = rec.http_charset  # type: ignore[attr-defined]
         payload = rec.reader.read()  # type: ignore[attr-defined]
+    else:
+        # Read the block through anyway: a corrupt member then fails on this record, in every pass,
+        # whether or not the caller wanted its payload.
+        rec.consume()  # type: ignore[attr-defined]
     date = rec.record_date  # type: ignore[attr-defined]
     return WarcRecordData(
         record_type=record_type,

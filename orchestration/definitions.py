@@ -6,7 +6,6 @@ from assets.crawl import crawl_files
 from assets.documents import documents
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
-from orchestration.partitions import dump_partitions
 from orchestration.resources import ComputeResource, LakeResource, LandingZoneResource
 from quality_checks.documents import documents_account_for_every_record, documents_ids_unique
 
@@ -21,7 +20,6 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
     ingest = dg.define_asset_job(
         INGEST_JOB,
         selection=dg.AssetSelection.assets(*ASSETS),
-        partitions_def=dump_partitions,
         description="Every stage of one crawl dump, in order, with its checks.",
     )
     return dg.Definitions(

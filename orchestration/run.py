@@ -5,6 +5,7 @@ reads (``DAGSTER_HOME``), so it shows in the UI's run list and asset history aft
 """
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,11 @@ from corpuslake.settings import Settings
 from corpuslake.stages.crawl_files import list_dumps
 from orchestration.definitions import INGEST_JOB, build_definitions
 from orchestration.partitions import DUMP_PARTITIONS_NAME
+
+
+# The console shows progress and results; the step-by-step engine events stay in the run's event log.
+_QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+_INSTANCE_TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "dagster.yaml"
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,9 @@ def run_dumps(settings: Settings, dumps: list[str] | None = None, workers: int =
     job = build_definitions(settings, workers).resolve_job_def(INGEST_JOB)
     results = []
     for dump in chosen:
-        result = job.execute_in_process(partition_key=dump, instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            partition_key=dump, instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE
+        )
         failed = tuple(e.step_key or "" for e in result.all_events if e.is_step_failure)
         results.append(DumpRun(dump, result.run_id, result.success, failed))
     return results
@@ -49,5 +57,7 @@ def _instance(settings: Settings) -> dg.DagsterInstance:
     """The persistent instance under ``settings.dagster_home`` (created on first use)."""
     home = Path(settings.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists() and _INSTANCE_TEMPLATE.exists():
+        shutil.copyfile(_INSTANCE_TEMPLATE, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)  # DagsterInstance.get() reads only this variable
     return dg.DagsterInstance.get()

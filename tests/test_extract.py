@@ -9,7 +9,9 @@ _FR = "Le café est très bon à Paris, et les élèves étudient la poésie fra
 
 
 def test_main_content_drops_navigation() -> None:
-    result = extract_text(html_page("Title", ["First paragraph of real content here.", "Second one."]), "utf-8", 0.05)
+    result = extract_text(
+        html_page("Title", ["First paragraph of real content here.", "Second one."]), "utf-8", 0.05
+    )
     assert result.reason is None and result.text is not None
     assert "First paragraph of real content here." in result.text
     assert "Home | About" not in result.text
@@ -52,6 +54,8 @@ def test_failures_have_reason_codes(payload: bytes, reason: str) -> None:
 
 
 def test_deeply_nested_markup_does_not_crash() -> None:
-    html = ("<div>" * 20_000 + "<p>deep text that is the main content of this page</p>" + "</div>" * 20_000).encode()
+    html = (
+        "<div>" * 20_000 + "<p>deep text that is the main content of this page</p>" + "</div>" * 20_000
+    ).encode()
     result = extract_text(html, "utf-8", 0.05)
     assert result.reason in (None, "empty_extraction", "extraction_error")

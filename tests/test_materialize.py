@@ -46,7 +46,7 @@ def test_graph_builds_tables_with_reasons_and_lineage(
     docs = lake.read("documents")
     assert docs.num_rows == expected["documents"]
     assert len(set(docs["id"].to_pylist())) == docs.num_rows
-    row = docs.filter(docs["url"] == expected["record_without_id_url"]).to_pylist()[0]
+    row = next(r for r in docs.to_pylist() if r["url"] == expected["record_without_id_url"])
     assert row["warc_record_id"] is None and row["id"]  # an id from (dump, file, offset)
     assert all(r["text"] and r["language"] and r["source_file"] for r in docs.to_pylist())
     assert len(set(docs["language"].to_pylist())) >= 4  # real pages in several languages
@@ -86,13 +86,17 @@ def test_rerun_is_idempotent_and_partitions_are_isolated(
     assert lake.version("documents") == version_before + 1  # a new version ...
     assert after.equals(before)  # ... with the same rows, none duplicated
     assert lake.read("documents", dumps=["FIXTURE-B"]).num_rows == plan["FIXTURE-B"]["documents"]
-    assert lake.read("rejections", dumps=["FIXTURE-A"]).num_rows == sum(plan["FIXTURE-A"]["rejections"].values())
+    assert lake.read("rejections", dumps=["FIXTURE-A"]).num_rows == sum(
+        plan["FIXTURE-A"]["rejections"].values()
+    )
     # the version read before the re-run is still readable, byte for byte the same rows
     assert lake.read("documents", version=version_before, dumps=["FIXTURE-A"]).sort_by("id").equals(before)
 
 
 @pytest.mark.slow
-def test_process_pool_gives_the_same_rows(instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any]) -> None:
+def test_process_pool_gives_the_same_rows(
+    instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any]
+) -> None:
     _run(instance, tmp_path / "serial", "FIXTURE-A", plan, workers=1)
     _run(instance, tmp_path / "pool", "FIXTURE-A", plan, workers=2)
     serial = Lake(str(tmp_path / "serial")).read("documents").sort_by("id")

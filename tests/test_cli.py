@@ -1,0 +1,54 @@
+"""The ``corpuslake`` command line: run (through Dagster, in-process) and lineage. tmp_path only."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpuslake.cli import main
+from tests.conftest import LANDING
+
+
+@pytest.mark.slow
+def test_run_then_lineage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    lake = str(tmp_path / "lake")
+    code = main(["run", "--landing", str(LANDING), "--lake", lake, "--dump", "FIXTURE-B", "--workers", "1"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "dump FIXTURE-B: ok" in out
+    assert "FIXTURE-B: 3 documents" in out
+    assert "table versions: crawl_files@v0, documents@v0, rejections@v0" in out
+    # the run is recorded in the shared instance the UI reads
+    assert any((tmp_path / "home").iterdir())
+
+    assert main(["lineage", "documents@0", "--lake", lake]) == 0
+    chain = capsys.readouterr().out.splitlines()
+    assert chain[0].startswith("documents@v0  asset=documents partition=FIXTURE-B")
+    assert chain[1].strip().startswith("crawl_files@v0  asset=crawl_files")
+    assert "part-00000.warc.gz  sha256=" in chain[2]
+
+
+def test_unknown_dump_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    code = main(["run", "--landing", str(LANDING), "--lake", str(tmp_path / "lake"), "--dump", "NOPE"])
+    assert code == 2
+    assert "no such dump" in capsys.readouterr().err
+
+
+def test_engine_never_imports_dagster() -> None:
+    """corpuslake is the engine and the client: importing all of it must not pull Dagster in."""
+    code = (
+        "import pkgutil, importlib, sys, corpuslake\n"
+        "for m in pkgutil.walk_packages(corpuslake.__path__, 'corpuslake.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print('dagster' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "False"
