@@ -67,9 +67,7 @@ def ingest_crawl_files(
         counters["response_records"] += row["response_records"]
         counters["damaged_regions"] += row["damaged_regions"]
         counters["bytes"] += row["size"]
-    return StageReport(
-        "crawl_files", version, len(rows), (), dict(counters), seconds=time.perf_counter() - started
-    )
+    return StageReport("crawl_files", version, len(rows), (), dict(counters), seconds=time.perf_counter() - started)
 
 
 def extract_documents(
@@ -117,9 +115,7 @@ def extract_documents(
             rej_lineage,
             {"dump": dump, "stage": doc_stage.STAGE},
         )
-        version = lake.write_partition(
-            "documents", parquet_parts_reader(doc_parts, DOCUMENTS), lineage, {"dump": dump}
-        )
+        version = lake.write_partition("documents", parquet_parts_reader(doc_parts, DOCUMENTS), lineage, {"dump": dump})
     counters: Counter[str] = Counter()
     for outcome in outcomes:
         counters["response_records"] += outcome.response_records
@@ -145,9 +141,7 @@ def _code_version(stage_version: str) -> str:
     return f"corpuslake-{__version__}/stage-{stage_version}"
 
 
-def _progress_printer(
-    stage: str, dump: str, total: int, progress: Progress | None
-) -> Callable[[int, Any], None]:
+def _progress_printer(stage: str, dump: str, total: int, progress: Progress | None) -> Callable[[int, Any], None]:
     started = time.perf_counter()
 
     def note(done: int, result: Any) -> None:

@@ -16,7 +16,6 @@ from corpuslake.stages.crawl_files import list_dumps
 from orchestration.definitions import INGEST_JOB, build_definitions
 from orchestration.partitions import DUMP_PARTITIONS_NAME
 
-
 # The console shows progress and results; the step-by-step engine events stay in the run's event log.
 _QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 _INSTANCE_TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "dagster.yaml"
@@ -36,9 +35,7 @@ def run_dumps(settings: Settings, dumps: list[str] | None = None, workers: int =
     chosen = dumps or available
     missing = sorted(set(chosen) - set(available))
     if missing:
-        raise ValueError(
-            f"no such dump in {settings.landing}: {', '.join(missing)} (found: {', '.join(available)})"
-        )
+        raise ValueError(f"no such dump in {settings.landing}: {', '.join(missing)} (found: {', '.join(available)})")
     instance = _instance(settings)
     known = set(instance.get_dynamic_partitions(DUMP_PARTITIONS_NAME))
     instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, [d for d in chosen if d not in known])

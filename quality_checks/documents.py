@@ -37,9 +37,7 @@ def documents_account_for_every_record(
     expected = int(pc.sum(inventory["response_records"]).as_py() or 0)
     docs = store.read("documents", version, dumps=[dump], columns=["id"]).num_rows
     rejected = store.read("rejections", dumps=[dump], columns=["reason"], filters={"stage": "documents"})
-    record_rejections = int(
-        pc.sum(pc.invert(pc.is_in(rejected["reason"], pa.array(_DAMAGE_REASONS)))).as_py() or 0
-    )
+    record_rejections = int(pc.sum(pc.invert(pc.is_in(rejected["reason"], pa.array(_DAMAGE_REASONS)))).as_py() or 0)
     return dg.AssetCheckResult(
         passed=expected == docs + record_rejections,
         metadata={

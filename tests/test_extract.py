@@ -9,9 +9,7 @@ _FR = "Le café est très bon à Paris, et les élèves étudient la poésie fra
 
 
 def test_main_content_drops_navigation() -> None:
-    result = extract_text(
-        html_page("Title", ["First paragraph of real content here.", "Second one."]), "utf-8", 0.05
-    )
+    result = extract_text(html_page("Title", ["First paragraph of real content here.", "Second one."]), "utf-8", 0.05)
     assert result.reason is None and result.text is not None
     assert "First paragraph of real content here." in result.text
     assert "Home | About" not in result.text
@@ -21,17 +19,23 @@ def test_main_content_drops_navigation() -> None:
     ("payload", "declared", "encoding"),
     [
         # the HTTP header is right
-        (f"<html><body><p>{_FR}</p></body></html>".encode("utf-8"), "utf-8", "utf-8"),
+        (f"<html><body><p>{_FR}</p></body></html>".encode(), "utf-8", "utf-8"),
         # no header: the meta charset decides; WHATWG maps latin-1 labels to windows-1252 (Python: cp1252)
-        (f'<html><head><meta charset="iso-8859-1"></head><body><p>{_FR}</p></body></html>'.encode("latin-1"),
-         None, "cp1252"),
+        (
+            f'<html><head><meta charset="iso-8859-1"></head><body><p>{_FR}</p></body></html>'.encode("latin-1"),
+            None,
+            "cp1252",
+        ),
         # a wrong header (utf-8 declared, cp1252 bytes): detection takes over
         (f"<html><body><p>{_FR}</p></body></html>".encode("cp1252"), "utf-8", "cp1252"),
         # Japanese in Shift_JIS declared in the header
-        ("<html><body><p>日本語のテキストです。東京は大きな都市です。</p></body></html>".encode("shift_jis"),
-         "shift_jis", "shift_jis"),
+        (
+            "<html><body><p>日本語のテキストです。東京は大きな都市です。</p></body></html>".encode("shift_jis"),
+            "shift_jis",
+            "shift_jis",
+        ),
     ],
-)  # fmt: skip
+)
 def test_decoding_picks_the_right_charset(payload: bytes, declared: str | None, encoding: str) -> None:
     text, used, replaced = decode_html(payload, declared)
     assert used == encoding
@@ -54,8 +58,6 @@ def test_failures_have_reason_codes(payload: bytes, reason: str) -> None:
 
 
 def test_deeply_nested_markup_does_not_crash() -> None:
-    html = (
-        "<div>" * 20_000 + "<p>deep text that is the main content of this page</p>" + "</div>" * 20_000
-    ).encode()
+    html = ("<div>" * 20_000 + "<p>deep text that is the main content of this page</p>" + "</div>" * 20_000).encode()
     result = extract_text(html, "utf-8", 0.05)
     assert result.reason in (None, "empty_extraction", "extraction_error")

@@ -86,17 +86,13 @@ def test_rerun_is_idempotent_and_partitions_are_isolated(
     assert lake.version("documents") == version_before + 1  # a new version ...
     assert after.equals(before)  # ... with the same rows, none duplicated
     assert lake.read("documents", dumps=["FIXTURE-B"]).num_rows == plan["FIXTURE-B"]["documents"]
-    assert lake.read("rejections", dumps=["FIXTURE-A"]).num_rows == sum(
-        plan["FIXTURE-A"]["rejections"].values()
-    )
+    assert lake.read("rejections", dumps=["FIXTURE-A"]).num_rows == sum(plan["FIXTURE-A"]["rejections"].values())
     # the version read before the re-run is still readable, byte for byte the same rows
     assert lake.read("documents", version=version_before, dumps=["FIXTURE-A"]).sort_by("id").equals(before)
 
 
 @pytest.mark.slow
-def test_process_pool_gives_the_same_rows(
-    instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any]
-) -> None:
+def test_process_pool_gives_the_same_rows(instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any]) -> None:
     _run(instance, tmp_path / "serial", "FIXTURE-A", plan, workers=1)
     _run(instance, tmp_path / "pool", "FIXTURE-A", plan, workers=2)
     serial = Lake(str(tmp_path / "serial")).read("documents").sort_by("id")

@@ -13,11 +13,25 @@ from corpuslake.store import Lake
 
 def _rows(dump: str, n: int, size: int = 1) -> pa.Table:
     rows = [
-        {"dump": dump, "source_file": f"f{i}.warc.gz", "path": f"/x/f{i}", "size": size, "sha256": "0" * 64,
-         "format": "warc.gz", "records": 1, "response_records": 1, "request_records": 0, "metadata_records": 0,
-         "warcinfo_records": 0, "revisit_records": 0, "other_records": 0, "damaged_regions": 0, "error": None}
+        {
+            "dump": dump,
+            "source_file": f"f{i}.warc.gz",
+            "path": f"/x/f{i}",
+            "size": size,
+            "sha256": "0" * 64,
+            "format": "warc.gz",
+            "records": 1,
+            "response_records": 1,
+            "request_records": 0,
+            "metadata_records": 0,
+            "warcinfo_records": 0,
+            "revisit_records": 0,
+            "other_records": 0,
+            "damaged_regions": 0,
+            "error": None,
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
     return pa.Table.from_pylist(rows, schema=CRAWL_FILES)
 
 

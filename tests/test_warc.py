@@ -51,9 +51,7 @@ def test_truncated_file_reports_its_tail(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[: offsets[2] + 40])  # cut inside the last member
     got = _read(path)
     assert [r.offset for r in got if isinstance(r, WarcRecordData)] == offsets[:2]
-    assert [(d.offset, d.reason) for d in got if isinstance(d, WarcDamage)] == [
-        (offsets[2], "truncated_tail")
-    ]
+    assert [(d.offset, d.reason) for d in got if isinstance(d, WarcDamage)] == [(offsets[2], "truncated_tail")]
 
 
 def test_oversized_payload_is_not_read(tmp_path: Path) -> None:

@@ -73,6 +73,4 @@ def english_pages(n: int, site: str = "https://docs.example.org") -> list[Page]:
         "The quick brown fox jumps over the lazy dog while the committee reviews the annual report "
         "and the members of the board discuss the budget for the next year in great detail."
     )
-    return [
-        Page(f"{site}/page-{i}.html", html_page(f"Page {i}", [f"{text} Section {i}."] * 3)) for i in range(n)
-    ]
+    return [Page(f"{site}/page-{i}.html", html_page(f"Page {i}", [f"{text} Section {i}."] * 3)) for i in range(n)]

@@ -76,9 +76,7 @@ def extract_file(job: FileJob) -> FileOutcome:
     started = time.perf_counter()
     outcome = FileOutcome(source_file=job.source_file)
     docs = _PartWriter(DOCUMENTS, Path(job.staging_dir), f"{_slug(job.source_file)}.documents", job.config)
-    rejects = _PartWriter(
-        REJECTIONS, Path(job.staging_dir), f"{_slug(job.source_file)}.rejections", job.config
-    )
+    rejects = _PartWriter(REJECTIONS, Path(job.staging_dir), f"{_slug(job.source_file)}.rejections", job.config)
     for item in iter_warc(Path(job.path), job.config.max_payload_bytes):
         if isinstance(item, WarcDamage):
             rejects.add(_damage_row(job, item))
@@ -127,9 +125,7 @@ def _document_row(job: FileJob, rec: WarcRecordData, lid: LanguageIdentifier) ->
     if not 200 <= rec.http_status < 300:
         return _reject(base, "http", "http_status", f"HTTP {rec.http_status}", {"status": rec.http_status})
     if not _is_html(rec, cfg.html_types):
-        return _reject(
-            base, "http", "not_html", f"Content-Type {rec.mime_type}", {"content_type": rec.mime_type}
-        )
+        return _reject(base, "http", "not_html", f"Content-Type {rec.mime_type}", {"content_type": rec.mime_type})
     result = extract_text(rec.payload, rec.charset, cfg.max_replaced_fraction)
     if result.text is None:
         signals = {"encoding": result.encoding, "replaced_fraction": round(result.replaced_fraction, 4)}
@@ -157,9 +153,7 @@ def _is_html(rec: WarcRecordData, html_types: tuple[str, ...]) -> bool:
     return b"<html" in head or b"<!doctype html" in head
 
 
-def _reject(
-    base: dict[str, Any], filter_: str, reason: str, detail: str, signals: dict[str, Any]
-) -> dict[str, Any]:
+def _reject(base: dict[str, Any], filter_: str, reason: str, detail: str, signals: dict[str, Any]) -> dict[str, Any]:
     return {
         **base,
         "stage": STAGE,
