@@ -1,5 +1,5 @@
 # corpuslake: set-up, the main job on the sample crawl, checks and tests.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 

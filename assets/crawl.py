@@ -29,6 +29,8 @@ def crawl_files(
     report = ingest_crawl_files(
         store, landing.path(), dump, context.run.run_id, compute.resolved_workers(), context.log.info
     )
+    for problem in report.problems:
+        context.log.warning(f"rejected file: {problem}")
     preview = store.read(
         "crawl_files",
         report.version,

@@ -19,6 +19,8 @@ def report_metadata(report: StageReport, preview: pa.Table | None = None) -> dic
     }
     for table, version in report.extra_versions.items():
         metadata[f"{table}_version"] = f"{table}@v{version}"
+    if report.problems:
+        metadata["rejected_inputs"] = dg.MetadataValue.md("\n".join(f"- {p}" for p in report.problems))
     if preview is not None and preview.num_rows:
         metadata["preview"] = dg.MetadataValue.md(_preview_markdown(preview))
     return metadata

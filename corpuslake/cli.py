@@ -5,7 +5,6 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from corpuslake.lineage import TableVersion
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
 from corpuslake.summary import lake_summary
@@ -69,30 +68,21 @@ def _lineage(args: argparse.Namespace) -> int:
     lake = Lake(load_settings(lake=args.lake).lake)
     table, _, version_text = args.target.partition("@")
     version = int(version_text.removeprefix("v")) if version_text else None
-    for node, lineage in lake.lineage_chain(table, version):
-        depth = _depth(lake, node, args)
+    for hop, (node, lineage) in enumerate(lake.lineage_chain(table, version)):
+        indent = "  " if hop else ""
         print(
-            f"{'  ' * depth}{node}  asset={lineage.asset} partition={lineage.partition} "
+            f"{indent}{node}  asset={lineage.asset} partition={lineage.partition} "
             f"run={lineage.run_id} code={lineage.code_version} config={lineage.config_fingerprint}"
         )
         if node.table == "crawl_files" and lineage.partition:
-            files = lake.read(
-                "crawl_files",
-                node.version,
-                dumps=[lineage.partition],
-                columns=["path", "sha256", "records", "format"],
-            )
+            columns = ["path", "sha256", "records", "format"]
+            files = lake.read("crawl_files", node.version, dumps=[lineage.partition], columns=columns)
             for row in files.to_pylist():
                 print(
-                    f"{'  ' * (depth + 1)}{row['path']}  sha256={row['sha256'][:16]}  "
+                    f"{indent}  {row['path']}  sha256={row['sha256'][:16]}  "
                     f"records={row['records']} format={row['format']}"
                 )
     return 0
-
-
-def _depth(lake: Lake, node: TableVersion, args: argparse.Namespace) -> int:
-    # The stage graph is a chain today; depth is the number of hops from the requested table.
-    return 0 if node.table == args.target.partition("@")[0] else 1
 
 
 def _summary(args: argparse.Namespace) -> int:

@@ -41,6 +41,8 @@ class StageReport:
     extra_versions: dict[str, int] = field(default_factory=dict)
     """Other tables this run committed to (the rejections table)."""
     seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    """Whole inputs that could not be used (a file that is not WARC), one sentence each."""
 
     @property
     def data_version(self) -> str:
@@ -67,7 +69,9 @@ def ingest_crawl_files(
         counters["response_records"] += row["response_records"]
         counters["damaged_regions"] += row["damaged_regions"]
         counters["bytes"] += row["size"]
-    return StageReport("crawl_files", version, len(rows), (), dict(counters), seconds=time.perf_counter() - started)
+    problems = [row["error"] for row in rows if row["error"]]
+    elapsed = time.perf_counter() - started
+    return StageReport("crawl_files", version, len(rows), (), dict(counters), seconds=elapsed, problems=problems)
 
 
 def extract_documents(

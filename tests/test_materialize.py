@@ -63,6 +63,8 @@ def test_graph_builds_tables_with_reasons_and_lineage(
     assert lineage.config["max_payload_bytes"] == expected["oversized_limit"]
 
     # the UI sees the data version, the counters and the checks' verdicts
+    (inventory,) = _materializations(result, "crawl_files")
+    assert "README.txt: not a WARC file" in str(inventory.metadata["rejected_inputs"].value)
     (mat,) = _materializations(result, "documents")
     assert (mat.tags or {})["dagster/data_version"] == "documents@v0"
     assert mat.metadata["dagster/row_count"].value == expected["documents"]
