@@ -33,16 +33,17 @@ def decode_html(payload: bytes, declared: str | None) -> tuple[str, str, float]:
     back to uchardet, both through resiliparse with WHATWG label mapping (``latin1`` means cp1252, as
     browsers decode it).
     """
-    candidates: list[str] = []
     if declared:
-        candidates.append(map_encoding_to_html5(declared) or declared)
-    candidates.append(detect_encoding(payload, from_html_meta=True) or "utf-8")
-    for encoding in candidates:
+        encoding = map_encoding_to_html5(declared) or declared
         try:
             return payload.decode(_python_codec(encoding)), encoding, 0.0
         except (UnicodeDecodeError, LookupError):
-            continue
-    encoding = candidates[-1]
+            pass  # a wrong or unknown label: detect instead, as browsers fall back
+    encoding = detect_encoding(payload, from_html_meta=True) or "utf-8"
+    try:
+        return payload.decode(_python_codec(encoding)), encoding, 0.0
+    except (UnicodeDecodeError, LookupError):
+        pass
     try:
         text = payload.decode(_python_codec(encoding), errors="replace")
     except LookupError:
