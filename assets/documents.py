@@ -1,38 +1,20 @@
 """The documents asset: HTML records extracted to main-content text, tagged with a language."""
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from assets.metadata import report_metadata
 from corpuslake.pipeline import extract_documents
 from corpuslake.stages.documents import DocumentsConfig
+from orchestration.config import config_class, to_dataclass
 from orchestration.partitions import dump_partitions
 from orchestration.resources import ComputeResource, LakeResource
 
-_DEFAULTS = DocumentsConfig()
-
-
-class DocumentsStageConfig(dg.Config):
-    """Settings of the documents stage; their fingerprint goes into each commit's lineage."""
-
-    max_payload_bytes: int = _DEFAULTS.max_payload_bytes
-    """Response payloads larger than this are rejected as ``oversized`` without being read."""
-    max_replaced_fraction: float = _DEFAULTS.max_replaced_fraction
-    """Above this fraction of undecodable characters a page is rejected as ``undecodable``."""
-    html_types: list[str] = list(_DEFAULTS.html_types)  # noqa: RUF012 (pydantic copies defaults)
-    """HTTP Content-Types treated as HTML; other responses are rejected as ``not_html``."""
-    lid_max_chars: int = _DEFAULTS.lid_max_chars
-    """Characters of each text given to the language-id model."""
-    batch_rows: int = _DEFAULTS.batch_rows
-    """Rows a worker buffers before writing a Parquet part (the memory bound per worker)."""
-
-    def to_stage_config(self) -> DocumentsConfig:
-        return DocumentsConfig(
-            max_payload_bytes=self.max_payload_bytes,
-            max_replaced_fraction=self.max_replaced_fraction,
-            html_types=tuple(self.html_types),
-            lid_max_chars=self.lid_max_chars,
-            batch_rows=self.batch_rows,
-        )
+if TYPE_CHECKING:
+    DocumentsStageConfig = dg.Config
+else:
+    DocumentsStageConfig = config_class(DocumentsConfig, "DocumentsStageConfig")
 
 
 @dg.asset(
@@ -60,7 +42,7 @@ def documents(
         store,
         dump,
         context.run.run_id,
-        config.to_stage_config(),
+        to_dataclass(DocumentsConfig, config),
         compute.resolved_workers(),
         context.log.info,
     )

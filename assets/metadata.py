@@ -39,3 +39,54 @@ def _preview_markdown(table: pa.Table, max_chars: int = 80) -> str:
         cells = [str(row[n]).replace("|", "\\|").replace("\n", " ")[:max_chars] for n in names]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def funnel_metadata(report: StageReport, order: tuple[str, ...]) -> dict[str, Any]:
+    """The filter funnel: documents in, dropped per filter and reason in chain order, documents out.
+
+    As a table (one row per reason), as a bar chart in monospace text (readable in the run view), and
+    as one number per filter (``funnel/<filter>``), which the UI plots across materializations.
+    """
+    counters = report.counters
+    remaining = counters.get("documents", 0)
+    rows = [dg.TableRecord({"step": "documents in", "filter": "", "reason": "", "dropped": 0, "remaining": remaining})]
+    bars: list[tuple[str, int]] = [("documents in", remaining)]
+    metadata: dict[str, Any] = {}
+    for unit in order:
+        prefix = f"rejected.{unit}/"
+        reasons = sorted(
+            ((k[len(prefix) :], n) for k, n in counters.items() if k.startswith(prefix)), key=lambda x: -x[1]
+        )
+        dropped = sum(n for _, n in reasons)
+        metadata[f"funnel/{unit}"] = dropped
+        for reason, n in reasons:
+            remaining -= n
+            rows.append(
+                dg.TableRecord(
+                    {"step": "dropped", "filter": unit, "reason": reason, "dropped": n, "remaining": remaining}
+                )
+            )
+        bars.append((f"after {unit}", remaining))
+    rows.append(
+        dg.TableRecord({"step": "documents out", "filter": "", "reason": "", "dropped": 0, "remaining": remaining})
+    )
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("step", "string"),
+            dg.TableColumn("filter", "string"),
+            dg.TableColumn("reason", "string"),
+            dg.TableColumn("dropped", "int"),
+            dg.TableColumn("remaining", "int"),
+        ]
+    )
+    metadata["funnel"] = dg.MetadataValue.table(rows, schema)
+    metadata["funnel_chart"] = dg.MetadataValue.md(_bar_chart(bars))
+    metadata["kept_fraction"] = round(remaining / counters["documents"], 4) if counters.get("documents") else 0.0
+    return metadata
+
+
+def _bar_chart(bars: list[tuple[str, int]], width: int = 40) -> str:
+    top = max((n for _, n in bars), default=0) or 1
+    label = max(len(name) for name, _ in bars)
+    lines = [f"{name.ljust(label)} {'█' * round(width * n / top):<{width}} {n:,}" for name, n in bars]
+    return "```\n" + "\n".join(lines) + "\n```"

@@ -13,14 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from pyarrow.dataset import field as pads_field
 
 from corpuslake import __version__
+from corpuslake.filters import url as url_filter
+from corpuslake.filters.chain import FilterConfig, config_dict
 from corpuslake.lineage import Lineage, TableVersion
 from corpuslake.names import check_name
 from corpuslake.parallel import run_jobs
-from corpuslake.schemas import CRAWL_FILES, DOCUMENTS, REJECTIONS
+from corpuslake.schemas import CRAWL_FILES, DOCUMENTS, FILTERED, REJECTIONS
 from corpuslake.stages import crawl_files as crawl_stage
 from corpuslake.stages import documents as doc_stage
+from corpuslake.stages import filtered as filter_stage
 from corpuslake.store import Lake, parquet_parts_reader
 
 log = logging.getLogger(__name__)
@@ -141,6 +145,70 @@ def extract_documents(
     )
 
 
+def filter_documents(
+    lake: Lake,
+    dump: str,
+    run_id: str,
+    config: FilterConfig,
+    workers: int,
+    progress: Progress | None = None,
+    batch_rows: int = 1_000,
+) -> StageReport:
+    """Score every document of ``dump`` with the filter chain into ``filtered`` (kept) and ``rejections``.
+
+    Reads the documents partition at the table's current version (recorded in lineage) in batches of
+    ``batch_rows``; at most two batches per worker are in memory at once.
+    """
+    started = time.perf_counter()
+    check_name(dump, "dump")
+    docs_version = lake.version("documents")
+    if docs_version is None:
+        raise LookupError("documents does not exist yet: materialize documents for this dump first")
+    upstream = (TableVersion("documents", docs_version),)
+    scanner = lake.dataset("documents", docs_version).scanner(filter=pads_field("dump") == dump, batch_size=batch_rows)
+    cache = lake.cache_dir()
+    if config.url.enabled and config.url.domains:
+        url_filter.cached_domains(config.url.domains, cache)  # compile once here, not in every worker
+    lineage = Lineage(
+        "filtered", dump, run_id, _code_version(filter_stage.STAGE_VERSION), config_dict(config), upstream
+    )
+    with lake.staging() as staging:
+        jobs = (
+            filter_stage.BatchJob(dump, seq, pa.Table.from_batches([batch]), str(staging), str(cache), config)
+            for seq, batch in enumerate(b for b in scanner.to_batches() if b.num_rows)
+        )
+        note = _progress_printer("filtered", dump, 0, progress)
+        outcomes = sorted(run_jobs(filter_stage.filter_batch, jobs, workers, note), key=lambda o: o.seq)
+        if not outcomes:
+            raise LookupError(f"documents@v{docs_version} has no rows for dump {dump!r}")
+        kept_parts = [o.kept_part for o in outcomes if o.kept_part]
+        rej_parts = [o.rejection_part for o in outcomes if o.rejection_part]
+        # Rejections first: if the filtered commit then fails, a re-run replaces both.
+        rej_version = lake.write_partition(
+            "rejections",
+            parquet_parts_reader(rej_parts, REJECTIONS),
+            lineage,
+            {"dump": dump, "stage": filter_stage.STAGE},
+        )
+        version = lake.write_partition("filtered", parquet_parts_reader(kept_parts, FILTERED), lineage, {"dump": dump})
+    counters: Counter[str] = Counter()
+    for outcome in outcomes:
+        counters["documents"] += outcome.documents
+        counters["kept"] += outcome.kept
+        counters.update({f"rejected.{code}": n for code, n in outcome.rejected.items()})
+        counters.update({f"fails.{code}": n for code, n in outcome.fails.items()})
+        counters.update({f"language.{lang}": n for lang, n in outcome.kept_languages.items()})
+    return StageReport(
+        "filtered",
+        version,
+        counters["kept"],
+        upstream,
+        dict(counters),
+        {"rejections": rej_version},
+        time.perf_counter() - started,
+    )
+
+
 def _code_version(stage_version: str) -> str:
     return f"corpuslake-{__version__}/stage-{stage_version}"
 
@@ -151,7 +219,8 @@ def _progress_printer(stage: str, dump: str, total: int, progress: Progress | No
     def note(done: int, result: Any) -> None:
         elapsed = time.perf_counter() - started
         name = result["source_file"] if isinstance(result, dict) else getattr(result, "source_file", "")
-        message = f"{stage} [{dump}] {done}/{total} files ({elapsed:.1f}s): {name}"
+        of_total = f"{done}/{total} files" if total else f"{done} done"
+        message = f"{stage} [{dump}] {of_total} ({elapsed:.1f}s): {name}"
         if progress:
             progress(message)
         else:

@@ -8,6 +8,8 @@ import hashlib
 
 import pyarrow as pa
 
+from corpuslake.filters.chain import SIGNALS  # the filters own their signal columns
+
 # One row per WARC file of a dump: the inventory, with what a full scan of the file found.
 CRAWL_FILES = pa.schema(
     [
@@ -57,7 +59,9 @@ REJECTIONS = pa.schema(
         pa.field("id", pa.string(), nullable=False),
         pa.field("dump", pa.string(), nullable=False),
         pa.field("stage", pa.string(), nullable=False),
-        pa.field("filter", pa.string(), nullable=False),  # the unit that decided: warc, http, extract
+        pa.field(
+            "filter", pa.string(), nullable=False
+        ),  # the unit that decided: warc, http, extract, gopher_quality...
         pa.field("reason", pa.string(), nullable=False),  # a stable reason code
         pa.field("detail", pa.string()),  # a human sentence (error text, measured value)
         pa.field("url", pa.string()),
@@ -68,9 +72,28 @@ REJECTIONS = pa.schema(
     ]
 )
 
+
+def _filtered_schema() -> pa.Schema:
+    fields = [f for f in DOCUMENTS if f.name != "text_chars"]
+    return pa.schema(
+        [
+            *fields,
+            pa.field("text_chars", pa.int64(), nullable=False),  # of the text after C4's line edits
+            pa.field("original_chars", pa.int64(), nullable=False),  # of the extracted text
+            *[signal.field() for signal in SIGNALS],
+            # every unit's failing rule, enabled or not ("refinedweb/removed_words" when that unit is off)
+            pa.field("flags", pa.list_(pa.string()), nullable=False),
+        ]
+    )
+
+
+# One row per kept document: the documents' columns (text after C4's line edits) and every filter signal.
+FILTERED = _filtered_schema()
+
 PARTITIONS: dict[str, list[str]] = {
     "crawl_files": ["dump"],
     "documents": ["dump"],
+    "filtered": ["dump"],
     "rejections": ["dump", "stage"],
 }
 

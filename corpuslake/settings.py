@@ -22,6 +22,8 @@ class Settings:
     """Landing zone holding one folder per dump with its WARC files."""
     dagster_home: str
     """The Dagster instance shared by the CLI and the UI (runs, event logs, partitions)."""
+    cache: str = ""
+    """Derived files worth keeping between runs (the compiled URL blocklist); default ``~/.cache/corpuslake``."""
 
 
 def load_settings(
@@ -32,7 +34,10 @@ def load_settings(
     lake = lake or env.get("CORPUSLAKE_LAKE") or str(Path.cwd() / "lake")
     landing = landing or env.get("CORPUSLAKE_LANDING") or str(SAMPLE_LANDING)
     home = env.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster")
-    return Settings(lake=_absolute(lake), landing=_absolute(landing), dagster_home=_absolute(home))
+    cache = env.get("CORPUSLAKE_CACHE") or str(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "corpuslake")
+    return Settings(
+        lake=_absolute(lake), landing=_absolute(landing), dagster_home=_absolute(home), cache=_absolute(cache)
+    )
 
 
 def _absolute(location: str) -> str:

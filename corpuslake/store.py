@@ -34,6 +34,8 @@ class Lake:
 
     root: str
     storage_options: Mapping[str, str] = field(default_factory=dict)
+    cache: str | None = None
+    """A local folder for derived files kept between runs; by default ``<root>/_cache`` of a local lake."""
 
     @property
     def is_local(self) -> bool:
@@ -143,6 +145,14 @@ class Lake:
             chain.append((node, lineage))
             stack.extend(reversed(lineage.upstream))
         return chain
+
+    def cache_dir(self) -> Path:
+        """Where derived inputs (the compiled URL blocklist) are kept between runs."""
+        if self.cache:
+            return Path(self.cache)
+        if self.is_local:
+            return Path(self.root.removeprefix("file://")) / "_cache"
+        return Path(tempfile.gettempdir()) / "corpuslake-cache"
 
     @contextmanager
     def staging(self) -> Iterator[Path]:

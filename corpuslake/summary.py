@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from corpuslake.store import Lake
 
-TABLES = ("crawl_files", "documents", "rejections")
+TABLES = ("crawl_files", "documents", "filtered", "rejections")
 
 
 def table_versions(lake: Lake) -> dict[str, int | None]:
@@ -28,6 +28,12 @@ def lake_summary(lake: Lake, dumps: Sequence[str] | None = None, top_languages: 
             shown = ", ".join(f"{r['language']} {r['language_count']}" for r in rows[:top_languages])
             rest = len(rows) - top_languages
             lines.append(f"  {dump}: {total} documents ({shown}{f', +{rest} more' if rest > 0 else ''})")
+    if versions["filtered"] is not None:
+        kept = lake.read("filtered", dumps=dumps, columns=["dump", "text_chars"])
+        lines.append("kept by the filters, per dump:")
+        by_dump = kept.group_by("dump").aggregate([("text_chars", "count"), ("text_chars", "sum")])
+        for row in sorted(by_dump.to_pylist(), key=lambda r: r["dump"]):
+            lines.append(f"  {row['dump']}: {row['text_chars_count']} documents, {row['text_chars_sum']:,} characters")
     if versions["rejections"] is not None:
         rej = lake.read("rejections", dumps=dumps, columns=["dump", "stage", "filter", "reason"])
         lines.append("rejections by dump, stage, filter and reason:")

@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.crawl import crawl_files
 from assets.documents import documents
+from assets.filtered import filtered
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
 from orchestration.resources import ComputeResource, LakeResource, LandingZoneResource
@@ -11,7 +12,7 @@ from quality_checks.documents import documents_account_for_every_record, documen
 
 INGEST_JOB = "ingest_dump"
 
-ASSETS = [crawl_files, documents]
+ASSETS = [crawl_files, documents, filtered]
 CHECKS = [documents_account_for_every_record, documents_ids_unique]
 
 
@@ -27,7 +28,7 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
         asset_checks=CHECKS,
         jobs=[ingest],
         resources={
-            "lake": LakeResource(root=settings.lake),
+            "lake": LakeResource(root=settings.lake, cache=settings.cache),
             "landing": LandingZoneResource(root=settings.landing),
             "compute": ComputeResource(workers=workers),
         },

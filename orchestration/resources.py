@@ -13,9 +13,11 @@ class LakeResource(dg.ConfigurableResource):
 
     root: str
     """A local directory, or a URL deltalake can open (s3://...)."""
+    cache: str = ""
+    """Local folder for derived files kept between runs (the compiled URL blocklist); empty: inside the lake."""
 
     def lake(self) -> Lake:
-        return Lake(self.root)
+        return Lake(self.root, cache=self.cache or None)
 
 
 class LandingZoneResource(dg.ConfigurableResource):

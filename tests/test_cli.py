@@ -20,7 +20,7 @@ def test_run_then_lineage(tmp_path: Path, capsys: pytest.CaptureFixture[str], mo
     assert code == 0, out
     assert "dump FIXTURE-B: ok" in out
     assert "FIXTURE-B: 3 documents" in out
-    assert "table versions: crawl_files@v0, documents@v0, rejections@v0" in out
+    assert "table versions: crawl_files@v0, documents@v0, filtered@v0, rejections@v1" in out
     # the run is recorded in the shared instance the UI reads
     assert any((tmp_path / "home").iterdir())
 

@@ -1,0 +1,114 @@
+"""C4's rules (Raffel et al. 2020), as datatrove's C4QualityFilter applies them: line edits, then
+document rules on what remains. The edited text replaces the document's text downstream.
+
+Per line (``splitlines``, stripped), in order: drop lines with a word over ``max_word_length``
+characters; remove citation marks (``[1]``, ``[edit]``, ``[citation needed]``); drop lines without
+terminal punctuation (switchable: FineWeb switches it off); drop lines of fewer than
+``min_words_per_line`` words (counted before citation removal, as datatrove does); a kept line with
+"lorem ipsum" drops the document; drop lines mentioning "javascript"; a kept line with ``{`` drops the
+document; drop lines with cookie or terms-of-use phrases. The document also needs ``min_sentences``
+sentences in its kept lines.
+
+Where this can differ from datatrove: sentences are counted with a regex over terminal marks
+(``text.count_sentences``) where datatrove runs spaCy's sentencizer on each kept line; the two agree
+except around abbreviations, and only documents near the 5-sentence line can change verdict.
+"""
+
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from corpuslake.filters.base import Failure, SignalColumn, Signals, TextView, ratio
+from corpuslake.filters.text import count_sentences, split_words
+
+NAME = "c4"
+
+_CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
+_END_PUNCTUATION = (".", "?", "!", '"', "'")
+_POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+
+
+@dataclass(frozen=True)
+class C4Config:
+    """C4's line edits and document rules (datatrove's defaults, FineWeb's terminal-punctuation choice)."""
+
+    enabled: bool = True
+    """Apply the document rules and keep the edited text (signals are stored either way)."""
+    filter_no_terminal_punct: bool = False
+    """Drop lines not ending in . ? ! " ' (C4 does; FineWeb switches it off, so off by default)."""
+    min_sentences: int | None = 5
+    """Fewer sentences left after the line edits: ``too_few_sentences``."""
+    min_words_per_line: int | None = 3
+    """Lines with fewer whitespace-separated words are removed."""
+    max_word_length: int | None = 1000
+    """Lines holding a longer word are removed."""
+    remove_citations: bool = True
+    """Strip ``[1]``, ``[edit]`` and ``[citation needed]``."""
+    filter_lorem_ipsum: bool = True
+    """"lorem ipsum" in a kept line: ``lorem_ipsum``."""
+    filter_javascript: bool = True
+    """Lines mentioning "javascript" are removed."""
+    filter_curly_bracket: bool = True
+    """``{`` in a kept line: ``curly_bracket``."""
+    filter_policy: bool = True
+    """Lines with cookie and terms-of-use phrases are removed."""
+
+
+SIGNALS = [
+    SignalColumn("c4_lines", pa.int32(), "lines before the edits"),
+    SignalColumn("c4_lines_removed", pa.int32(), "lines the edits removed"),
+    SignalColumn("c4_sentences", pa.int32(), "sentences in the kept lines"),
+    SignalColumn("c4_document_rule", pa.string(), "lorem_ipsum or curly_bracket when a kept line has it"),
+    SignalColumn("c4_removed_word_fraction", pa.float32(), "whitespace words removed by the edits"),
+]
+
+
+def edit(view: TextView, config: C4Config) -> tuple[TextView, Signals]:
+    """The text after C4's line edits (with its token count), and the signals of the edits and rules."""
+    c = config
+    kept: list[str] = []
+    kept_tokens = 0
+    document_rule: str | None = None
+    lines = view.lines
+    for raw, tokens in zip(lines, view.line_words, strict=True):
+        line = raw.strip()
+        words = line.split()
+        too_long = c.max_word_length is not None and len(line) > c.max_word_length
+        if too_long and any(len(w) > c.max_word_length for w in words):  # type: ignore[operator]
+            continue
+        if c.remove_citations and "[" in line:
+            line = _CITATION.sub("", line)
+            tokens = split_words(line)
+        if c.filter_no_terminal_punct and (not line.endswith(_END_PUNCTUATION) or line.endswith("...")):
+            continue
+        if c.min_words_per_line is not None and len(words) < c.min_words_per_line:
+            continue
+        lowered = line.lower()
+        if document_rule is None and c.filter_lorem_ipsum and "lorem ipsum" in lowered:
+            document_rule = "lorem_ipsum"
+        if c.filter_javascript and "javascript" in lowered:
+            continue
+        if document_rule is None and c.filter_curly_bracket and "{" in line:
+            document_rule = "curly_bracket"
+        if c.filter_policy and any(p in lowered for p in _POLICY):
+            continue
+        kept.append(line)
+        kept_tokens += len(tokens)
+    edited = "\n".join(kept).strip()
+    before = len(view.text.split())
+    return TextView(edited, word_count=kept_tokens), {
+        "c4_lines": len(lines),
+        "c4_lines_removed": len(lines) - len(kept),
+        "c4_sentences": count_sentences(kept),
+        "c4_document_rule": document_rule,
+        "c4_removed_word_fraction": ratio(before - len(edited.split()), before),
+    }
+
+
+def decide(s: Signals, config: C4Config) -> Failure | None:
+    if s["c4_document_rule"] is not None:
+        return Failure(NAME, s["c4_document_rule"], f"a kept line contains {s['c4_document_rule'].replace('_', ' ')}")
+    if config.min_sentences is not None and s["c4_sentences"] < config.min_sentences:
+        return Failure(NAME, "too_few_sentences", f"{s['c4_sentences']} sentences < {config.min_sentences}")
+    return None

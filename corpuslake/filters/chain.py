@@ -1,0 +1,106 @@
+"""The filter chain: every unit scores every document, then the enabled units decide in order.
+
+The order is FineWeb's: URL, language, Gopher repetition, Gopher quality, C4 (whose edited text the
+later units read and the stage keeps), RefinedWeb's word-removal guard, FineWeb's rules. A document is
+dropped by the first enabled unit that fails it; the failures of every unit, enabled or not, are kept
+as flags, so a later selection can apply a switched-off rule from stored signals.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpuslake.filters import c4, fineweb, gopher_quality, gopher_repetition, language, refinedweb, url
+from corpuslake.filters.base import Failure, Signals, TextView
+from corpuslake.filters.c4 import C4Config
+from corpuslake.filters.fineweb import FineWebConfig
+from corpuslake.filters.gopher_quality import GopherQualityConfig
+from corpuslake.filters.gopher_repetition import GopherRepetitionConfig
+from corpuslake.filters.language import LanguageConfig
+from corpuslake.filters.refinedweb import RefinedWebConfig
+from corpuslake.filters.url import UrlConfig
+
+ORDER = (url.NAME, language.NAME, gopher_repetition.NAME, gopher_quality.NAME, c4.NAME, refinedweb.NAME, fineweb.NAME)
+
+SIGNALS = [*url.SIGNALS, *gopher_repetition.SIGNALS, *gopher_quality.SIGNALS, *c4.SIGNALS, *fineweb.SIGNALS]
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Settings of the filter stage, one section per unit; the defaults are FineWeb's choices."""
+
+    url: UrlConfig = field(default_factory=UrlConfig)
+    """URL blocklist and banned words."""
+    language: LanguageConfig = field(default_factory=LanguageConfig)
+    """Allowed languages and minimum language scores."""
+    gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
+    """Gopher's repeated lines, paragraphs and n-grams."""
+    gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
+    """Gopher's length, word-length, symbol, bullet and stop-word rules."""
+    c4: C4Config = field(default_factory=C4Config)
+    """C4's line edits and document rules."""
+    refinedweb: RefinedWebConfig = field(default_factory=RefinedWebConfig)
+    """RefinedWeb's limit on words removed by line edits."""
+    fineweb: FineWebConfig = field(default_factory=FineWebConfig)
+    """FineWeb's punctuation, short-line, duplicate-line and list rules."""
+
+
+@dataclass
+class Verdict:
+    """What the chain says of one document."""
+
+    text: str
+    """The text after C4's line edits (the original text when C4 is switched off)."""
+    signals: Signals
+    failures: list[Failure]
+    """Every unit's first failing rule, in chain order, enabled or not."""
+    rejected_by: Failure | None
+    """The first failure of an enabled unit: the reason the document is dropped."""
+
+    @property
+    def flags(self) -> list[str]:
+        return [f.code for f in self.failures]
+
+
+class FilterChain:
+    """The units with their loaded resources (URL lists), ready to judge documents."""
+
+    def __init__(self, config: FilterConfig, cache_dir: Path) -> None:
+        self.config = config
+        self.urls = url.UrlMatcher(config.url, cache_dir)
+
+    def judge(self, text: str, page_url: str | None, lang: str, lang_score: float) -> Verdict:
+        cfg = self.config
+        original = TextView(text)
+        signals: Signals = {"language": lang, "language_score": lang_score}
+        signals |= self.urls.score(page_url)
+        signals |= gopher_repetition.score(original, cfg.gopher_repetition)
+        signals |= gopher_quality.score(original, cfg.gopher_quality)
+        edited, c4_signals = c4.edit(original, cfg.c4)
+        signals |= c4_signals
+        after = edited if cfg.c4.enabled else original
+        signals |= fineweb.score(after, cfg.fineweb)
+        decisions: list[tuple[bool, Failure | None]] = [
+            (cfg.url.enabled, url.decide(signals, cfg.url)),
+            (cfg.language.enabled, language.decide(signals, cfg.language)),
+            (cfg.gopher_repetition.enabled, gopher_repetition.decide(signals, cfg.gopher_repetition)),
+            (cfg.gopher_quality.enabled, gopher_quality.decide(signals, cfg.gopher_quality)),
+            (cfg.c4.enabled, c4.decide(signals, cfg.c4)),
+            (cfg.refinedweb.enabled, refinedweb.decide(signals, cfg.refinedweb)),
+            (cfg.fineweb.enabled, fineweb.decide(signals, cfg.fineweb)),
+        ]
+        failures = [f for _, f in decisions if f is not None]
+        rejected_by = next((f for on, f in decisions if on and f is not None), None)
+        del signals["language"], signals["language_score"]  # already columns of the document
+        return Verdict(after.text, signals, failures, rejected_by)
+
+
+def config_dict(config: Any) -> Any:
+    """A config as plain JSON-able data, for fingerprints and metadata."""
+    if hasattr(config, "__dataclass_fields__"):
+        return {name: config_dict(getattr(config, name)) for name in config.__dataclass_fields__}
+    if isinstance(config, tuple | list):
+        return [config_dict(v) for v in config]
+    if isinstance(config, dict) or hasattr(config, "items"):
+        return {k: config_dict(v) for k, v in sorted(config.items())}
+    return config
