@@ -23,3 +23,9 @@ def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
     home.mkdir()
     with dg.instance_for_test(temp_dir=str(home)) as inst:
         yield inst
+
+
+@pytest.fixture(scope="session")
+def blocklist_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache folder for the session: FineWeb's URL blocklist is compiled once (about 8 s), not per test."""
+    return tmp_path_factory.mktemp("cache")

@@ -12,8 +12,11 @@ from tests.conftest import LANDING
 
 
 @pytest.mark.slow
-def test_run_then_lineage(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_then_lineage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, blocklist_cache: Path
+) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CORPUSLAKE_CACHE", str(blocklist_cache))
     lake = str(tmp_path / "lake")
     code = main(["run", "--landing", str(LANDING), "--lake", lake, "--dump", "FIXTURE-B", "--workers", "1"])
     out = capsys.readouterr().out

@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from corpuslake.filters.chain import ORDER
 from corpuslake.settings import Settings
 from corpuslake.store import Lake
 from orchestration.definitions import INGEST_JOB, build_definitions
@@ -17,8 +18,10 @@ from orchestration.partitions import DUMP_PARTITIONS_NAME
 from tests.conftest import LANDING
 
 
-def _run(instance: dg.DagsterInstance, lake: Path, dump: str, plan: dict[str, Any], workers: int = 1) -> Any:
-    settings = Settings(lake=str(lake), landing=str(LANDING), dagster_home="unused")
+def _run(
+    instance: dg.DagsterInstance, lake: Path, dump: str, plan: dict[str, Any], cache: Path, workers: int = 1
+) -> Any:
+    settings = Settings(lake=str(lake), landing=str(LANDING), dagster_home="unused", cache=str(cache))
     instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, [dump])
     job = build_definitions(settings, workers=workers).resolve_job_def(INGEST_JOB)
     config = {"ops": {"documents": {"config": {"max_payload_bytes": plan["FIXTURE-A"]["oversized_limit"]}}}}
@@ -31,10 +34,10 @@ def _materializations(result: Any, asset: str) -> list[dg.AssetMaterialization]:
 
 @pytest.mark.slow
 def test_graph_builds_tables_with_reasons_and_lineage(
-    instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any]
+    instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any], blocklist_cache: Path
 ) -> None:
     expected = plan["FIXTURE-A"]
-    result = _run(instance, tmp_path / "lake", "FIXTURE-A", plan)
+    result = _run(instance, tmp_path / "lake", "FIXTURE-A", plan, blocklist_cache)
     assert result.success
     lake = Lake(str(tmp_path / "lake"))
 
@@ -51,10 +54,18 @@ def test_graph_builds_tables_with_reasons_and_lineage(
     assert all(r["text"] and r["language"] and r["source_file"] for r in docs.to_pylist())
     assert len(set(docs["language"].to_pylist())) >= 4  # real pages in several languages
 
-    rejections = lake.read("rejections").to_pylist()
+    rejections = lake.read("rejections", filters={"stage": "documents"}).to_pylist()
     reasons = Counter(f"{r['filter']}/{r['reason']}" for r in rejections)
     assert dict(reasons) == expected["rejections"]
-    assert all(r["stage"] == "documents" and r["dump"] == "FIXTURE-A" for r in rejections)
+    assert all(r["dump"] == "FIXTURE-A" for r in rejections)
+
+    # every document is either kept by the filters or rejected by them, with a reason
+    kept = set(lake.read("filtered", columns=["id"])["id"].to_pylist())
+    dropped = lake.read("rejections", filters={"stage": "filtered"}).to_pylist()
+    assert kept.isdisjoint(r["id"] for r in dropped)
+    assert kept | {r["id"] for r in dropped} == set(docs["id"].to_pylist())
+    assert all(r["filter"] and r["reason"] and r["signals"] for r in dropped)
+    assert [str(u) for u in lake.lineage("filtered", 0).upstream] == ["documents@v0"]
 
     # lineage in the commit: documents@v0 was built from crawl_files@v0 by this run
     lineage = lake.lineage("documents", 0)
@@ -68,35 +79,50 @@ def test_graph_builds_tables_with_reasons_and_lineage(
     (mat,) = _materializations(result, "documents")
     assert (mat.tags or {})["dagster/data_version"] == "documents@v0"
     assert mat.metadata["dagster/row_count"].value == expected["documents"]
+    (filtered,) = _materializations(result, "filtered")
+    funnel = filtered.metadata["funnel"].value
+    rows = funnel.records  # type: ignore[union-attr]
+    assert rows[0].data["remaining"] == expected["documents"]
+    assert rows[-1].data["step"] == "documents out" and rows[-1].data["remaining"] == len(kept)
+    assert sum(r.data["dropped"] for r in rows) == len(dropped)
+    assert sum(filtered.metadata[f"funnel/{unit}"].value for unit in ORDER) == len(dropped)  # type: ignore[misc]
+    assert "documents in" in str(filtered.metadata["funnel_chart"].value)
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
 
 
 @pytest.mark.slow
 def test_rerun_is_idempotent_and_partitions_are_isolated(
-    instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any]
+    instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any], blocklist_cache: Path
 ) -> None:
     lake_dir = tmp_path / "lake"
-    _run(instance, lake_dir, "FIXTURE-A", plan)
-    _run(instance, lake_dir, "FIXTURE-B", plan)
+    _run(instance, lake_dir, "FIXTURE-A", plan, blocklist_cache)
+    _run(instance, lake_dir, "FIXTURE-B", plan, blocklist_cache)
     lake = Lake(str(lake_dir))
     before = lake.read("documents", dumps=["FIXTURE-A"]).sort_by("id")
+    filtered_before = lake.read("filtered", dumps=["FIXTURE-A"]).sort_by("id")
     version_before = lake.version("documents")
     assert version_before is not None
-    _run(instance, lake_dir, "FIXTURE-A", plan)
+    _run(instance, lake_dir, "FIXTURE-A", plan, blocklist_cache)
     after = lake.read("documents", dumps=["FIXTURE-A"]).sort_by("id")
     assert lake.version("documents") == version_before + 1  # a new version ...
     assert after.equals(before)  # ... with the same rows, none duplicated
     assert lake.read("documents", dumps=["FIXTURE-B"]).num_rows == plan["FIXTURE-B"]["documents"]
-    assert lake.read("rejections", dumps=["FIXTURE-A"]).num_rows == sum(plan["FIXTURE-A"]["rejections"].values())
+    rejected = lake.read("rejections", dumps=["FIXTURE-A"], filters={"stage": "documents"})
+    assert rejected.num_rows == sum(plan["FIXTURE-A"]["rejections"].values())
+    assert lake.read("filtered", dumps=["FIXTURE-A"]).sort_by("id").equals(filtered_before)
     # the version read before the re-run is still readable, byte for byte the same rows
     assert lake.read("documents", version=version_before, dumps=["FIXTURE-A"]).sort_by("id").equals(before)
 
 
 @pytest.mark.slow
-def test_process_pool_gives_the_same_rows(instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any]) -> None:
-    _run(instance, tmp_path / "serial", "FIXTURE-A", plan, workers=1)
-    _run(instance, tmp_path / "pool", "FIXTURE-A", plan, workers=2)
+def test_process_pool_gives_the_same_rows(
+    instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any], blocklist_cache: Path
+) -> None:
+    _run(instance, tmp_path / "serial", "FIXTURE-A", plan, blocklist_cache, workers=1)
+    _run(instance, tmp_path / "pool", "FIXTURE-A", plan, blocklist_cache, workers=2)
     serial = Lake(str(tmp_path / "serial")).read("documents").sort_by("id")
     pooled = Lake(str(tmp_path / "pool")).read("documents").sort_by("id")
     assert pooled.equals(serial)
+    kept_serial = Lake(str(tmp_path / "serial")).read("filtered").sort_by("id")
+    assert Lake(str(tmp_path / "pool")).read("filtered").sort_by("id").equals(kept_serial)
