@@ -33,8 +33,12 @@ defs: setup
 test: setup lint typecheck defs
 	$(BIN)/python -m pytest
 
-bench: setup
+## Benchmarks print figures; the filter bench runs datatrove's own filters (the bench extra) beside ours.
+bench: demo
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	$(BIN)/pip install --quiet --no-deps --force-reinstall fasttext-numpy2-wheel==0.9.2
 	$(BIN)/python bench/documents_throughput.py
+	$(BIN)/python bench/filter_parity.py
 
 fixtures: setup
 	$(BIN)/python -m tests.fixtures.build_fixtures

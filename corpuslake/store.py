@@ -102,9 +102,11 @@ class Lake:
             storage_options=dict(self.storage_options),
             commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
         )
-        return self._version_of_commit(table, lineage.commit_id)
+        return self.version_of_commit(table, lineage.commit_id)
 
-    def _version_of_commit(self, table: str, commit_id: str) -> int:
+    def version_of_commit(self, table: str, commit_id: str) -> int:
+        """The version of ``table`` written with lineage ``commit_id`` (a stage writing two tables in one
+        run, such as filtered and its rejections, gives both commits the same id)."""
         for entry in self._open(table).history(limit=50):
             raw = entry.get(LINEAGE_KEY)
             if raw and Lineage.from_json(raw).commit_id == commit_id:

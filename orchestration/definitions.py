@@ -9,11 +9,12 @@ from corpuslake.settings import Settings
 from orchestration.environment import current_settings
 from orchestration.resources import ComputeResource, LakeResource, LandingZoneResource
 from quality_checks.documents import documents_account_for_every_record, documents_ids_unique
+from quality_checks.filtered import filtered_accounts_for_every_document
 
 INGEST_JOB = "ingest_dump"
 
 ASSETS = [crawl_files, documents, filtered]
-CHECKS = [documents_account_for_every_record, documents_ids_unique]
+CHECKS = [documents_account_for_every_record, documents_ids_unique, filtered_accounts_for_every_document]
 
 
 def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:

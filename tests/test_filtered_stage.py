@@ -12,9 +12,10 @@ from corpuslake.filters import url
 from corpuslake.filters.chain import FilterConfig
 from corpuslake.lineage import Lineage
 from corpuslake.pipeline import filter_documents
-from corpuslake.schemas import DOCUMENTS, FILTERED
+from corpuslake.schemas import DOCUMENTS, FILTERED, REJECTIONS
 from corpuslake.store import Lake
 from orchestration.config import config_class, to_dataclass
+from quality_checks.filtered import filtered_balance
 from tests.test_filters import ENGLISH, words
 
 NO_LISTS = url.UrlConfig(domains="", urls="", banned_words="casino", soft_banned_words="", banned_subwords="")
@@ -137,3 +138,34 @@ def test_run_config_mirrors_the_engine_dataclass() -> None:
     converted = to_dataclass(FilterConfig, run)
     assert converted.language.languages == ("en", "de") and converted.language.min_score_by_language == {"de": 0.5}
     assert converted.c4.enabled is False and converted.fineweb == FilterConfig().fineweb
+
+
+def test_balance_check_passes_on_the_stage_and_fails_on_crafted_commits(lake: Lake, tmp_path: Path) -> None:
+    filter_documents(lake, "D1", "run-1", _config(tmp_path), workers=1)
+    passed, counts = filtered_balance(lake, "D1")
+    assert passed and (counts["documents"], counts["kept"], counts["rejected"]) == (5, 2, 3)
+
+    kept = lake.read("filtered", dumps=["D1"])
+    rejected = lake.read("rejections", filters={"stage": "filtered"})
+    upstream = lake.lineage("filtered").upstream
+    # a commit that keeps a document it also rejects
+    both = Lineage("filtered", "D1", "bad-1", "t", {}, upstream)
+    lake.write_partition("rejections", rejected.select(REJECTIONS.names), both, {"dump": "D1", "stage": "filtered"})
+    also_rejected = {**kept.to_pylist()[0], "id": rejected["id"][0].as_py()}
+    row = pa.Table.from_pylist([also_rejected], schema=kept.schema)
+    lake.write_partition("filtered", pa.concat_tables([kept, row]), both, {"dump": "D1"})
+    passed, counts = filtered_balance(lake, "D1")
+    assert (
+        not passed
+        and counts["kept_and_rejected"] == 1
+        and rejected["id"][0].as_py() in counts["sample_kept_and_rejected"]
+    )
+
+    # a commit that loses a document
+    lost = Lineage("filtered", "D1", "bad-2", "t", {}, upstream)
+    lake.write_partition(
+        "rejections", rejected.slice(1).select(REJECTIONS.names), lost, {"dump": "D1", "stage": "filtered"}
+    )
+    lake.write_partition("filtered", kept, lost, {"dump": "D1"})
+    passed, counts = filtered_balance(lake, "D1")
+    assert not passed and counts["unaccounted"] == 1

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from corpuslake.filters.text import split_words
+from corpuslake.filters.text import split_line
 
 Signals = dict[str, Any]
 
@@ -41,7 +41,7 @@ class TextView:
     def __init__(self, text: str, word_count: int | None = None) -> None:
         self.text = text
         self._lines: list[str] | None = None
-        self._line_words: list[list[str]] | None = None
+        self._line_words: list[tuple[str, ...]] | None = None
         self._words: list[str] | None = None
         self._word_count = word_count
 
@@ -53,10 +53,10 @@ class TextView:
         return self._lines
 
     @property
-    def line_words(self) -> list[list[str]]:
+    def line_words(self) -> list[tuple[str, ...]]:
         """The tokens of each line."""
         if self._line_words is None:
-            self._line_words = [split_words(line) for line in self.lines]
+            self._line_words = list(map(split_line, self.lines))
         return self._line_words
 
     @property

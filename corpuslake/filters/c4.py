@@ -26,7 +26,7 @@ NAME = "c4"
 
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 _END_PUNCTUATION = (".", "?", "!", '"', "'")
-_POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+_POLICY = re.compile("terms of use|privacy policy|cookie policy|uses cookies|use of cookies|use cookies")
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,14 @@ def edit(view: TextView, config: C4Config) -> tuple[TextView, Signals]:
     lines = view.lines
     for raw, tokens in zip(lines, view.line_words, strict=True):
         line = raw.strip()
+        count = len(tokens)
         words = line.split()
         too_long = c.max_word_length is not None and len(line) > c.max_word_length
         if too_long and any(len(w) > c.max_word_length for w in words):  # type: ignore[operator]
             continue
         if c.remove_citations and "[" in line:
             line = _CITATION.sub("", line)
-            tokens = split_words(line)
+            count = len(split_words(line))
         if c.filter_no_terminal_punct and (not line.endswith(_END_PUNCTUATION) or line.endswith("...")):
             continue
         if c.min_words_per_line is not None and len(words) < c.min_words_per_line:
@@ -91,10 +92,10 @@ def edit(view: TextView, config: C4Config) -> tuple[TextView, Signals]:
             continue
         if document_rule is None and c.filter_curly_bracket and "{" in line:
             document_rule = "curly_bracket"
-        if c.filter_policy and any(p in lowered for p in _POLICY):
+        if c.filter_policy and _POLICY.search(lowered):
             continue
         kept.append(line)
-        kept_tokens += len(tokens)
+        kept_tokens += count
     edited = "\n".join(kept).strip()
     before = len(view.text.split())
     return TextView(edited, word_count=kept_tokens), {

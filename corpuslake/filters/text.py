@@ -165,6 +165,27 @@ def split_words(text: str) -> list[str]:
     return tokens
 
 
+_LINE_CACHE: dict[str, tuple[str, ...]] = {}
+_LINE_CACHE_SIZE = 100_000
+
+
+def split_line(line: str) -> tuple[str, ...]:
+    """``split_words`` for one line, remembered: pages of a site repeat their menu and footer lines."""
+    found = _LINE_CACHE.get(line)
+    if found is None:
+        found = tuple(split_words(line))
+        if len(_LINE_CACHE) >= _LINE_CACHE_SIZE:
+            _LINE_CACHE.clear()
+        _LINE_CACHE[line] = found
+    return found
+
+
+def clear_caches() -> None:
+    """Forget remembered chunks and lines (benchmarks start cold with it)."""
+    _CHUNK_CACHE.clear()
+    _LINE_CACHE.clear()
+
+
 def _chunk_tokens(chunk: str) -> tuple[str, ...]:
     shape = _SIMPLE.fullmatch(chunk)
     if shape is None or chunk in _ABBREVIATIONS or chunk[-2:-1].isupper():

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpuslake.filters.chain import FilterChain, FilterConfig, Verdict
+from corpuslake.filters.chain import SIGNALS, FilterChain, FilterConfig, Verdict
 from corpuslake.schemas import FILTERED, REJECTIONS
 
 STAGE = "filtered"
@@ -52,6 +52,9 @@ class BatchOutcome:
         return f"batch {self.seq}"
 
 
+# The document columns a rejection row repeats.
+_REJECTION_SOURCE = ("id", "dump", "url", "warc_record_id", "source_file", "warc_offset", "language", "language_score")
+
 _CHAIN: FilterChain | None = None  # one chain (and one loaded blocklist) per worker process
 
 
@@ -63,44 +66,63 @@ def _chain(job: BatchJob) -> FilterChain:
 
 
 def filter_batch(job: BatchJob) -> BatchOutcome:
-    """Score and judge one batch of documents; write its kept and rejected rows as Parquet parts."""
+    """Score and judge one batch of documents; write its kept and rejected rows as Parquet parts.
+
+    Only the four columns the filters read are turned into Python objects; the kept rows' other columns
+    are taken from the Arrow batch as they are.
+    """
     started = time.perf_counter()
     chain = _chain(job)
-    outcome = BatchOutcome(seq=job.seq, documents=job.documents.num_rows)
-    kept: list[dict[str, Any]] = []
+    docs = job.documents
+    outcome = BatchOutcome(seq=job.seq, documents=docs.num_rows)
+    kept_rows: list[int] = []
+    kept_texts: list[str] = []
+    kept_flags: list[list[str]] = []
+    signals: dict[str, list[Any]] = {column.name: [] for column in SIGNALS}
     rejected: list[dict[str, Any]] = []
-    for doc in job.documents.to_pylist():
-        verdict = chain.judge(doc["text"], doc["url"], doc["language"], doc["language_score"])
+    columns = [docs.column(name).to_pylist() for name in ("text", "url", "language", "language_score")]
+    for row, (text, url, language, score) in enumerate(zip(*columns, strict=True)):
+        verdict = chain.judge(text, url, language, score)
         for failure in verdict.failures:
             outcome.fails[failure.code] += 1
         if verdict.rejected_by is None:
-            kept.append(_kept_row(doc, verdict))
-            outcome.kept_languages[doc["language"]] += 1
+            kept_rows.append(row)
+            kept_texts.append(verdict.text)
+            kept_flags.append(verdict.flags)
+            for name, values in signals.items():
+                values.append(verdict.signals[name])
+            outcome.kept_languages[language] += 1
         else:
-            rejected.append(_rejection_row(doc, verdict))
+            rejected.append(_rejection_row(docs, row, verdict))
             outcome.rejected[verdict.rejected_by.code] += 1
-    outcome.kept = len(kept)
+    outcome.kept = len(kept_rows)
     folder = Path(job.staging_dir)
-    outcome.kept_part = _write(folder / f"filtered.{job.seq:06d}.parquet", kept, FILTERED)
-    outcome.rejection_part = _write(folder / f"rejections.{job.seq:06d}.parquet", rejected, REJECTIONS)
+    if kept_rows:
+        kept = _kept_table(docs.take(kept_rows), kept_texts, signals, kept_flags)
+        outcome.kept_part = str(folder / f"filtered.{job.seq:06d}.parquet")
+        pq.write_table(kept, outcome.kept_part)
+    if rejected:
+        outcome.rejection_part = str(folder / f"rejections.{job.seq:06d}.parquet")
+        pq.write_table(pa.Table.from_pylist(rejected, schema=REJECTIONS), outcome.rejection_part)
     outcome.seconds = time.perf_counter() - started
     return outcome
 
 
-def _kept_row(doc: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
-    return {
-        **doc,
-        **verdict.signals,
-        "text": verdict.text,
-        "text_chars": len(verdict.text),
-        "original_chars": len(doc["text"]),
-        "flags": verdict.flags,
-    }
+def _kept_table(docs: pa.Table, texts: list[str], signals: dict[str, list[Any]], flags: list[list[str]]) -> pa.Table:
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {name: docs.column(name) for name in docs.column_names}
+    columns["original_chars"] = docs.column("text_chars")
+    columns["text"] = pa.array(texts, pa.string())
+    columns["text_chars"] = pa.array([len(t) for t in texts], pa.int64())
+    columns["flags"] = pa.array(flags, pa.list_(pa.string()))
+    for column in SIGNALS:
+        columns[column.name] = pa.array(signals[column.name], column.type)
+    return pa.table([columns[f.name] for f in FILTERED], schema=FILTERED)
 
 
-def _rejection_row(doc: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
+def _rejection_row(docs: pa.Table, row: int, verdict: Verdict) -> dict[str, Any]:
     first = verdict.rejected_by
     assert first is not None
+    doc = {name: docs.column(name)[row].as_py() for name in _REJECTION_SOURCE}
     signals = {k: round(v, 5) if isinstance(v, float) else v for k, v in verdict.signals.items()}
     signals |= {"language": doc["language"], "language_score": round(doc["language_score"], 5)}
     signals["flags"] = verdict.flags
@@ -117,10 +139,3 @@ def _rejection_row(doc: dict[str, Any], verdict: Verdict) -> dict[str, Any]:
         "warc_offset": doc["warc_offset"],
         "signals": json.dumps(signals, sort_keys=True, ensure_ascii=False),
     }
-
-
-def _write(path: Path, rows: list[dict[str, Any]], schema: pa.Schema) -> str | None:
-    if not rows:
-        return None
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
-    return str(path)

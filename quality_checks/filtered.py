@@ -1,0 +1,49 @@
+"""Checks on the filtered stage: every document of the dump is either kept or rejected, never both.
+
+They re-read the exact versions the stage read and wrote: the documents version named in the
+filtered commit's lineage, and the rejections commit made by the same run (same lineage commit id).
+"""
+
+from typing import Any
+
+import dagster as dg
+import pyarrow.compute as pc
+
+from corpuslake.store import Lake
+from orchestration.partitions import dump_partitions
+from orchestration.resources import LakeResource
+
+
+def filtered_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
+    """Whether the latest filtered commit accounts for every document of ``dump``, and the counts."""
+    version = store.version("filtered")
+    if version is None:
+        return False, {"error": "filtered table does not exist"}
+    lineage = store.lineage("filtered", version)
+    documents = next(u for u in lineage.upstream if u.table == "documents")
+    rejections_version = store.version_of_commit("rejections", lineage.commit_id)
+    doc_ids = store.read("documents", documents.version, dumps=[dump], columns=["id"])["id"]
+    kept = store.read("filtered", version, dumps=[dump], columns=["id"])["id"]
+    rejected = store.read(
+        "rejections", rejections_version, dumps=[dump], columns=["id"], filters={"stage": "filtered"}
+    )["id"]
+    in_both = kept.filter(pc.is_in(kept, value_set=rejected))
+    unaccounted = len(doc_ids) - len(kept) - len(rejected) + len(in_both)
+    return unaccounted == 0 and len(in_both) == 0, {
+        "documents": len(doc_ids),
+        "kept": len(kept),
+        "rejected": len(rejected),
+        "kept_and_rejected": len(in_both),
+        "sample_kept_and_rejected": ", ".join(in_both[:10].to_pylist()),
+        "unaccounted": unaccounted,
+        "read_versions": f"filtered@v{version}, {documents}, rejections@v{rejections_version}",
+    }
+
+
+@dg.asset_check(asset="filtered", partitions_def=dump_partitions, blocking=True)
+def filtered_accounts_for_every_document(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource
+) -> dg.AssetCheckResult:
+    """Documents of the dump = kept documents + documents rejected by the filters, with no id in both."""
+    passed, metadata = filtered_balance(lake.lake(), context.partition_key)
+    return dg.AssetCheckResult(passed=passed, metadata=metadata)
