@@ -8,6 +8,8 @@ failing side (dropped, with the reason code) and a hair on the passing side (kep
 """
 
 import dataclasses
+import random
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -450,3 +452,46 @@ def test_very_large_document(tmp_path: Path) -> None:
     assert judged.signals["gopher_words"] > 100_000
     assert judged.rejected_by is not None and judged.rejected_by.code.startswith("gopher_repetition/")
     assert "gopher_quality/long_doc" in judged.flags
+
+
+# --- the batched n-gram computation against the rule as written -------------------------------------
+
+
+def _reference_repeated_chars(tokens: list[str], n: int) -> int:
+    """datatrove's scan, literally (on word tuples)."""
+    grams = list(zip(*(tokens[i:] for i in range(n)), strict=False))
+    seen: set[tuple[str, ...]] = set()
+    chars = i = 0
+    while i < len(grams):
+        if grams[i] in seen:
+            chars += sum(map(len, grams[i]))
+            i += n
+        else:
+            seen.add(grams[i])
+            i += 1
+    return chars
+
+
+def _reference_top_chars(tokens: list[str], n: int) -> int:
+    grams = [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    if not grams:
+        return 0
+    gram, count = Counter(grams).most_common(1)[0]
+    return len(gram) * count
+
+
+def test_batched_ngrams_match_the_rules_as_written() -> None:
+    """Random batches over tiny vocabularies (many repeats, ties, empty and short documents)."""
+    rng = random.Random(7)
+    for _ in range(1_500):
+        vocab = ["a" * k for k in range(1, rng.randint(2, 8))] + ["b", "cc"]
+        docs = [
+            [rng.choice(vocab) for _ in range(rng.choice([0, 1, 3, rng.randint(0, 40)]))]
+            for _ in range(rng.randint(1, 6))
+        ]
+        grams = gopher_repetition.BatchNGrams(docs)
+        for n in gopher_repetition.TOP_NGRAMS:
+            assert grams.top_chars(n).tolist() == [_reference_top_chars(d, n) for d in docs]
+        repeated = grams.repeated_chars(gopher_repetition.DUP_NGRAMS)
+        for n in gopher_repetition.DUP_NGRAMS:
+            assert repeated[n].tolist() == [_reference_repeated_chars(d, n) for d in docs]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from corpuslake.filters.text import split_line
+from corpuslake.filters.text import Line, split_line
 
 Signals = dict[str, Any]
 
@@ -36,12 +36,12 @@ class TextView:
     edits can then count the tokens of the text they leave without splitting it again.
     """
 
-    __slots__ = ("_line_words", "_lines", "_word_count", "_words", "text")
+    __slots__ = ("_lines", "_split", "_word_count", "_words", "text")
 
     def __init__(self, text: str, word_count: int | None = None) -> None:
         self.text = text
         self._lines: list[str] | None = None
-        self._line_words: list[tuple[str, ...]] | None = None
+        self._split: list[Line] | None = None
         self._words: list[str] | None = None
         self._word_count = word_count
 
@@ -53,17 +53,17 @@ class TextView:
         return self._lines
 
     @property
-    def line_words(self) -> list[tuple[str, ...]]:
-        """The tokens of each line."""
-        if self._line_words is None:
-            self._line_words = list(map(split_line, self.lines))
-        return self._line_words
+    def split_lines(self) -> list[Line]:
+        """Each line's tokens and whitespace-chunk count."""
+        if self._split is None:
+            self._split = list(map(split_line, self.lines))
+        return self._split
 
     @property
     def words(self) -> list[str]:
         """Every token of the text."""
         if self._words is None:
-            self._words = list(chain.from_iterable(self.line_words))
+            self._words = list(chain.from_iterable(line.tokens for line in self.split_lines))
         return self._words
 
     @property

@@ -68,22 +68,23 @@ def edit(view: TextView, config: C4Config) -> tuple[TextView, Signals]:
     """The text after C4's line edits (with its token count), and the signals of the edits and rules."""
     c = config
     kept: list[str] = []
-    kept_tokens = 0
+    kept_tokens = kept_chunks = 0
     document_rule: str | None = None
     lines = view.lines
-    for raw, tokens in zip(lines, view.line_words, strict=True):
+    for raw, split in zip(lines, view.split_lines, strict=True):
         line = raw.strip()
-        count = len(tokens)
-        words = line.split()
+        tokens, chunks = len(split.tokens), split.chunks
         too_long = c.max_word_length is not None and len(line) > c.max_word_length
-        if too_long and any(len(w) > c.max_word_length for w in words):  # type: ignore[operator]
+        if too_long and any(len(w) > c.max_word_length for w in line.split()):  # type: ignore[operator]
             continue
         if c.remove_citations and "[" in line:
+            cited = line
             line = _CITATION.sub("", line)
-            count = len(split_words(line))
+            if line != cited:
+                tokens, chunks = len(split_words(line)), len(line.split())
         if c.filter_no_terminal_punct and (not line.endswith(_END_PUNCTUATION) or line.endswith("...")):
             continue
-        if c.min_words_per_line is not None and len(words) < c.min_words_per_line:
+        if c.min_words_per_line is not None and split.chunks < c.min_words_per_line:  # words before citations
             continue
         lowered = line.lower()
         if document_rule is None and c.filter_lorem_ipsum and "lorem ipsum" in lowered:
@@ -95,15 +96,16 @@ def edit(view: TextView, config: C4Config) -> tuple[TextView, Signals]:
         if c.filter_policy and _POLICY.search(lowered):
             continue
         kept.append(line)
-        kept_tokens += count
+        kept_tokens += tokens
+        kept_chunks += chunks
     edited = "\n".join(kept).strip()
-    before = len(view.text.split())
+    before = sum(split.chunks for split in view.split_lines)
     return TextView(edited, word_count=kept_tokens), {
         "c4_lines": len(lines),
         "c4_lines_removed": len(lines) - len(kept),
         "c4_sentences": count_sentences(kept),
         "c4_document_rule": document_rule,
-        "c4_removed_word_fraction": ratio(before - len(edited.split()), before),
+        "c4_removed_word_fraction": ratio(before - kept_chunks, before),
     }
 
 

@@ -6,9 +6,10 @@ dropped by the first enabled unit that fails it; the failures of every unit, ena
 as flags, so a later selection can apply a switched-off rule from stored signals.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from corpuslake.filters import c4, fineweb, gopher_quality, gopher_repetition, language, refinedweb, url
 from corpuslake.filters.base import Failure, Signals, TextView
@@ -45,6 +46,15 @@ class FilterConfig:
     """FineWeb's punctuation, short-line, duplicate-line and list rules."""
 
 
+class Document(NamedTuple):
+    """What the chain reads of a document."""
+
+    text: str
+    url: str | None
+    language: str
+    language_score: float
+
+
 @dataclass
 class Verdict:
     """What the chain says of one document."""
@@ -70,11 +80,21 @@ class FilterChain:
         self.urls = url.UrlMatcher(config.url, cache_dir)
 
     def judge(self, text: str, page_url: str | None, lang: str, lang_score: float) -> Verdict:
+        """The verdict on one document."""
+        return self.judge_batch([Document(text, page_url, lang, lang_score)])[0]
+
+    def judge_batch(self, docs: Sequence[Document]) -> list[Verdict]:
+        """The verdicts on many documents (the repetition unit's n-gram work runs once per batch)."""
         cfg = self.config
-        original = TextView(text)
-        signals: Signals = {"language": lang, "language_score": lang_score}
-        signals |= self.urls.score(page_url)
-        signals |= gopher_repetition.score(original, cfg.gopher_repetition)
+        views = [TextView(doc.text) for doc in docs]
+        repetition = gopher_repetition.score_batch(views, cfg.gopher_repetition)
+        return [self._judge(doc, view, rep) for doc, view, rep in zip(docs, views, repetition, strict=True)]
+
+    def _judge(self, doc: Document, original: TextView, repetition: Signals) -> Verdict:
+        cfg = self.config
+        signals: Signals = {"language": doc.language, "language_score": doc.language_score}
+        signals |= self.urls.score(doc.url)
+        signals |= repetition
         signals |= gopher_quality.score(original, cfg.gopher_quality)
         edited, c4_signals = c4.edit(original, cfg.c4)
         signals |= c4_signals

@@ -14,6 +14,7 @@ themselves come from the regex splitter (see ``text.py``).
 
 import re
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import pyarrow as pa
@@ -76,88 +77,132 @@ def repeats(items: list[str]) -> tuple[int, int]:
 
 
 def score(view: TextView, config: GopherRepetitionConfig) -> Signals:
-    text = view.text
-    length = len(text)
-    paragraphs = _PARAGRAPHS.split(text.strip())
-    lines = _LINES.split(text)
-    para_dups, para_chars = repeats(paragraphs)
-    line_dups, line_chars = repeats(lines)
-    signals: Signals = {
-        "rep_dup_para_frac": ratio(para_dups, len(paragraphs)),
-        "rep_dup_para_char_frac": ratio(para_chars, length),
-        "rep_dup_line_frac": ratio(line_dups, len(lines)),
-        "rep_dup_line_char_frac": ratio(line_chars, length),
-    }
-    grams = NGrams(view.words)
-    for n in TOP_NGRAMS:
-        signals[f"rep_top_{n}gram_char_frac"] = ratio(grams.top_chars(n), length)
-    repeated = True
-    for n in DUP_NGRAMS:
-        # A repeated (n+1)-gram contains a repeated n-gram: once none repeats, no longer one does.
-        chars = grams.repeated_chars(n) if repeated else 0
-        repeated = chars > 0
-        signals[f"rep_dup_{n}gram_char_frac"] = ratio(chars, length)
-    return signals
+    return score_batch([view], config)[0]
 
 
-class NGrams:
-    """Every n-gram of a word list named by an integer, built level by level with numpy.
+def score_batch(views: list[TextView], config: GopherRepetitionConfig) -> list[Signals]:
+    """The signals of many documents: the n-gram work runs once over the whole batch (numpy)."""
+    grams = BatchNGrams([view.words for view in views])
+    top = {n: grams.top_chars(n) for n in TOP_NGRAMS}
+    dup = grams.repeated_chars(DUP_NGRAMS)
+    out: list[Signals] = []
+    for doc, view in enumerate(views):
+        text = view.text
+        length = len(text)
+        paragraphs = _PARAGRAPHS.split(text.strip())
+        lines = _LINES.split(text)
+        para_dups, para_chars = repeats(paragraphs)
+        line_dups, line_chars = repeats(lines)
+        signals: Signals = {
+            "rep_dup_para_frac": ratio(para_dups, len(paragraphs)),
+            "rep_dup_para_char_frac": ratio(para_chars, length),
+            "rep_dup_line_frac": ratio(line_dups, len(lines)),
+            "rep_dup_line_char_frac": ratio(line_chars, length),
+        }
+        for n in TOP_NGRAMS:
+            signals[f"rep_top_{n}gram_char_frac"] = ratio(top[n][doc], length)
+        for n in DUP_NGRAMS:
+            signals[f"rep_dup_{n}gram_char_frac"] = ratio(dup[n][doc], length)
+        out.append(signals)
+    return out
 
-    Level n names the n-gram at position i by the rank of the pair (name of the (n-1)-gram at i, word
-    at i+n-1): exact, no hashing, one ``np.unique`` per level.
+
+class BatchNGrams:
+    """Every n-gram of every document of a batch named by an integer, built level by level with numpy.
+
+    The batch's words are laid end to end. Level 1 names a position by (document, word); level n names
+    the n-gram starting at position i by the rank of the pair (level n-1 name at i, word at i+n-1), for
+    the positions whose n-gram stays inside its document. Exact (no hashing), one ``np.unique`` per
+    level for the whole batch, so per-document costs are only the greedy scans below.
     """
 
-    def __init__(self, words: list[str]) -> None:
+    def __init__(self, docs: list[list[str]]) -> None:
+        words = list(chain.from_iterable(docs))
         vocab = {word: i for i, word in enumerate(dict.fromkeys(words))}
-        self.word_ids = np.fromiter(map(vocab.__getitem__, words), np.int64, len(words))
         self.vocab_size = max(len(vocab), 1)
+        self.word_ids = np.fromiter(map(vocab.__getitem__, words), np.int64, len(words))
         self.prefix = np.concatenate(([0], np.cumsum(np.fromiter(map(len, words), np.int64, len(words)))))
-        # n -> (index of each distinct n-gram's first occurrence, name at each position, counts)
-        self.levels: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._names = self.word_ids
+        sizes = np.fromiter(map(len, docs), np.int64, len(docs))
+        self.docs = len(docs)
+        self.doc_start = np.concatenate(([0], np.cumsum(sizes)))
+        self.doc_of = np.repeat(np.arange(len(docs)), sizes)
+        self.room = self.doc_start[1:][self.doc_of] - np.arange(len(words))  # words from i to its doc's end
+        # n -> (positions holding an n-gram, name of each, global position of each name's first occurrence,
+        # count of each name)
+        self.levels: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._names = self.doc_of * self.vocab_size + self.word_ids
 
-    def level(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        while len(self.levels) + 2 <= n:
+    def level(self, n: int, docs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Level ``n``; levels built from here on cover only the documents in the ``docs`` mask."""
+        while n not in self.levels:
             k = len(self.levels) + 2
-            if len(self._names) < 2:
-                return None
-            pairs = self._names[:-1] * self.vocab_size + self.word_ids[k - 1 :]
-            _, first, names, counts = np.unique(pairs, return_index=True, return_inverse=True, return_counts=True)
-            self.levels[k] = (first, names, counts)
-            self._names = names
-        return self.levels.get(n)
+            inside = self.room >= k
+            positions = np.flatnonzero(inside if docs is None else inside & docs[self.doc_of])
+            pairs = self._names[positions] * self.vocab_size + self.word_ids[positions + k - 1]
+            first, names, counts = _group(pairs)
+            self.levels[k] = (positions, names, positions[first], counts)
+            full = np.full(len(self.word_ids), -1, np.int64)
+            full[positions] = names
+            self._names = full
+        return self.levels[n]
 
-    def top_chars(self, n: int) -> int:
-        """Characters of the most frequent n-gram (joined by spaces) times its count; ties: first seen."""
-        found = self.level(n)
-        if found is None:
-            return 0
-        first, _, counts = found
-        top = counts.max()
-        start = int(first[counts == top].min())
-        return int(self.prefix[start + n] - self.prefix[start] + n - 1) * int(top)
+    def top_chars(self, n: int) -> np.ndarray:
+        """Per document: characters of its most frequent n-gram (joined by spaces) times its count;
+        ties go to the first seen (what ``Counter.most_common`` gives datatrove); 0 without n-grams."""
+        _, _, first, counts = self.level(n)
+        out = np.zeros(self.docs, np.int64)
+        sizes = np.diff(self.doc_start)
+        holding = np.flatnonzero(sizes >= n)
+        if not len(holding):
+            return out
+        # rank every distinct n-gram by (count, earlier first occurrence), placed at its first position;
+        # a document's best is then the maximum over its own positions (no sort needed)
+        span = len(self.word_ids) + 1
+        at_position = np.full(len(self.word_ids), -1, np.int64)
+        at_position[first] = counts * span + (span - 1 - first)
+        best = np.maximum.reduceat(at_position, self.doc_start[holding])
+        count, start = best // span, span - 1 - best % span
+        out[holding] = (self.prefix[start + n] - self.prefix[start] + n - 1) * count
+        return out
 
-    def repeated_chars(self, n: int) -> int:
-        """datatrove's greedy scan: at an n-gram seen before, count its characters and jump past it.
+    def repeated_chars(self, sizes: tuple[int, ...]) -> dict[int, np.ndarray]:
+        """Per n and document: the characters datatrove's greedy scan counts as repeated n-grams.
 
-        Only positions whose n-gram occurred earlier are visited. Name each n-gram by its first
-        occurrence: a first occurrence is in the seen set unless a jump passed over it; a later
-        occurrence is a hit if its first occurrence was not jumped over, or if another occurrence of
-        the same n-gram was visited (and so added) before.
+        The scan, at an n-gram seen before, counts its characters (without spaces) and jumps past it.
+        Only positions whose n-gram occurred earlier are visited: naming each n-gram by its first
+        occurrence, a first occurrence is in the seen set unless a jump passed over it, and a later
+        occurrence is a hit if its first occurrence was not jumped over or if another occurrence of the
+        same n-gram was visited (and so added) before. A document with no repeated n-gram has no
+        repeated longer one, so it leaves the scan (and the longer levels) at the first n where it has none.
         """
-        found = self.level(n)
-        if found is None:
-            return 0
-        first, names, _ = found
-        origin = first[names]
-        later = np.flatnonzero(origin != np.arange(len(origin)))
-        if not len(later):
-            return 0
+        out = {n: np.zeros(self.docs, np.int64) for n in sizes}
+        active = np.ones(self.docs, bool)
+        for n in sizes:
+            if not active.any():
+                break
+            positions, names, first, _ = self.level(n, active)
+            origin = first[names]
+            later = positions[origin != positions]
+            owners = self.doc_of[later]
+            later_origin = origin[origin != positions]
+            keep = active[owners]
+            later, owners, later_origin = later[keep], owners[keep], later_origin[keep]
+            active[:] = False
+            if not len(later):
+                break
+            bounds = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1], [True])))
+            for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+                doc = int(owners[lo])
+                out[n][doc] = self._scan(later[lo:hi].tolist(), later_origin[lo:hi].tolist(), n)
+                active[doc] = True
+        return out
+
+    def _scan(self, later: list[int], origin: list[int], n: int) -> int:
         prefix = self.prefix
         jumped: set[int] = set()
         visited: set[int] = set()
         chars = resume = 0
-        for pos, gram in zip(later.tolist(), origin[later].tolist(), strict=True):
+        for pos, gram in zip(later, origin, strict=True):
             if pos < resume:
                 continue
             if gram not in jumped or gram in visited:
@@ -167,6 +212,22 @@ class NGrams:
             else:
                 visited.add(gram)
         return chars
+
+
+def _group(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each distinct value: the index of its first occurrence and its count; for each position, the
+    name (rank) of its value. ``np.unique`` gives the same but sorts stably to find first occurrences;
+    an unstable sort and a minimum per group is faster on large batches."""
+    if not len(values):
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    order = np.argsort(values)
+    ordered = values[order]
+    changes = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    starts = np.flatnonzero(changes)
+    names = np.empty(len(values), np.int64)
+    names[order] = np.cumsum(changes) - 1
+    return np.minimum.reduceat(order, starts), names, np.diff(np.append(starts, len(values)))
 
 
 def decide(s: Signals, config: GopherRepetitionConfig) -> Failure | None:

@@ -25,6 +25,7 @@ that does to the decisions.
 import re
 import sys
 from functools import cache
+from typing import NamedTuple
 
 import regex
 
@@ -145,9 +146,13 @@ _CHUNK_CACHE_SIZE = 200_000
 
 def split_words(text: str) -> list[str]:
     """The tokens of ``text``: words and punctuation marks, never whitespace."""
+    return _tokens(text.split())
+
+
+def _tokens(chunks: list[str]) -> list[str]:
     tokens: list[str] = []
     add, extend, special, cached = tokens.append, tokens.extend, _SPECIAL.get, _CHUNK_CACHE.get
-    for chunk in text.split():
+    for chunk in chunks:
         if chunk.isalnum():
             parts = special(chunk)
             if parts is None:
@@ -165,15 +170,23 @@ def split_words(text: str) -> list[str]:
     return tokens
 
 
-_LINE_CACHE: dict[str, tuple[str, ...]] = {}
+class Line(NamedTuple):
+    """One line split two ways: tokens (for the word rules) and whitespace chunks counted (for C4)."""
+
+    tokens: tuple[str, ...]
+    chunks: int
+
+
+_LINE_CACHE: dict[str, Line] = {}
 _LINE_CACHE_SIZE = 100_000
 
 
-def split_line(line: str) -> tuple[str, ...]:
+def split_line(line: str) -> Line:
     """``split_words`` for one line, remembered: pages of a site repeat their menu and footer lines."""
     found = _LINE_CACHE.get(line)
     if found is None:
-        found = tuple(split_words(line))
+        chunks = line.split()
+        found = Line(tuple(_tokens(chunks)), len(chunks))
         if len(_LINE_CACHE) >= _LINE_CACHE_SIZE:
             _LINE_CACHE.clear()
         _LINE_CACHE[line] = found

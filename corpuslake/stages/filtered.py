@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpuslake.filters.chain import SIGNALS, FilterChain, FilterConfig, Verdict
+from corpuslake.filters.chain import SIGNALS, Document, FilterChain, FilterConfig, Verdict
 from corpuslake.schemas import FILTERED, REJECTIONS
 
 STAGE = "filtered"
@@ -81,8 +81,9 @@ def filter_batch(job: BatchJob) -> BatchOutcome:
     signals: dict[str, list[Any]] = {column.name: [] for column in SIGNALS}
     rejected: list[dict[str, Any]] = []
     columns = [docs.column(name).to_pylist() for name in ("text", "url", "language", "language_score")]
-    for row, (text, url, language, score) in enumerate(zip(*columns, strict=True)):
-        verdict = chain.judge(text, url, language, score)
+    inputs = [Document(*values) for values in zip(*columns, strict=True)]
+    for row, (doc, verdict) in enumerate(zip(inputs, chain.judge_batch(inputs), strict=True)):
+        language = doc.language
         for failure in verdict.failures:
             outcome.fails[failure.code] += 1
         if verdict.rejected_by is None:
