@@ -160,7 +160,7 @@ def stage_seconds(table: pa.Table, cache: Path) -> float:
         for seq, batch in enumerate(table.to_batches(max_chunksize=1_000)):
             filter_batch(
                 BatchJob(
-                    batch.to_pylist()[0]["dump"],
+                    batch.column("dump")[0].as_py(),
                     seq,
                     pa.Table.from_batches([batch]),
                     staging,

@@ -53,6 +53,29 @@ def verdict(unit: Unit, text: str, config: Any) -> str | None:
     return failure.reason if failure else None
 
 
+def _lines_with_a_repeated_long_line() -> tuple[str, float]:
+    """8 distinct short lines and a long line twice: the second copy is the repeated characters."""
+    long_line = " ".join(words(60)[20:60])
+    text = "\n".join([*words(8), long_line, long_line])
+    return text, len(long_line) / len(text)
+
+
+def _paragraphs_with_a_repeated_long_one() -> tuple[str, float]:
+    long_para = " ".join(words(60)[20:60])
+    text = "\n\n".join([*words(8), long_para, long_para])
+    return text, len(long_para) / len(text)
+
+
+def _fineweb_duplicate_line() -> tuple[str, float]:
+    text = "\n".join([" ".join(words(300)[:280]) + ".", "same words here.", "same words here."])
+    return text, len("same words here.") / (len(text) - 2)
+
+
+NO_NGRAM_RULES: dict[str, Any] = {"top_ngram_char_frac": (None,) * 3, "dup_ngram_char_frac": (None,) * 6}
+LINE_CHARS, LINE_CHARS_VALUE = _lines_with_a_repeated_long_line()
+PARA_CHARS, PARA_CHARS_VALUE = _paragraphs_with_a_repeated_long_one()
+FW_DUP, FW_DUP_VALUE = _fineweb_duplicate_line()
+
 THRESHOLDS = [
     # (unit, default config, field, text, signal, value, reason, direction): direction +1 when the rule
     # drops values above the threshold, -1 when it drops values below it.
@@ -164,6 +187,38 @@ THRESHOLDS = [
         +1,
     ),
     (
+        REPETITION,
+        gopher_repetition.GopherRepetitionConfig(dup_line_frac=None, dup_para_frac=None, **NO_NGRAM_RULES),
+        "dup_line_char_frac",
+        LINE_CHARS,
+        "rep_dup_line_char_frac",
+        LINE_CHARS_VALUE,
+        "dup_line_char_frac",
+        +1,
+    ),
+    (
+        REPETITION,
+        gopher_repetition.GopherRepetitionConfig(
+            dup_line_frac=None, dup_para_frac=None, dup_line_char_frac=None, **NO_NGRAM_RULES
+        ),
+        "dup_para_char_frac",
+        PARA_CHARS,
+        "rep_dup_para_char_frac",
+        PARA_CHARS_VALUE,
+        "dup_para_char_frac",
+        +1,
+    ),
+    (
+        FINEWEB,
+        fineweb.FineWebConfig(),
+        "char_duplicates_ratio",
+        FW_DUP,
+        "fineweb_char_dup_ratio",
+        FW_DUP_VALUE,
+        "char_dup_ratio",
+        +1,
+    ),
+    (
         FINEWEB,
         fineweb.FineWebConfig(short_line_thr=None, new_line_ratio=None),
         "line_punct_thr",
@@ -220,37 +275,33 @@ def test_gopher_stop_words_are_case_sensitive_as_in_datatrove() -> None:
     assert verdict(QUALITY, " ".join(["the", "and", *words(60)]), config) is None
 
 
-@pytest.mark.parametrize(("n", "field", "threshold"), [(2, "top_ngram_char_frac", 0), (5, "dup_ngram_char_frac", 0)])
-def test_ngram_rules_at_threshold(n: int, field: str, threshold: int) -> None:
-    # a 5-word phrase said three times among distinct words: its 2-grams top the counts, its 5-grams repeat
-    phrase = ["alpha", "beta", "gamma", "delta", "epsilon"]
+NGRAM_RULES = [("top_ngram_char_frac", i, n, f"top_{n}_gram") for i, n in enumerate(gopher_repetition.TOP_NGRAMS)] + [
+    ("dup_ngram_char_frac", i, n, f"dup_{n}_gram") for i, n in enumerate(gopher_repetition.DUP_NGRAMS)
+]
+
+
+@pytest.mark.parametrize(("field", "index", "n", "reason"), NGRAM_RULES, ids=[r[3] for r in NGRAM_RULES])
+def test_ngram_rules_below_at_and_above_threshold(field: str, index: int, n: int, reason: str) -> None:
+    # a 10-word phrase said three times among distinct words: its n-grams top the counts and repeat
+    phrase = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
     tokens = [*words(20), *phrase, *words(40)[20:30], *phrase, *words(60)[40:50], *phrase]
     text = " ".join(tokens)
     # only the rule under test is on
     config = gopher_repetition.GopherRepetitionConfig(top_ngram_char_frac=(None,) * 3, dup_ngram_char_frac=(None,) * 6)
     signals = gopher_repetition.score(TextView(text), config)
-    if n == 2:
-        value = len("alpha beta") * 3 / len(text)  # the first-seen of the most frequent 2-grams
-        assert signals["rep_top_2gram_char_frac"] == pytest.approx(value)
+    if field == "top_ngram_char_frac":
+        value = len(" ".join(phrase[:n])) * 3 / len(text)  # the first-seen of the most frequent n-grams
+        assert value == pytest.approx(_reference_top_chars(tokens, n) / len(text))
+        assert signals[f"rep_top_{n}gram_char_frac"] == pytest.approx(value)
     else:
-        value = len("alphabetagammadeltaepsilon") * 2 / len(text)  # second and third occurrences
-        assert signals["rep_dup_5gram_char_frac"] == pytest.approx(value)
-    limits: list[float | None] = list(getattr(config, field))
-    changes: dict[str, Any] = {}
-    limits[threshold] = value
-    changes[field] = tuple(limits)
-    assert verdict(REPETITION, text, dataclasses.replace(config, **changes)) is None
-    limits[threshold] = value - EPS
-    changes[field] = tuple(limits)
-    reason = "top_2_gram" if n == 2 else "dup_5_gram"
-    assert verdict(REPETITION, text, dataclasses.replace(config, **changes)) == reason
-
-
-def test_fineweb_duplicate_line_characters() -> None:
-    text = "\n".join([" ".join(words(30)) + ".", "same words here.", "same words here."])
-    signals = fineweb.score(TextView(text), fineweb.FineWebConfig())
-    assert signals["fineweb_char_dup_ratio"] == pytest.approx(len("same words here.") / (len(text) - 2))
-    assert verdict(FINEWEB, text, fineweb.FineWebConfig()) == "char_dup_ratio"  # 0.01 for FineWeb-English
+        value = _reference_repeated_chars(tokens, n) / len(text)
+        assert value > 0
+        assert signals[f"rep_dup_{n}gram_char_frac"] == pytest.approx(value)
+    for limit, expected in ((value, None), (value - EPS, reason), (value + EPS, None)):
+        limits: list[float | None] = list(getattr(config, field))
+        limits[index] = limit
+        changes: dict[str, Any] = {field: tuple(limits)}
+        assert verdict(REPETITION, text, dataclasses.replace(config, **changes)) == expected
 
 
 # --- C4: line edits and document rules ---------------------------------------------------------------
