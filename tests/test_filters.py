@@ -423,14 +423,13 @@ def test_missing_list_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_builtin_ut1_blocklist(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_builtin_ut1_blocklist(blocklist_cache: Path) -> None:
     """FineWeb's list from the datatrove wheel, compiled once into the cache folder."""
-    cache = tmp_path_factory.mktemp("cache")
-    matcher = url.UrlMatcher(url.UrlConfig(), cache)
+    matcher = url.UrlMatcher(url.UrlConfig(), blocklist_cache)
     assert len(matcher.domains) > 4_000_000
     assert matcher.score("http://www.0-1avsex.com/index.html")["url_blocklisted"] == "0-1avsex.com"
     assert matcher.score("https://docs.python.org/3/")["url_blocklisted"] is None
-    assert [p.suffix for p in cache.iterdir()] == [".npy"]  # no partial file left
+    assert [p.suffix for p in blocklist_cache.iterdir()] == [".npy"]  # no partial file left
 
 
 # --- the chain ----------------------------------------------------------------------------------------
