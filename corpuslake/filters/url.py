@@ -139,6 +139,24 @@ def cached_domains(source: str, cache_dir: Path) -> Path:
     return target
 
 
+def cached_entries(source: str, kind: str, cache_dir: Path) -> Iterator[str]:
+    """``read_entries``, from a plain-text copy kept in ``cache_dir`` when the source is an archive (the
+    built-in blocked URLs sit behind 123 MB of domains in the same tarball)."""
+    path = builtin_path(kind) if source == BUILTIN else Path(source)
+    if not path.name.endswith((".tar.gz", ".tgz")):
+        yield from read_entries(source, kind)
+        return
+    stat = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{kind}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = cache_dir / f"{kind}-{key}.txt"
+    if not target.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{key}.part")
+        partial.write_text("".join(f"{entry}\n" for entry in read_entries(source, kind)), encoding="utf-8")
+        partial.replace(target)
+    yield from read_entries(str(target), kind)
+
+
 class UrlMatcher:
     """The loaded lists; ``score`` measures one URL against them."""
 
@@ -149,7 +167,7 @@ class UrlMatcher:
             if config.domains
             else np.empty(0, np.uint64)
         )
-        self.urls = {e.lower() for e in read_entries(config.urls, "urls")} if config.urls else set()
+        self.urls = {e.lower() for e in cached_entries(config.urls, "urls", cache_dir)} if config.urls else set()
         self.banned = self._words(config.banned_words, "banned_words")
         self.soft = self._words(config.soft_banned_words, "soft_banned_words")
         subwords = sorted(self._words(config.banned_subwords, "banned_subwords"), key=len, reverse=True)
