@@ -13,9 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
@@ -74,8 +76,30 @@ class Lake:
         return dataset.to_table(columns=list(columns) if columns else None, filter=expr)
 
     def dataset(self, table: str, version: int | None = None) -> pads.Dataset:
-        """A pyarrow dataset over the files of one table version: for streaming reads."""
-        return self._open(table, version).to_pyarrow_dataset()
+        """A pyarrow dataset over the files of one table version: for streaming reads.
+
+        For a local lake the dataset reads the version's files with Arrow's own local filesystem.
+        deltalake's ``to_pyarrow_dataset`` routes Arrow's I/O threads through a Python filesystem
+        object, and a process that used it aborts now and then at exit ("terminate called without an
+        active exception", delta-rs#2184, polars#24169): a CLI must not exit with 134 after a read.
+        """
+        delta = self._open(table, version)
+        if not self.is_local:
+            return delta.to_pyarrow_dataset()
+        schema = pa.schema(delta.schema().to_arrow())
+        actions = pa.table(delta.get_add_actions(flatten=True))
+        root = Path(self.table_uri(table).removeprefix("file://"))
+        columns = [name for name in actions.column_names if name.startswith("partition.")]
+        parquet, local = pads.ParquetFileFormat(), pafs.LocalFileSystem()
+        fragments = []
+        for row in actions.select(["path", *columns]).to_pylist():
+            where = pads.scalar(True)
+            for column in columns:
+                value = row[column]
+                field_ = pads.field(column.removeprefix("partition."))
+                where = where & (field_.is_null() if value is None else field_ == value)
+            fragments.append(parquet.make_fragment(str(root / unquote(row["path"])), local, partition_expression=where))
+        return pads.FileSystemDataset(fragments, schema, parquet, local)
 
     def write_partition(
         self,
