@@ -27,6 +27,14 @@ def test_run_then_lineage(
     # the run is recorded in the shared instance the UI reads
     assert any((tmp_path / "home").iterdir())
 
+    # reading a lake never aborts the process at exit (it did through deltalake's Python filesystem)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    code_ = f"from corpuslake.cli import main; raise SystemExit(main(['summary', '--lake', {lake!r}]))"
+    for _ in range(4):
+        done = subprocess.run([sys.executable, "-c", code_], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr[-500:]
+        assert "FIXTURE-B: 3 documents" in done.stdout
+
     assert main(["lineage", "documents@0", "--lake", lake]) == 0
     chain = capsys.readouterr().out.splitlines()
     assert chain[0].startswith("documents@v0  asset=documents partition=FIXTURE-B")
