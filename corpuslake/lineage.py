@@ -75,3 +75,14 @@ def fingerprint(config: Mapping[str, Any]) -> str:
     """A stable short hash of a config: same settings, same fingerprint, whatever the key order."""
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def plain(config: Any) -> Any:
+    """A config (dataclasses, tuples, mappings) as plain JSON-able data, for fingerprints and metadata."""
+    if hasattr(config, "__dataclass_fields__"):
+        return {name: plain(getattr(config, name)) for name in config.__dataclass_fields__}
+    if isinstance(config, tuple | list):
+        return [plain(v) for v in config]
+    if isinstance(config, Mapping):
+        return {k: plain(v) for k, v in sorted(config.items())}
+    return config

@@ -16,15 +16,18 @@ import pyarrow as pa
 from pyarrow.dataset import field as pads_field
 
 from corpuslake import __version__
+from corpuslake.dedup.run import deduplicate_dump
 from corpuslake.filters import url as url_filter
-from corpuslake.filters.chain import FilterConfig, config_dict
-from corpuslake.lineage import Lineage, TableVersion
+from corpuslake.filters.chain import FilterConfig
+from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
 from corpuslake.parallel import run_jobs
 from corpuslake.schemas import CRAWL_FILES, DOCUMENTS, FILTERED, REJECTIONS
 from corpuslake.stages import crawl_files as crawl_stage
+from corpuslake.stages import deduplicated as dedup_stage
 from corpuslake.stages import documents as doc_stage
 from corpuslake.stages import filtered as filter_stage
+from corpuslake.stages.deduplicated import DedupConfig
 from corpuslake.store import Lake, parquet_parts_reader
 
 log = logging.getLogger(__name__)
@@ -112,7 +115,7 @@ def extract_documents(
             dump,
             run_id,
             _code_version(doc_stage.STAGE_VERSION),
-            doc_stage.config_dict(config),
+            plain(config),
             upstream,
         )
         rej_lineage = Lineage("documents", dump, run_id, lineage.code_version, lineage.config, upstream)
@@ -169,9 +172,7 @@ def filter_documents(
     cache = lake.cache_dir()
     if config.url.enabled and config.url.domains:
         url_filter.cached_domains(config.url.domains, cache)  # compile once here, not in every worker
-    lineage = Lineage(
-        "filtered", dump, run_id, _code_version(filter_stage.STAGE_VERSION), config_dict(config), upstream
-    )
+    lineage = Lineage("filtered", dump, run_id, _code_version(filter_stage.STAGE_VERSION), plain(config), upstream)
     with lake.staging() as staging:
         jobs = (
             filter_stage.BatchJob(dump, seq, pa.Table.from_batches([batch]), str(staging), str(cache), config)
@@ -206,6 +207,34 @@ def filter_documents(
         dict(counters),
         {"rejections": rej_version},
         time.perf_counter() - started,
+    )
+
+
+def deduplicate(
+    lake: Lake,
+    dump: str,
+    run_id: str,
+    config: DedupConfig,
+    workers: int,
+    progress: Progress | None = None,
+) -> StageReport:
+    """Remove exact and near-duplicates from ``dump``'s filtered documents into ``deduplicated``.
+
+    Dropped documents go to ``rejections`` (stage ``deduplicated``) with the id they duplicate; the
+    kept documents' band keys go to ``minhash_index`` for incremental dedup of later dumps.
+    """
+    note = _progress_printer("deduplicated", dump, 0, progress)
+    result = deduplicate_dump(lake, dump, run_id, config, workers, _code_version(dedup_stage.STAGE_VERSION), note)
+    counters = dict(result["counters"])
+    counters.update({f"clusters_of_size.{size}": n for size, n in result["clusters_by_size"].items()})
+    return StageReport(
+        "deduplicated",
+        result["version"],
+        counters["kept"],
+        result["upstream"],
+        counters,
+        {"rejections": result["rejections_version"], "minhash_index": result["index_version"]},
+        result["figures"]["seconds"],
     )
 
 

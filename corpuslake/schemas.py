@@ -90,10 +90,35 @@ def _filtered_schema() -> pa.Schema:
 # One row per kept document: the documents' columns (text after C4's line edits) and every filter signal.
 FILTERED = _filtered_schema()
 
+# One row per kept document after dedup: the filtered columns and the document's duplicate cluster.
+DEDUPLICATED = pa.schema(
+    [
+        *FILTERED,
+        pa.field("cluster_id", pa.string(), nullable=False),  # id of the cluster's kept document (its own)
+        pa.field("cluster_size", pa.int32(), nullable=False),  # documents in the cluster, this one included
+        pa.field("dup_kind", pa.string(), nullable=False),  # none, exact, near, exact+near: what it absorbed
+        pa.field("paragraphs_removed", pa.int32(), nullable=False),  # by exact paragraph dedup
+    ]
+)
+
+# The LSH band index: per kept document, one row per band (its band key) and one for its exact-text
+# hash (band -1). Incremental dedup of a later dump looks its keys up here.
+MINHASH_INDEX = pa.schema(
+    [
+        pa.field("dump", pa.string(), nullable=False),
+        pa.field("band", pa.int16(), nullable=False),
+        pa.field("key", pa.int64(), nullable=False),
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("text_chars", pa.int64(), nullable=False),
+    ]
+)
+
 PARTITIONS: dict[str, list[str]] = {
     "crawl_files": ["dump"],
     "documents": ["dump"],
     "filtered": ["dump"],
+    "deduplicated": ["dump"],
+    "minhash_index": ["dump"],
     "rejections": ["dump", "stage"],
 }
 

@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from corpuslake.store import Lake
 
-TABLES = ("crawl_files", "documents", "filtered", "rejections")
+TABLES = ("crawl_files", "documents", "filtered", "deduplicated", "minhash_index", "rejections")
 
 
 def table_versions(lake: Lake) -> dict[str, int | None]:
@@ -34,6 +34,14 @@ def lake_summary(lake: Lake, dumps: Sequence[str] | None = None, top_languages: 
         by_dump = kept.group_by("dump").aggregate([("text_chars", "count"), ("text_chars", "sum")])
         for row in sorted(by_dump.to_pylist(), key=lambda r: r["dump"]):
             lines.append(f"  {row['dump']}: {row['text_chars_count']} documents, {row['text_chars_sum']:,} characters")
+    if versions["deduplicated"] is not None:
+        kept = lake.read("deduplicated", dumps=dumps, columns=["dump", "cluster_size"])
+        lines.append("kept after dedup, per dump:")
+        by_dump = kept.group_by("dump").aggregate([("cluster_size", "count"), ("cluster_size", "sum")])
+        for row in sorted(by_dump.to_pylist(), key=lambda r: r["dump"]):
+            lines.append(
+                f"  {row['dump']}: {row['cluster_size_count']} documents ({row['cluster_size_sum']} before dedup)"
+            )
     if versions["rejections"] is not None:
         rej = lake.read("rejections", dumps=dumps, columns=["dump", "stage", "filter", "reason"])
         lines.append("rejections by dump, stage, filter and reason:")

@@ -3,18 +3,25 @@
 import dagster as dg
 
 from assets.crawl import crawl_files
+from assets.deduplicated import deduplicated
 from assets.documents import documents
 from assets.filtered import filtered
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
 from orchestration.resources import ComputeResource, LakeResource, LandingZoneResource
+from quality_checks.deduplicated import deduplicated_accounts_for_every_document
 from quality_checks.documents import documents_account_for_every_record, documents_ids_unique
 from quality_checks.filtered import filtered_accounts_for_every_document
 
 INGEST_JOB = "ingest_dump"
 
-ASSETS = [crawl_files, documents, filtered]
-CHECKS = [documents_account_for_every_record, documents_ids_unique, filtered_accounts_for_every_document]
+ASSETS = [crawl_files, documents, filtered, deduplicated]
+CHECKS = [
+    documents_account_for_every_record,
+    documents_ids_unique,
+    filtered_accounts_for_every_document,
+    deduplicated_accounts_for_every_document,
+]
 
 
 def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:

@@ -9,7 +9,7 @@ as flags, so a later selection can apply a switched-off rule from stored signals
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from corpuslake.filters import c4, fineweb, gopher_quality, gopher_repetition, language, refinedweb, url
 from corpuslake.filters.base import Failure, Signals, TextView
@@ -113,14 +113,3 @@ class FilterChain:
         rejected_by = next((f for on, f in decisions if on and f is not None), None)
         del signals["language"], signals["language_score"]  # already columns of the document
         return Verdict(after.text, signals, failures, rejected_by)
-
-
-def config_dict(config: Any) -> Any:
-    """A config as plain JSON-able data, for fingerprints and metadata."""
-    if hasattr(config, "__dataclass_fields__"):
-        return {name: config_dict(getattr(config, name)) for name in config.__dataclass_fields__}
-    if isinstance(config, tuple | list):
-        return [config_dict(v) for v in config]
-    if isinstance(config, dict) or hasattr(config, "items"):
-        return {k: config_dict(v) for k, v in sorted(config.items())}
-    return config

@@ -8,7 +8,7 @@ the file size; the caller commits the parts to Delta in one atomic write.
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -204,10 +204,3 @@ class _PartWriter:
     def close(self) -> list[str]:
         self.flush()
         return self.parts
-
-
-def config_dict(config: DocumentsConfig) -> dict[str, Any]:
-    """The config as plain data, for fingerprints and metadata."""
-    data = asdict(config)
-    data["html_types"] = list(config.html_types)
-    return data

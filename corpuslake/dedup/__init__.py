@@ -1,0 +1,1 @@
+"""Deduplication: exact hashes, MinHash signatures with LSH bands, clusters, and paragraph dedup."""
