@@ -180,8 +180,8 @@ def filter_documents(
         )
         note = _progress_printer("filtered", dump, 0, progress)
         outcomes = sorted(run_jobs(filter_stage.filter_batch, jobs, workers, note), key=lambda o: o.seq)
-        if not outcomes:
-            raise LookupError(f"documents@v{docs_version} has no rows for dump {dump!r}")
+        if not outcomes and not lake.has_written("documents", dump):
+            raise LookupError(f"documents has no partition {dump!r}: materialize documents for this dump first")
         kept_parts = [o.kept_part for o in outcomes if o.kept_part]
         rej_parts = [o.rejection_part for o in outcomes if o.rejection_part]
         # Rejections first: if the filtered commit then fails, a re-run replaces both.

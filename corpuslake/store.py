@@ -128,6 +128,17 @@ class Lake:
         )
         return self.version_of_commit(table, lineage.commit_id)
 
+    def has_written(self, table: str, partition: str) -> bool:
+        """Whether a corpuslake commit ever wrote ``partition`` (a dump) of ``table``: an empty partition
+        that was written is a result; one never written means the upstream stage has not run."""
+        if self.version(table) is None:
+            return False
+        for entry in self._open(table).history():
+            raw = entry.get(LINEAGE_KEY)
+            if raw and Lineage.from_json(raw).partition == partition:
+                return True
+        return False
+
     def version_of_commit(self, table: str, commit_id: str) -> int:
         """The version of ``table`` written with lineage ``commit_id`` (a stage writing two tables in one
         run, such as filtered and its rejections, gives both commits the same id)."""

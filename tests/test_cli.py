@@ -23,7 +23,10 @@ def test_run_then_lineage(
     assert code == 0, out
     assert "dump FIXTURE-B: ok" in out
     assert "FIXTURE-B: 3 documents" in out
-    assert "table versions: crawl_files@v0, documents@v0, filtered@v0, rejections@v1" in out
+    assert (
+        "table versions: crawl_files@v0, documents@v0, filtered@v0, deduplicated@v0, minhash_index@v0, rejections@v2"
+        in out
+    )
     # the run is recorded in the shared instance the UI reads
     assert any((tmp_path / "home").iterdir())
 

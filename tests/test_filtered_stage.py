@@ -114,7 +114,7 @@ def test_missing_documents_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_unknown_dump_is_a_clear_error(lake: Lake, tmp_path: Path) -> None:
-    with pytest.raises(LookupError, match="no rows for dump 'D9'"):
+    with pytest.raises(LookupError, match="no partition 'D9'"):
         filter_documents(lake, "D9", "run", _config(tmp_path), workers=1)
 
 

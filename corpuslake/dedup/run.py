@@ -39,6 +39,8 @@ def load_earlier(
     config: DedupConfig,
 ) -> Earlier:
     """Index rows of dumps sorting before ``dump`` that share a key with it (two reads: keys, then rows)."""
+    if not outcomes:
+        return Earlier.none()
     wanted = np.concatenate([np.concatenate([o.exact, o.bands.ravel()]) for o in outcomes])
     earlier_dumps = pads.field("dump") < dump
     keys = lake.dataset("minhash_index", index_version).to_table(columns=["key"], filter=earlier_dumps)["key"]
@@ -183,6 +185,8 @@ def _drop_seen_paragraphs(text: str, bloom: Bloom) -> tuple[str, int]:
 def _index_rows(
     dump: str, outcomes: list[HashOutcome], position: dict[str, int], kept_ids: list[str], lengths: list[int]
 ) -> pa.Table:
+    if not kept_ids:
+        return MINHASH_INDEX.empty_table()
     exact = np.concatenate([o.exact for o in outcomes])
     bands = np.concatenate([o.bands for o in outcomes])
     counts = np.concatenate([o.shingle_counts for o in outcomes])
@@ -234,11 +238,10 @@ def deduplicate_dump(
     filtered_version = lake.version("filtered")
     if filtered_version is None:
         raise LookupError("filtered does not exist yet: materialize filtered for this dump first")
-    outcomes = sorted(
-        run_jobs(stage.hash_batch, hash_jobs(lake, filtered_version, dump, config), workers, note), key=lambda o: o.seq
-    )
-    if not outcomes:
-        raise LookupError(f"filtered@v{filtered_version} has no rows for dump {dump!r}")
+    if not lake.has_written("filtered", dump):
+        raise LookupError(f"filtered has no partition {dump!r}: materialize filtered for this dump first")
+    jobs = hash_jobs(lake, filtered_version, dump, config)
+    outcomes = sorted(run_jobs(stage.hash_batch, jobs, workers, note), key=lambda o: o.seq)
     hashing = time.perf_counter() - started
     upstream = [TableVersion("filtered", filtered_version)]
     earlier = Earlier.none()
