@@ -39,6 +39,7 @@ bench: demo
 	$(BIN)/pip install --quiet --no-deps --force-reinstall fasttext-numpy2-wheel==0.9.2
 	$(BIN)/python bench/documents_throughput.py
 	$(BIN)/python bench/filter_parity.py
+	$(BIN)/python bench/dedup_throughput.py
 
 fixtures: setup
 	$(BIN)/python -m tests.fixtures.build_fixtures

@@ -36,7 +36,7 @@ def test_normalization_ignores_case_accents_digits_and_punctuation() -> None:
 
 
 def _shingle_set(hasher: MinHasher, text: str) -> np.ndarray:
-    shingles, _ = hasher.shingles([normalize_text(text).split()])
+    shingles, _ = hasher.shingles([normalize_text(text).split()], unique=True)
     return shingles
 
 
@@ -246,3 +246,19 @@ def test_incremental_equals_per_dump_then_cross_check(sample_lake: Lake) -> None
     assert {str(u) for u in incremental.upstream} >= {f"minhash_index@v{per_dump.extra_versions['minhash_index']}"}
     removed = sample_lake.read("rejections", dumps=[new], filters={"stage": "deduplicated"}).to_pylist()
     assert any(f"in {old}" in r["detail"] for r in removed)
+
+
+def test_compiled_signatures_match_the_formula() -> None:
+    """The numba loop against the vectorized formula: min over shingles of (a*h + b) >> 32, per document."""
+    hasher = MinHasher()
+    rng = np.random.default_rng(0)
+    shingles = rng.integers(0, 2**63, 5_000, dtype=np.uint64)
+    offsets = np.array([0, 10, 10, 3_000, 5_000])
+    a, b = hasher._coefficients()
+    expected = np.full((4, hasher.permutations), np.iinfo(np.uint32).max, np.uint32)
+    for doc in range(4):
+        block = shingles[offsets[doc] : offsets[doc + 1]]
+        if len(block):
+            permuted = (block[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)
+            expected[doc] = permuted.astype(np.uint32).min(axis=0)
+    assert (hasher.signatures(shingles, offsets) == expected).all()

@@ -87,6 +87,14 @@ def test_graph_builds_tables_with_reasons_and_lineage(
     assert sum(r.data["dropped"] for r in rows) == len(dropped)
     assert sum(filtered.metadata[f"funnel/{unit}"].value for unit in ORDER) == len(dropped)  # type: ignore[misc]
     assert "documents in" in str(filtered.metadata["funnel_chart"].value)
+    (dedup,) = _materializations(result, "deduplicated")
+    deduplicated = lake.read("deduplicated")
+    removed = lake.read("rejections", filters={"stage": "deduplicated"}).num_rows
+    assert deduplicated.num_rows + removed == len(kept)
+    assert dedup.metadata["removed_exact"].value + dedup.metadata["removed_near"].value == removed  # type: ignore[operator]
+    sizes = dedup.metadata["cluster_sizes"].value.records  # type: ignore[union-attr]
+    assert sum(r.data["cluster_size"] * r.data["clusters"] for r in sizes) == len(kept)
+    assert lake.read("minhash_index").num_rows == 15 * deduplicated.num_rows
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
 

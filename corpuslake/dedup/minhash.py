@@ -8,17 +8,18 @@
 - Band j's key mixes its ``rows`` signature values and j into one 64-bit integer.
 
 A document with fewer words than the n-gram size is shingled as one n-gram of all its words.
+The shingle and signature loops are compiled with numba (cached on disk after the first call).
 """
 
 import hashlib
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _STEP = np.uint64(0x9E3779B97F4A7C15)
-_SHINGLE_BUDGET = 1 << 15  # shingles per vectorized step: 32k x 112 x 8 bytes = 28 MiB
 
 
 def splitmix(x: np.ndarray) -> np.ndarray:
@@ -33,6 +34,20 @@ def splitmix(x: np.ndarray) -> np.ndarray:
 
 def word_hash(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+# Words recur from batch to batch: their hashes are remembered per process, up to a bound.
+_WORD_HASHES: dict[str, int] = {}
+_WORD_HASHES_SIZE = 1_000_000
+
+
+def _word_hashes(words: list[str]) -> np.ndarray:
+    known = _WORD_HASHES
+    if len(known) > _WORD_HASHES_SIZE:
+        known.clear()
+    missing = [w for w in words if w not in known]
+    known.update(zip(missing, map(word_hash, missing), strict=True))
+    return np.fromiter(map(known.__getitem__, words), np.uint64, len(words))
 
 
 @dataclass(frozen=True)
@@ -54,47 +69,33 @@ class MinHasher:
         b = rng.integers(0, 2**63, self.permutations, dtype=np.uint64)
         return a, b
 
-    def shingles(self, docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Every document's shingle hashes laid end to end, and each document's start offset."""
-        vocab = {w: i for i, w in enumerate(dict.fromkeys(w for words in docs for w in words))}
-        hashes = np.fromiter(map(word_hash, vocab), np.uint64, len(vocab))
-        parts, counts = [], []
-        for words in docs:
-            ids = hashes[np.fromiter(map(vocab.__getitem__, words), np.int64, len(words))]
-            parts.append(self._ngrams(ids))
-            counts.append(len(parts[-1]))
-        offsets = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
-        return (np.concatenate(parts) if parts else np.zeros(0, np.uint64)), offsets
+    def shingles(self, docs: list[list[str]], unique: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Every document's shingle hashes laid end to end, and each document's start offset.
 
-    def _ngrams(self, ids: np.ndarray) -> np.ndarray:
-        if len(ids) == 0:
-            return ids
-        n = min(self.ngram, len(ids))
-        h = ids[: len(ids) - n + 1].copy()
-        for k in range(1, n):
-            h = h * _STEP + ids[k : len(ids) - n + 1 + k]
-        return np.unique(splitmix(h))  # a shingle set: repeats within a document count once
+        A shingle repeated within a document appears once per occurrence (a minimum does not care);
+        ``unique=True`` gives each document's sorted shingle set instead (for exact Jaccard).
+        """
+        words = [w for doc in docs for w in doc]
+        vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
+        word_hashes = _word_hashes(list(vocab))
+        hashes = word_hashes[np.fromiter(map(vocab.__getitem__, words), np.int64, len(words))]
+        sizes = np.fromiter(map(len, docs), np.int64, len(docs))
+        word_offsets = np.concatenate(([0], np.cumsum(sizes)))
+        counts = np.where(sizes > 0, np.maximum(sizes - self.ngram + 1, 1), 0)
+        offsets = np.concatenate(([0], np.cumsum(counts)))
+        shingles = np.empty(int(offsets[-1]), np.uint64)
+        _ngram_hashes(hashes, word_offsets, offsets, self.ngram, shingles)
+        if not unique:
+            return shingles, offsets
+        sets = [np.unique(shingles[offsets[i] : offsets[i + 1]]) for i in range(len(docs))]
+        offsets = np.concatenate(([0], np.cumsum([len(x) for x in sets], dtype=np.int64)))
+        return (np.concatenate(sets) if sets else shingles), offsets
 
     def signatures(self, shingles: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """One row of ``permutations`` uint32 minima per document (all ones for a document without words)."""
         a, b = self._coefficients()
-        docs = len(offsets) - 1
-        out = np.full((docs, self.permutations), np.iinfo(np.uint32).max, np.uint32)
-        start = 0
-        while start < docs:
-            # documents whose shingles fit the budget together (a huge document goes alone, in slices)
-            end = int(np.searchsorted(offsets, offsets[start] + _SHINGLE_BUDGET, side="right")) - 1
-            end = max(end, start + 1)
-            lo, hi = int(offsets[start]), int(offsets[end])
-            for at in range(lo, hi, _SHINGLE_BUDGET):
-                block = shingles[at : min(hi, at + _SHINGLE_BUDGET)]
-                permuted = ((block[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)).astype(np.uint32)
-                owners = np.searchsorted(offsets, np.arange(at, at + len(block)), side="right") - 1
-                firsts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
-                minima = np.minimum.reduceat(permuted, firsts, axis=0)
-                rows = owners[firsts]
-                out[rows] = np.minimum(out[rows], minima)
-            start = end
+        out = np.full((len(offsets) - 1, self.permutations), np.iinfo(np.uint32).max, np.uint32)
+        _minima(shingles, offsets.astype(np.int64), a, b, out)
         return out
 
     def band_keys(self, signatures: np.ndarray) -> np.ndarray:
@@ -108,6 +109,43 @@ class MinHasher:
     def collision_probability(self, jaccard: float) -> float:
         """The S-curve: chance that two documents of this Jaccard similarity share a band."""
         return float(1 - (1 - jaccard**self.rows) ** self.bands)
+
+
+@numba.njit(cache=True, nogil=True)
+def _ngram_hashes(
+    words: np.ndarray, word_offsets: np.ndarray, offsets: np.ndarray, ngram: int, out: np.ndarray
+) -> None:
+    """Hash of every word n-gram of every document: multiply-add over its words' hashes, then mixed.
+    A document shorter than ``ngram`` words gives one shingle of all its words."""
+    for doc in range(len(word_offsets) - 1):
+        start, end = word_offsets[doc], word_offsets[doc + 1]
+        n = min(ngram, end - start)
+        for k in range(offsets[doc + 1] - offsets[doc]):
+            h = words[start + k]
+            for j in range(1, n):
+                h = h * _STEP + words[start + k + j]
+            h = h ^ (h >> np.uint64(30))
+            h = h * _MIX1
+            h = h ^ (h >> np.uint64(27))
+            h = h * _MIX2
+            out[offsets[doc] + k] = h ^ (h >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _minima(shingles: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """The signature loop, compiled: every permutation of every shingle, minimum per document.
+
+    numpy would make five passes over a shingles x permutations array (multiply, add, shift, cast,
+    reduce); one fused loop makes one, without the temporary.
+    """
+    shift = np.uint64(32)
+    for doc in range(len(offsets) - 1):
+        for at in range(offsets[doc], offsets[doc + 1]):
+            h = shingles[at]
+            for p in range(len(a)):
+                value = np.uint32((a[p] * h + b[p]) >> shift)
+                if value < out[doc, p]:
+                    out[doc, p] = value
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

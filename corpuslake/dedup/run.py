@@ -58,7 +58,7 @@ def load_earlier(
         by_id = dict(zip(texts["id"].to_pylist(), texts["text"].to_pylist(), strict=True))
         hasher = config.hasher()
         for node, doc_id in enumerate(earlier.ids):
-            shingles, _ = hasher.shingles([normalize_text(by_id.get(doc_id, "")).split()])
+            shingles, _ = hasher.shingles([normalize_text(by_id.get(doc_id, "")).split()], unique=True)
             earlier.shingles[node] = shingles
     return earlier
 

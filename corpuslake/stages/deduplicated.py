@@ -108,7 +108,10 @@ def hash_batch(job: HashJob) -> HashOutcome:
     words = [n.split() for n in normalized]
     shingles, offsets = hasher.shingles(words)
     signatures = hasher.signatures(shingles, offsets)
-    kept_shingles = [shingles[offsets[i] : offsets[i + 1]] for i in range(len(words))] if job.config.verify else []
+    kept_shingles: list[np.ndarray] = []
+    if job.config.verify:
+        sets, set_offsets = hasher.shingles(words, unique=True)
+        kept_shingles = [sets[set_offsets[i] : set_offsets[i + 1]] for i in range(len(words))]
     return HashOutcome(
         seq=job.seq,
         ids=job.ids,
