@@ -45,18 +45,22 @@ def deduplicated(
         "deduplicated", report.version, dumps=[dump], columns=["id", "url", "cluster_size", "dup_kind", "text"]
     )
     return dg.MaterializeResult(
-        metadata={**report_metadata(report, preview.slice(0, 10)), **dedup_metadata(report)},
+        metadata={**report_metadata(report, preview.slice(0, 10)), **dedup_metadata(report, stage_config)},
         data_version=dg.DataVersion(report.data_version),
     )
 
 
-def dedup_metadata(report: StageReport) -> dict[str, Any]:
-    """Duplicates removed per kind, and the cluster-size histogram as a table."""
+def dedup_metadata(report: StageReport, config: DedupConfig) -> dict[str, Any]:
+    """Duplicates removed per kind, the cluster-size histogram as a table, the paragraph filter's size."""
     c = report.counters
     sizes = sorted((int(k.split(".")[1]), n) for k, n in c.items() if k.startswith("clusters_of_size."))
     rows = [dg.TableRecord({"cluster_size": size, "clusters": n}) for size, n in sizes]
     schema = dg.TableSchema(columns=[dg.TableColumn("cluster_size", "int"), dg.TableColumn("clusters", "int")])
-    return {
+    extra: dict[str, Any] = {}
+    if "paragraph_bloom_bits" in c:
+        extra["paragraph_bloom_bits_per_item"] = round(c["paragraph_bloom_bits"] / config.paragraph_capacity, 2)
+        extra["paragraphs_removed"] = c.get("paragraphs_removed", 0)
+    return extra | {
         "removed_exact": c.get("removed.exact", 0),
         "removed_near": c.get("removed.near", 0),
         "removed_paragraph_only": c.get("removed.paragraphs", 0),

@@ -227,6 +227,8 @@ def deduplicate(
     result = deduplicate_dump(lake, dump, run_id, config, workers, _code_version(dedup_stage.STAGE_VERSION), note)
     counters = dict(result["counters"])
     counters.update({f"clusters_of_size.{size}": n for size, n in result["clusters_by_size"].items()})
+    if "paragraph_bloom_bits" in result["figures"]:
+        counters["paragraph_bloom_bits"] = int(result["figures"]["paragraph_bloom_bits"])
     return StageReport(
         "deduplicated",
         result["version"],

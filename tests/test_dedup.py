@@ -262,3 +262,16 @@ def test_compiled_signatures_match_the_formula() -> None:
             permuted = (block[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)
             expected[doc] = permuted.astype(np.uint32).min(axis=0)
     assert (hasher.signatures(shingles, offsets) == expected).all()
+
+
+@pytest.mark.slow
+def test_paragraph_dedup_on_the_sample_crawl(sample_lake: Lake) -> None:
+    dump = "SAMPLE-2024-10"
+    config = DedupConfig(paragraphs=True, paragraph_capacity=100_000, paragraph_fp_rate=0.001)
+    report = deduplicate(sample_lake, dump, "run", config, workers=1)
+    kept = sample_lake.read("deduplicated", report.version, dumps=[dump]).to_pylist()
+    removed = sum(r["paragraphs_removed"] for r in kept)
+    assert removed == report.counters["paragraphs_removed"] > 0  # repeated headers and footers of a site
+    assert all(r["text"] and r["text_chars"] == len(r["text"]) for r in kept)
+    bits_per_item = report.counters["paragraph_bloom_bits"] / config.paragraph_capacity
+    assert 14 < bits_per_item < 15  # 1.44 * log2(1 / 0.001) = 14.35 for an optimal Bloom filter
