@@ -170,8 +170,7 @@ def filter_documents(
     upstream = (TableVersion("documents", docs_version),)
     scanner = lake.dataset("documents", docs_version).scanner(filter=pads_field("dump") == dump, batch_size=batch_rows)
     cache = lake.cache_dir()
-    if config.url.enabled and config.url.domains:
-        url_filter.cached_domains(config.url.domains, cache)  # compile once here, not in every worker
+    url_filter.prepare(config.url, cache)  # compile the lists once here, not in every worker
     lineage = Lineage("filtered", dump, run_id, _code_version(filter_stage.STAGE_VERSION), plain(config), upstream)
     with lake.staging() as staging:
         jobs = (

@@ -8,9 +8,12 @@ failing side (dropped, with the reason code) and a hair on the passing side (kep
 """
 
 import dataclasses
+import io
 import random
+import tarfile
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -545,3 +548,22 @@ def test_batched_ngrams_match_the_rules_as_written() -> None:
         repeated = grams.repeated_chars(gopher_repetition.DUP_NGRAMS)
         for n in gopher_repetition.DUP_NGRAMS:
             assert repeated[n].tolist() == [_reference_repeated_chars(d, n) for d in docs]
+
+
+def test_list_caches_survive_workers_building_them_at_once(tmp_path: Path) -> None:
+    """Workers of one run may all find the cache empty: each builds under its own name, none fails."""
+    archive = tmp_path / "lists.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for member, text in (("domains", "bad.example\n" * 2000), ("urls", "bad.example/page\n" * 2000)):
+            data = text.encode()
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    config = url.UrlConfig(
+        domains=str(archive), urls=str(archive), banned_words="", soft_banned_words="", banned_subwords=""
+    )
+    cache = tmp_path / "cache"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        matchers = list(pool.map(lambda _: url.UrlMatcher(config, cache), range(16)))
+    assert all(m.score("http://bad.example/page")["url_blocklisted"] == "bad.example" for m in matchers)
+    assert sorted(p.suffix for p in cache.iterdir()) == [".npy", ".txt"]

@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import re
 import tarfile
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +133,7 @@ def cached_domains(source: str, cache_dir: Path) -> Path:
     if not target.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
         hashes = compile_domains(read_entries(source, "domains"))
-        partial = target.with_suffix(f".{key}.part")
+        partial = target.with_suffix(f".{uuid.uuid4().hex}.part")  # unique: workers may race to build it
         with partial.open("wb") as out:
             np.save(out, hashes)
         partial.replace(target)  # atomic: a concurrent run sees the whole file or none
@@ -151,10 +152,19 @@ def cached_entries(source: str, kind: str, cache_dir: Path) -> Iterator[str]:
     target = cache_dir / f"{kind}-{key}.txt"
     if not target.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{key}.part")
+        partial = target.with_suffix(f".{uuid.uuid4().hex}.part")  # unique: workers may race to build it
         partial.write_text("".join(f"{entry}\n" for entry in read_entries(source, kind)), encoding="utf-8")
         partial.replace(target)
     yield from read_entries(str(target), kind)
+
+
+def prepare(config: UrlConfig, cache_dir: Path) -> None:
+    """Build the cached forms of the configured lists once, before workers start."""
+    if config.enabled and config.domains:
+        cached_domains(config.domains, cache_dir)
+    if config.enabled and config.urls:
+        for _ in cached_entries(config.urls, "urls", cache_dir):
+            break
 
 
 class UrlMatcher:
