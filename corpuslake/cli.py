@@ -59,8 +59,9 @@ def _run(args: argparse.Namespace) -> int:
     runs = run_dumps(settings, args.dump, args.workers)
     for run in runs:
         status = "ok" if run.success else f"FAILED ({', '.join(run.failed_steps)})"
-        print(f"run {run.run_id} dump {run.dump}: {status}")
-    print(lake_summary(Lake(settings.lake), [r.dump for r in runs]))
+        what = f"dump {run.dump}" if run.dump else "quality model training"
+        print(f"run {run.run_id} {what}: {status}")
+    print(lake_summary(Lake(settings.lake), [r.dump for r in runs if r.dump]))
     return 0 if all(r.success for r in runs) else 1
 
 

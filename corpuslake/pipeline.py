@@ -22,6 +22,9 @@ from corpuslake.filters.chain import FilterConfig
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
 from corpuslake.parallel import run_jobs
+from corpuslake.quality import run as quality_run
+from corpuslake.quality.model import ModelConfig
+from corpuslake.quality.training import TrainingSetConfig
 from corpuslake.schemas import CRAWL_FILES, DOCUMENTS, FILTERED, REJECTIONS
 from corpuslake.stages import crawl_files as crawl_stage
 from corpuslake.stages import deduplicated as dedup_stage
@@ -50,6 +53,8 @@ class StageReport:
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     """Whole inputs that could not be used (a file that is not WARC), one sentence each."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Figures that are not counts (a model hash, precision, a mean score)."""
 
     @property
     def data_version(self) -> str:
@@ -237,6 +242,52 @@ def deduplicate(
         {"rejections": result["rejections_version"], "minhash_index": result["index_version"]},
         result["figures"]["seconds"],
     )
+
+
+def build_quality_training_set(lake: Lake, run_id: str, config: TrainingSetConfig) -> StageReport:
+    """Build the quality classifier's labelled, balanced, split training set into ``quality_training_set``."""
+    started = time.perf_counter()
+    version, counts = quality_run.write_training_set(lake, run_id, config, _code_version("1"))
+    return StageReport(
+        "quality_training_set", version, sum(counts.values()), (), counts, seconds=time.perf_counter() - started
+    )
+
+
+def train_quality_model(lake: Lake, run_id: str, config: ModelConfig) -> StageReport:
+    """Train the fastText quality classifier on the current training set and register it."""
+    started = time.perf_counter()
+    version, digest, evaluation = quality_run.train_model(lake, run_id, config, _code_version("1"))
+    upstream = lake.lineage("quality_models", version).upstream
+    report = StageReport(
+        "quality_models", version, 1, upstream, {"heldout": evaluation.heldout}, seconds=time.perf_counter() - started
+    )
+    report.extra = {
+        "model_hash": digest,
+        "precision": evaluation.precision,
+        "recall": evaluation.recall,
+        "auc": evaluation.auc,
+    }
+    return report
+
+
+def score_documents(lake: Lake, dump: str, run_id: str, workers: int, progress: Progress | None = None) -> StageReport:
+    """Give every deduplicated document of ``dump`` a quality score (P(hq)) into ``scored``."""
+    note = _progress_printer("scored", dump, 0, progress)
+    result = quality_run.score_dump(lake, dump, run_id, workers, _code_version("1"), note)
+    report = StageReport(
+        "scored",
+        result["version"],
+        result["documents"],
+        result["upstream"],
+        {"documents": result["documents"]},
+        seconds=result["seconds"],
+    )
+    report.extra = {
+        "model_hash": result["model_hash"],
+        "mean_score": result["mean_score"],
+        "docs_per_second_per_worker": result["docs_per_second_per_worker"],
+    }
+    return report
 
 
 def _code_version(stage_version: str) -> str:

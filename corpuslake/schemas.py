@@ -113,12 +113,39 @@ MINHASH_INDEX = pa.schema(
     ]
 )
 
+# One row per document after dedup, with its model quality score (nothing is dropped).
+SCORED = pa.schema(
+    [
+        *DEDUPLICATED,
+        pa.field("quality_score", pa.float32(), nullable=False),  # P(hq) from the fastText classifier
+        pa.field("quality_model", pa.string(), nullable=False),  # the model's content hash
+    ]
+)
+
+# The registry of trained quality models (append-only): what each model file is and how good it was.
+QUALITY_MODELS = pa.schema(
+    [
+        pa.field("model_hash", pa.string(), nullable=False),  # sha256 of the model file
+        pa.field("path", pa.string(), nullable=False),  # relative to the lake root
+        pa.field("training_set_version", pa.int64(), nullable=False),
+        pa.field("config", pa.string(), nullable=False),  # hyperparameters, JSON
+        pa.field("precision", pa.float64(), nullable=False),  # on the held-out split, at 0.5
+        pa.field("recall", pa.float64(), nullable=False),
+        pa.field("auc", pa.float64(), nullable=False),
+        pa.field("heldout", pa.int64(), nullable=False),
+        pa.field("trained_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
 PARTITIONS: dict[str, list[str]] = {
     "crawl_files": ["dump"],
     "documents": ["dump"],
     "filtered": ["dump"],
     "deduplicated": ["dump"],
     "minhash_index": ["dump"],
+    "scored": ["dump"],
+    "quality_training_set": [],
+    "quality_models": [],
     "rejections": ["dump", "stage"],
 }
 

@@ -121,12 +121,29 @@ class Lake:
             self.table_uri(table),
             data,
             mode="overwrite",
-            predicate=predicate,
-            partition_by=columns,
+            predicate=predicate or None,  # an unpartitioned table is replaced whole
+            partition_by=columns or None,
             storage_options=dict(self.storage_options),
             commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
         )
         return self.version_of_commit(table, lineage.commit_id)
+
+    def append(self, table: str, data: pa.Table, lineage: Lineage) -> int:
+        """Add rows to an unpartitioned, append-only table (a registry) in one commit; return the version."""
+        write_deltalake(
+            self.table_uri(table),
+            data,
+            mode="append",
+            storage_options=dict(self.storage_options),
+            commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
+        )
+        return self.version_of_commit(table, lineage.commit_id)
+
+    def local_path(self, relative: str) -> Path:
+        """A file under a local lake root (model files live beside the tables)."""
+        if not self.is_local:
+            raise ValueError(f"files beside the tables need a local lake, not {self.root}")
+        return Path(self.root.removeprefix("file://")) / relative
 
     def has_written(self, table: str, partition: str) -> bool:
         """Whether a corpuslake commit ever wrote ``partition`` (a dump) of ``table``: an empty partition

@@ -6,7 +6,17 @@ import pyarrow as pa
 
 from corpuslake.store import Lake
 
-TABLES = ("crawl_files", "documents", "filtered", "deduplicated", "minhash_index", "rejections")
+TABLES = (
+    "crawl_files",
+    "documents",
+    "filtered",
+    "deduplicated",
+    "minhash_index",
+    "scored",
+    "quality_training_set",
+    "quality_models",
+    "rejections",
+)
 
 
 def table_versions(lake: Lake) -> dict[str, int | None]:
@@ -41,6 +51,25 @@ def lake_summary(lake: Lake, dumps: Sequence[str] | None = None, top_languages: 
         for row in sorted(by_dump.to_pylist(), key=lambda r: r["dump"]):
             lines.append(
                 f"  {row['dump']}: {row['cluster_size_count']} documents ({row['cluster_size_sum']} before dedup)"
+            )
+    if versions["quality_models"] is not None:
+        model = lake.read("quality_models").sort_by([("trained_at", "descending")]).to_pylist()[0]
+        lines.append(
+            f"quality model {model['model_hash'][:16]}: held-out precision {model['precision']:.3f}, "
+            f"recall {model['recall']:.3f}, AUC {model['auc']:.3f} ({model['heldout']} examples)"
+        )
+    if versions["scored"] is not None:
+        scored = lake.read("scored", dumps=dumps, columns=["dump", "quality_score"])
+        lines.append("quality scores, per dump (mean, share >= 0.5):")
+        for dump in sorted(set(scored["dump"].to_pylist())):
+            values = [
+                s
+                for d, s in zip(scored["dump"].to_pylist(), scored["quality_score"].to_pylist(), strict=True)
+                if d == dump
+            ]
+            high = sum(v >= 0.5 for v in values) / len(values) if values else 0.0
+            lines.append(
+                f"  {dump}: {len(values)} documents, mean {sum(values) / max(len(values), 1):.3f}, {high:.0%} >= 0.5"
             )
     if versions["rejections"] is not None:
         rej = lake.read("rejections", dumps=dumps, columns=["dump", "stage", "filter", "reason"])

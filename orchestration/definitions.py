@@ -6,6 +6,7 @@ from assets.crawl import crawl_files
 from assets.deduplicated import deduplicated
 from assets.documents import documents
 from assets.filtered import filtered
+from assets.quality import quality_model, quality_training_set, scored
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
 from orchestration.resources import ComputeResource, LakeResource, LandingZoneResource
@@ -14,8 +15,10 @@ from quality_checks.documents import documents_account_for_every_record, documen
 from quality_checks.filtered import filtered_accounts_for_every_document
 
 INGEST_JOB = "ingest_dump"
+TRAIN_JOB = "train_quality_model"
 
-ASSETS = [crawl_files, documents, filtered, deduplicated]
+ASSETS = [crawl_files, documents, filtered, deduplicated, scored]
+TRAINING_ASSETS = [quality_training_set, quality_model]
 CHECKS = [
     documents_account_for_every_record,
     documents_ids_unique,
@@ -31,10 +34,15 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
         selection=dg.AssetSelection.assets(*ASSETS),
         description="Every stage of one crawl dump, in order, with its checks.",
     )
+    train = dg.define_asset_job(
+        TRAIN_JOB,
+        selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
+        description="Build the quality training set and train the quality classifier (scored needs a model).",
+    )
     return dg.Definitions(
-        assets=ASSETS,
+        assets=[*ASSETS, *TRAINING_ASSETS],
         asset_checks=CHECKS,
-        jobs=[ingest],
+        jobs=[ingest, train],
         resources={
             "lake": LakeResource(root=settings.lake, cache=settings.cache),
             "landing": LandingZoneResource(root=settings.landing),

@@ -13,7 +13,8 @@ import dagster as dg
 
 from corpuslake.settings import Settings
 from corpuslake.stages.crawl_files import list_dumps
-from orchestration.definitions import INGEST_JOB, build_definitions
+from corpuslake.store import Lake
+from orchestration.definitions import INGEST_JOB, TRAIN_JOB, build_definitions
 from orchestration.partitions import DUMP_PARTITIONS_NAME
 
 # The console shows progress and results; the step-by-step engine events stay in the run's event log.
@@ -23,7 +24,7 @@ _INSTANCE_TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "dagste
 
 @dataclass(frozen=True)
 class DumpRun:
-    dump: str
+    dump: str  # empty for the quality-model training run
     run_id: str
     success: bool
     failed_steps: tuple[str, ...]
@@ -39,8 +40,16 @@ def run_dumps(settings: Settings, dumps: list[str] | None = None, workers: int =
     instance = _instance(settings)
     known = set(instance.get_dynamic_partitions(DUMP_PARTITIONS_NAME))
     instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, [d for d in chosen if d not in known])
-    job = build_definitions(settings, workers).resolve_job_def(INGEST_JOB)
+    definitions = build_definitions(settings, workers)
     results = []
+    if Lake(settings.lake).version("quality_models") is None:
+        # scored needs a trained model: train one from the configured examples first
+        trained = definitions.resolve_job_def(TRAIN_JOB).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE
+        )
+        failed = tuple(e.step_key or "" for e in trained.all_events if e.is_step_failure)
+        results.append(DumpRun("", trained.run_id, trained.success, failed))  # no dump: the training run
+    job = definitions.resolve_job_def(INGEST_JOB)
     for dump in chosen:
         result = job.execute_in_process(
             partition_key=dump, instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE

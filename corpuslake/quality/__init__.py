@@ -1,0 +1,1 @@
+"""Model-based quality: the labelled training set, the fastText classifier, scores, and selection."""

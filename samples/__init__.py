@@ -1,0 +1,1 @@
+"""Builders of the committed sample data (the sample crawl, the quality training examples)."""
