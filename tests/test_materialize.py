@@ -13,7 +13,7 @@ import pytest
 from corpuslake.filters.chain import ORDER
 from corpuslake.settings import Settings
 from corpuslake.store import Lake
-from orchestration.definitions import INGEST_JOB, build_definitions
+from orchestration.definitions import INGEST_JOB, TRAIN_JOB, build_definitions
 from orchestration.partitions import DUMP_PARTITIONS_NAME
 from tests.conftest import LANDING
 
@@ -23,7 +23,10 @@ def _run(
 ) -> Any:
     settings = Settings(lake=str(lake), landing=str(LANDING), dagster_home="unused", cache=str(cache))
     instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, [dump])
-    job = build_definitions(settings, workers=workers).resolve_job_def(INGEST_JOB)
+    definitions = build_definitions(settings, workers=workers)
+    if Lake(str(lake)).version("quality_models") is None:  # scored needs a model
+        assert definitions.resolve_job_def(TRAIN_JOB).execute_in_process(instance=instance).success
+    job = definitions.resolve_job_def(INGEST_JOB)
     config = {"ops": {"documents": {"config": {"max_payload_bytes": plan["FIXTURE-A"]["oversized_limit"]}}}}
     return job.execute_in_process(partition_key=dump, instance=instance, run_config=config)
 
@@ -95,6 +98,14 @@ def test_graph_builds_tables_with_reasons_and_lineage(
     sizes = dedup.metadata["cluster_sizes"].value.records  # type: ignore[union-attr]
     assert sum(r.data["cluster_size"] * r.data["clusters"] for r in sizes) == len(kept)
     assert lake.read("minhash_index").num_rows == 15 * deduplicated.num_rows
+    scored = lake.read("scored")
+    model = lake.read("quality_models").to_pylist()[0]
+    assert scored.num_rows == deduplicated.num_rows  # scoring drops nothing
+    assert set(scored["quality_model"].to_pylist()) == {model["model_hash"]}
+    assert all(0.0 <= s <= 1.0 for s in scored["quality_score"].to_pylist())
+    assert [str(u) for u in lake.lineage("scored", 0).upstream] == ["deduplicated@v0", "quality_models@v0"]
+    assert model["precision"] > 0.85 and model["recall"] > 0.85
+    assert lake.local_path(model["path"]).is_file()
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
 

@@ -6,8 +6,10 @@ on the held-out split, and stores the model under its content hash.
 """
 
 import hashlib
+import multiprocessing
 import shutil
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,25 +69,27 @@ def train(table: pa.Table, config: ModelConfig, folder: Path) -> tuple[Path, str
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch) / "train.txt"
         data.write_text("".join(f"__label__{r['label']} {clean(r['text'])}\n" for r in training), encoding="utf-8")
-        try:
-            model = fasttext.train_supervised(
-                input=str(data),
-                wordNgrams=config.word_ngrams,
-                dim=config.dim,
-                epoch=config.epoch,
-                lr=config.lr,
-                minCount=config.min_count,
-                bucket=config.bucket,
-                thread=config.threads,
-                seed=config.seed,
-                verbose=0,
-            )
-        except (RuntimeError, ValueError) as error:
-            raise QualityModelError(
-                f"fastText training failed ({error}); with 'Encountered NaN' lower lr or check the examples"
-            ) from None
         trained = Path(scratch) / "model.bin"
-        model.save_model(str(trained))
+        params = {
+            "input": str(data),
+            "wordNgrams": config.word_ngrams,
+            "dim": config.dim,
+            "epoch": config.epoch,
+            "lr": config.lr,
+            "minCount": config.min_count,
+            "bucket": config.bucket,
+            "thread": config.threads,
+            "seed": config.seed,
+            "verbose": 0,
+        }
+        # A fresh process per training: a second training in the same process gives a different model
+        # and sometimes "Encountered NaN" (state left behind by the first); the first is reproducible.
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            failure = pool.submit(_train_file, params, str(trained)).result()
+        if failure:
+            raise QualityModelError(
+                f"fastText training failed ({failure}); with 'Encountered NaN' lower lr or check the examples"
+            )
         digest = hashlib.sha256(trained.read_bytes()).hexdigest()
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{digest}.bin"
@@ -99,6 +103,15 @@ def train(table: pa.Table, config: ModelConfig, folder: Path) -> tuple[Path, str
         raise QualityModelError("the trained model gives non-finite scores")
     truth = np.array([r["label"] == "hq" for r in heldout])
     return target, digest, evaluate(scores, truth)
+
+
+def _train_file(params: dict[str, object], target: str) -> str | None:
+    """Train and save in this (fresh) process; the error text instead of raising across processes."""
+    try:
+        fasttext.train_supervised(**params).save_model(target)
+    except (RuntimeError, ValueError) as error:
+        return str(error)
+    return None
 
 
 def evaluate(scores: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -> Evaluation:
