@@ -40,6 +40,7 @@ bench: demo
 	$(BIN)/python bench/documents_throughput.py
 	$(BIN)/python bench/filter_parity.py
 	$(BIN)/python bench/dedup_throughput.py
+	$(BIN)/python bench/quality_scoring.py
 
 fixtures: setup
 	$(BIN)/python -m tests.fixtures.build_fixtures
