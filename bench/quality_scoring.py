@@ -41,13 +41,11 @@ def main() -> None:
     started = time.perf_counter()
     scores = np.concatenate([scorer.score(texts[at : at + 1_000]) for at in range(0, len(texts), 1_000)])
     seconds = time.perf_counter() - started
-    print(
-        f"model {model['model_hash'][:16]} ({lake.local_path(model['path']).stat().st_size / 2**20:.0f} MiB, loaded in {loading:.2f}s)"
-    )
+    size = lake.local_path(model["path"]).stat().st_size / 2**20
+    print(f"model {model['model_hash'][:16]} ({size:.0f} MiB, loaded in {loading:.2f}s)")
     print(f"scoring {len(texts)} documents (mean {np.mean([len(t) for t in texts]):,.0f} chars), one core:")
-    print(
-        f"  {len(texts) / seconds:,.0f} docs/s (target >= 5,000); mean P(hq) {scores.mean():.3f}, {np.mean(scores >= 0.5):.0%} >= 0.5"
-    )
+    share = np.mean(scores >= 0.5)
+    print(f"  {len(texts) / seconds:,.0f} docs/s (target >= 5,000); mean P(hq) {scores.mean():.3f}, {share:.0%} >= 0.5")
     print(
         f"held-out ({model['heldout']} examples): precision {model['precision']:.3f}, recall {model['recall']:.3f}, "
         f"AUC {model['auc']:.3f}"
