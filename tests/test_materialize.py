@@ -106,6 +106,8 @@ def test_graph_builds_tables_with_reasons_and_lineage(
     assert [str(u) for u in lake.lineage("scored", 0).upstream] == ["deduplicated@v0", "quality_models@v0"]
     assert model["precision"] > 0.85 and model["recall"] > 0.85
     assert lake.local_path(model["path"]).is_file()
+    training_lineage = lake.lineage("quality_training_set", 0)
+    assert len(next(iter(training_lineage.config["source_sha256"].values()))) == 64
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
 

@@ -4,6 +4,7 @@ Models are files under ``<lake>/_models/quality/<sha256>.bin`` registered in the
 ``quality_models`` table; ``scored`` always records which model (hash) and which registry version it used.
 """
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -33,7 +34,9 @@ def write_training_set(
 ) -> tuple[int, dict[str, int]]:
     """Build and commit the training set (the whole table is replaced); return its version and counts."""
     table = build_training_set(config)
-    lineage = Lineage("quality_training_set", "", run_id, code_version, plain(config))
+    # the sources by content, so the lineage says exactly which examples were read
+    sources = {source: hashlib.sha256(Path(source).read_bytes()).hexdigest() for source in config.sources}
+    lineage = Lineage("quality_training_set", "", run_id, code_version, plain(config) | {"source_sha256": sources})
     version = lake.write_partition("quality_training_set", table, lineage, {})
     counts = {
         f"{r['split']}.{r['label']}": r["text_count"]
