@@ -41,6 +41,7 @@ bench: demo
 	$(BIN)/python bench/filter_parity.py
 	$(BIN)/python bench/dedup_throughput.py
 	$(BIN)/python bench/quality_scoring.py
+	$(BIN)/python bench/policies_throughput.py
 
 fixtures: setup
 	$(BIN)/python -m tests.fixtures.build_fixtures

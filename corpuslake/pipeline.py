@@ -22,6 +22,8 @@ from corpuslake.filters.chain import FilterConfig
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
 from corpuslake.parallel import run_jobs
+from corpuslake.policies import run as policy_run
+from corpuslake.policies.run import PolicyConfig
 from corpuslake.quality import run as quality_run
 from corpuslake.quality.model import ModelConfig
 from corpuslake.quality.training import TrainingSetConfig
@@ -287,6 +289,25 @@ def score_documents(lake: Lake, dump: str, run_id: str, workers: int, progress: 
         "mean_score": result["mean_score"],
         "docs_per_second_per_worker": result["docs_per_second_per_worker"],
     }
+    return report
+
+
+def tag_content(
+    lake: Lake, dump: str, run_id: str, config: PolicyConfig, workers: int, progress: Progress | None = None
+) -> StageReport:
+    """Count PII, bad words and benchmark overlaps of ``dump``'s filtered documents into ``content_signals``."""
+    note = _progress_printer("content_signals", dump, 0, progress)
+    result = policy_run.signal_dump(lake, dump, run_id, config, workers, _code_version(policy_run.STAGE_VERSION), note)
+    counters = result["counters"]
+    report = StageReport(
+        "content_signals",
+        result["version"],
+        counters.get("documents", 0),
+        result["upstream"],
+        counters,
+        seconds=result["seconds"],
+    )
+    report.extra = {"examples": result["examples"], "docs_per_second_per_worker": result["docs_per_second_per_worker"]}
     return report
 
 

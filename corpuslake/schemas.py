@@ -144,6 +144,7 @@ PARTITIONS: dict[str, list[str]] = {
     "deduplicated": ["dump"],
     "minhash_index": ["dump"],
     "scored": ["dump"],
+    "content_signals": ["dump"],
     "quality_training_set": [],
     "quality_models": [],
     "rejections": ["dump", "stage"],

@@ -10,6 +10,7 @@ TABLES = (
     "crawl_files",
     "documents",
     "filtered",
+    "content_signals",
     "deduplicated",
     "minhash_index",
     "scored",
@@ -52,6 +53,16 @@ def lake_summary(lake: Lake, dumps: Sequence[str] | None = None, top_languages: 
             lines.append(
                 f"  {row['dump']}: {row['cluster_size_count']} documents ({row['cluster_size_sum']} before dedup)"
             )
+    if versions["content_signals"] is not None:
+        signals = lake.read("content_signals", dumps=dumps).to_pylist()
+        lines.append("content signals (documents with e-mails / IPs / phones / cards / bad words / benchmark overlap):")
+        for dump in sorted({r["dump"] for r in signals}):
+            rows = [r for r in signals if r["dump"] == dump]
+            counts = [
+                sum(1 for r in rows if r[k])
+                for k in ("pii_emails", "pii_ips", "pii_phones", "pii_cards", "badword_matches", "contaminated")
+            ]
+            lines.append(f"  {dump}: {len(rows)} documents: " + " / ".join(map(str, counts)))
     if versions["quality_models"] is not None:
         model = lake.read("quality_models").sort_by([("trained_at", "descending")]).to_pylist()[0]
         lines.append(

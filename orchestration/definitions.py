@@ -6,6 +6,7 @@ from assets.crawl import crawl_files
 from assets.deduplicated import deduplicated
 from assets.documents import documents
 from assets.filtered import filtered
+from assets.policies import content_signals
 from assets.quality import quality_model, quality_training_set, scored
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
@@ -17,7 +18,7 @@ from quality_checks.filtered import filtered_accounts_for_every_document
 INGEST_JOB = "ingest_dump"
 TRAIN_JOB = "train_quality_model"
 
-ASSETS = [crawl_files, documents, filtered, deduplicated, scored]
+ASSETS = [crawl_files, documents, filtered, content_signals, deduplicated, scored]
 TRAINING_ASSETS = [quality_training_set, quality_model]
 CHECKS = [
     documents_account_for_every_record,

@@ -24,7 +24,9 @@ def test_run_then_lineage(
     assert "dump FIXTURE-B: ok" in out
     assert "FIXTURE-B: 3 documents" in out
     assert "quality model training: ok" in out
-    versions = "crawl_files@v0, documents@v0, filtered@v0, deduplicated@v0, minhash_index@v0, scored@v0"
+    versions = (
+        "crawl_files@v0, documents@v0, filtered@v0, content_signals@v0, deduplicated@v0, minhash_index@v0, scored@v0"
+    )
     assert f"table versions: {versions}, quality_training_set@v0, quality_models@v0, rejections@v2" in out
     # the run is recorded in the shared instance the UI reads
     assert any((tmp_path / "home").iterdir())

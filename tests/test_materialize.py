@@ -98,6 +98,10 @@ def test_graph_builds_tables_with_reasons_and_lineage(
     sizes = dedup.metadata["cluster_sizes"].value.records  # type: ignore[union-attr]
     assert sum(r.data["cluster_size"] * r.data["clusters"] for r in sizes) == len(kept)
     assert lake.read("minhash_index").num_rows == 15 * deduplicated.num_rows
+    signals = lake.read("content_signals")
+    assert sorted(signals["id"].to_pylist()) == sorted(kept)  # one row per filtered document
+    (tagged,) = _materializations(result, "content_signals")
+    assert tagged.metadata["dagster/row_count"].value == len(kept)
     scored = lake.read("scored")
     model = lake.read("quality_models").to_pylist()[0]
     assert scored.num_rows == deduplicated.num_rows  # scoring drops nothing

@@ -41,7 +41,8 @@ _WORD_HASHES: dict[str, int] = {}
 _WORD_HASHES_SIZE = 1_000_000
 
 
-def _word_hashes(words: list[str]) -> np.ndarray:
+def word_hashes(words: list[str]) -> np.ndarray:
+    """Stable 64-bit hashes of words, remembered per process."""
     known = _WORD_HASHES
     if len(known) > _WORD_HASHES_SIZE:
         known.clear()
@@ -77,8 +78,8 @@ class MinHasher:
         """
         words = [w for doc in docs for w in doc]
         vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
-        word_hashes = _word_hashes(list(vocab))
-        hashes = word_hashes[np.fromiter(map(vocab.__getitem__, words), np.int64, len(words))]
+        hashed = word_hashes(list(vocab))
+        hashes = hashed[np.fromiter(map(vocab.__getitem__, words), np.int64, len(words))]
         sizes = np.fromiter(map(len, docs), np.int64, len(docs))
         word_offsets = np.concatenate(([0], np.cumsum(sizes)))
         counts = np.where(sizes > 0, np.maximum(sizes - self.ngram + 1, 1), 0)

@@ -1,0 +1,94 @@
+"""Personal data found in text: e-mail addresses, IPv4 addresses, phone numbers and payment-card numbers.
+
+``find`` counts them; ``redact`` replaces them with stable placeholders, as FineWeb does for e-mails and
+IPs: e-mails become ``email@example.com``, an IP becomes an address of the documentation ranges
+(192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) chosen by a hash of the original (so one address is
+always replaced by the same one), phone numbers ``(555) 555-0100``, card numbers ``0000 0000 0000
+0000``. Redacting twice gives the same text as redacting once: every placeholder is detected as what
+it stands for and replaced by itself.
+
+Near misses left alone: dotted version numbers (``1.2.3.4`` after "version", "v", or inside a longer
+dotted run like ``10.0.0.1.5``), numbers out of range (``999.1.1.1``), digit runs that fail the Luhn
+check, dates and ISBN-like runs that do not have a phone number's shape.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][\w.+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![\w-])")
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)")
+_VERSION_CONTEXT = re.compile(r"(?:\bversion|\bv|\brelease|\bver\.?)\s*$", re.IGNORECASE)
+PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])")
+CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+
+EMAIL_PLACEHOLDER = "email@example.com"
+PHONE_PLACEHOLDER = "(555) 555-0100"
+CARD_PLACEHOLDER = "0000 0000 0000 0000"
+_DOC_RANGES = ("192.0.2.", "198.51.100.", "203.0.113.")
+
+
+@dataclass(frozen=True)
+class PiiCounts:
+    emails: int
+    ips: int
+    phones: int
+    cards: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.emails or self.ips or self.phones or self.cards)
+
+
+# Cheap pre-checks: most documents have no "@", no dotted quad and no long digit run.
+_MAY_IP = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")
+_MAY_PHONE = re.compile(r"\d{3}[ .-]\d{4}")
+_MAY_CARD = re.compile(r"\d{4}[ -]?\d{4}[ -]?\d{4}")
+
+
+def _ips(text: str) -> list[re.Match[str]]:
+    if not _MAY_IP.search(text):
+        return []
+    return [m for m in IPV4.finditer(text) if not _VERSION_CONTEXT.search(text[max(0, m.start() - 12) : m.start()])]
+
+
+def _cards(text: str) -> list[re.Match[str]]:
+    if not _MAY_CARD.search(text):
+        return []
+    return [m for m in CARD.finditer(text) if _luhn(re.sub(r"\D", "", m.group()))]
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def find(text: str) -> PiiCounts:
+    return PiiCounts(
+        emails=len(EMAIL.findall(text)) if "@" in text else 0,
+        ips=len(_ips(text)),
+        phones=len(PHONE.findall(text)) if _MAY_PHONE.search(text) else 0,
+        cards=len(_cards(text)),
+    )
+
+
+def _ip_placeholder(ip: str) -> str:
+    if ip.startswith(_DOC_RANGES):
+        return ip  # already a placeholder
+    digest = hashlib.sha256(ip.encode()).digest()
+    return f"{_DOC_RANGES[digest[0] % 3]}{1 + digest[1] % 254}"
+
+
+def redact(text: str) -> str:
+    """The text with every detected item replaced by its placeholder."""
+    text = EMAIL.sub(EMAIL_PLACEHOLDER, text)
+    for m in reversed(_cards(text)):
+        text = text[: m.start()] + CARD_PLACEHOLDER + text[m.end() :]
+    text = PHONE.sub(PHONE_PLACEHOLDER, text)
+    for m in reversed(_ips(text)):
+        text = text[: m.start()] + _ip_placeholder(m.group()) + text[m.end() :]
+    return text
