@@ -5,21 +5,31 @@ IPs: e-mails become ``email@example.com``, an IP becomes an address of the docum
 (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) chosen by a hash of the original (so one address is
 always replaced by the same one), phone numbers ``(555) 555-0100``, card numbers ``0000 0000 0000
 0000``. Redacting twice gives the same text as redacting once: every placeholder is detected as what
-it stands for and replaced by itself.
+it stands for and replaced by itself, or (the IP placeholders) is not an address that counts.
 
-Near misses left alone: dotted version numbers (``1.2.3.4`` after "version", "v", or inside a longer
-dotted run like ``10.0.0.1.5``), numbers out of range (``999.1.1.1``), digit runs that fail the Luhn
-check, dates and ISBN-like runs that do not have a phone number's shape.
+Only public IPv4 addresses count (as FineWeb's ``only_remove_public_ips``): private, loopback and
+documentation ranges identify no one, and the placeholders themselves are documentation addresses.
+
+Near misses left alone: dotted version and section numbers (``1.2.3.4`` after "version", "v",
+"Section", or opening a line as a heading number, or inside a longer dotted run like ``10.0.0.1.5``),
+numbers out of range (``999.1.1.1``), digit runs that fail the Luhn check, dates and ISBN-like runs
+that do not have a phone number's shape.
 """
 
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass
 
 EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][\w.+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![\w-])")
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)")
-_VERSION_CONTEXT = re.compile(r"(?:\bversion|\bv|\brelease|\bver\.?)\s*$", re.IGNORECASE)
+# Dotted quads that are not addresses: versions, and section numbers ("see Section 4.1.2.1", or a
+# heading "6.5.1.1. Managing ..." at the start of a line).
+_NOT_AN_ADDRESS = re.compile(
+    r"(?:\bversion|\bv|\brelease|\bver\.?|\bsection|\bchapter|\btable|\bfigure|\bstep|§|^)\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
 PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])")
 CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 
@@ -50,7 +60,12 @@ _MAY_CARD = re.compile(r"\d{4}[ -]?\d{4}[ -]?\d{4}")
 def _ips(text: str) -> list[re.Match[str]]:
     if not _MAY_IP.search(text):
         return []
-    return [m for m in IPV4.finditer(text) if not _VERSION_CONTEXT.search(text[max(0, m.start() - 12) : m.start()])]
+    return [
+        m
+        for m in IPV4.finditer(text)
+        if ipaddress.ip_address(m.group()).is_global  # private, loopback and documentation ranges are no one's
+        and not _NOT_AN_ADDRESS.search(text[max(0, m.start() - 12) : m.start()])
+    ]
 
 
 def _cards(text: str) -> list[re.Match[str]]:
