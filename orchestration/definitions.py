@@ -11,6 +11,7 @@ from assets.quality import quality_model, quality_training_set, scored
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
 from orchestration.resources import ComputeResource, LakeResource, LandingZoneResource
+from orchestration.sensors import build_sensor
 from quality_checks.deduplicated import deduplicated_accounts_for_every_document
 from quality_checks.documents import documents_account_for_every_record, documents_ids_unique
 from quality_checks.filtered import filtered_accounts_for_every_document
@@ -42,6 +43,7 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[*ASSETS, *TRAINING_ASSETS],
+        sensors=[build_sensor(INGEST_JOB)],
         asset_checks=CHECKS,
         jobs=[ingest, train],
         resources={

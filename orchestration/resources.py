@@ -24,7 +24,11 @@ class LandingZoneResource(dg.ConfigurableResource):
     """The landing zone: one folder per crawl dump, each holding WARC files."""
 
     root: str
-    """Local directory of the landing zone."""
+    """The landing zone: a local directory or an fsspec URL (s3://bucket/landing)."""
+    marker: str = "_SUCCESS"
+    """A dump folder holding this file is complete."""
+    quiet_seconds: float = 300
+    """Without the marker, a dump folder is complete once nothing in it changed for this long (-1: never)."""
 
     def path(self) -> Path:
         return Path(self.root)
