@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck defs bench fixtures clean
+.PHONY: setup demo test lint typecheck defs bench fixtures clean browser-deps
 
 $(BIN)/corpuslake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ typecheck: setup
 defs: setup
 	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(BIN)):$$PATH dg check defs
 
-test: setup lint typecheck defs
+## The UI test drives Debian's Chromium: installed here when missing (needs root, as on CI machines).
+browser-deps:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: setup lint typecheck defs browser-deps
 	$(BIN)/python -m pytest
 
 ## Benchmarks print figures; the filter bench runs datatrove's own filters (the bench extra) beside ours.

@@ -10,6 +10,7 @@ import multiprocessing
 import shutil
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,8 +85,11 @@ def train(table: pa.Table, config: ModelConfig, folder: Path) -> tuple[Path, str
         }
         # A fresh process per training: a second training in the same process gives a different model
         # and sometimes "Encountered NaN" (state left behind by the first); the first is reproducible.
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            failure = pool.submit(_train_file, params, str(trained)).result()
+        try:
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                failure = pool.submit(_train_file, params, str(trained)).result()
+        except BrokenProcessPool as error:
+            raise QualityModelError(f"the fastText training process died ({error})") from None
         if failure:
             raise QualityModelError(
                 f"fastText training failed ({failure}); with 'Encountered NaN' lower lr or check the examples"

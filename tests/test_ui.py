@@ -1,0 +1,178 @@
+"""The Dagster UI as a person uses it: the webserver and the daemon on loopback against a temporary lake
+and landing zone, headless Chromium (Debian's package, driven by Playwright) launching the ingest job
+for a dump partition from the launchpad, waiting for the run to succeed, then reading the filter funnel
+on the asset page. A screenshot is saved. ``make test`` installs Chromium when it is missing.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from corpuslake.settings import Settings
+from orchestration.definitions import TRAIN_JOB, build_definitions
+from orchestration.partitions import DUMP_PARTITIONS_NAME
+from tests.conftest import LANDING
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps trying to reach Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def dagster_ui(tmp_path: Path, blocklist_cache: Path) -> Iterator[str]:
+    """A webserver and a daemon on a free loopback port, with a trained quality model and one dump."""
+    home, lake, landing = tmp_path / "home", tmp_path / "lake", tmp_path / "landing"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    # The dump's files, copied now: without a marker and before the quiet period the sensor leaves it alone.
+    (landing / "FIXTURE-A").mkdir(parents=True)
+    for part in sorted((LANDING / "FIXTURE-A").glob("*.warc.gz")):
+        shutil.copy(part, landing / "FIXTURE-A" / part.name)
+    settings = Settings(lake=str(lake), landing=str(landing), dagster_home=str(home), cache=str(blocklist_cache))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["FIXTURE-A"])
+        trained = (
+            build_definitions(settings, workers=1).resolve_job_def(TRAIN_JOB).execute_in_process(instance=instance)
+        )
+        assert trained.success
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "CORPUSLAKE_LAKE": str(lake),
+        "CORPUSLAKE_LANDING": str(landing),
+        "CORPUSLAKE_CACHE": str(blocklist_cache),
+    }
+    port = _free_port()
+    module = ["-m", "orchestration.definitions"]
+    commands = [
+        [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), *module],
+        [str(BIN / "dagster-daemon"), "run", *module],
+    ]
+    logs = [(tmp_path / f"{Path(c[0]).name}.log").open("w") for c in commands]
+    processes = [
+        subprocess.Popen(c, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        for c, log in zip(commands, logs, strict=True)
+    ]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/server_info", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or processes[0].poll() is not None:
+                    raise RuntimeError(f"the webserver did not start: see {logs[0].name}") from None
+                time.sleep(1)
+        yield base
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        for log in logs:
+            log.close()
+
+
+def _run_status(base: str, run_id: str) -> str:
+    """The run's status from the webserver's GraphQL endpoint (what the run page's status tag shows)."""
+    query = {
+        "query": "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
+        "variables": {"id": run_id},
+    }
+    request = urllib.request.Request(
+        f"{base}/graphql", data=json.dumps(query).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(json.loads(response.read())["data"]["runOrError"].get("status"))
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_launch_a_dump_from_the_ui_and_read_the_funnel(dagster_ui: str, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+        def dismiss_welcome() -> None:
+            if page.is_visible("text=Skip"):  # the UI's first-visit newsletter dialog
+                page.click("text=Skip")
+
+        # the job list leads to the ingest job; its launchpad takes the partition and launches
+        page.goto(f"{dagster_ui}/jobs", wait_until="networkidle")
+        dismiss_welcome()
+        page.click("a[href$='/jobs/ingest_dump']")
+        page.wait_for_load_state("networkidle")
+        page.goto(page.url.rstrip("/") + "/playground", wait_until="networkidle")
+        dismiss_welcome()
+        page.click("input[placeholder='Partition']")
+        page.keyboard.type("FIXTURE-A")
+        page.wait_for_timeout(500)
+        page.keyboard.press("Enter")
+        page.click("text=Launch Run")
+        page.wait_for_url("**/runs/*", timeout=30_000)
+        run_page = page.url
+
+        # the daemon dequeues the run; wait for its end, as the run page's status tag reports it
+        deadline = time.monotonic() + 240
+        while (status := _run_status(dagster_ui, run_page.rsplit("/", 1)[-1])) not in (
+            "SUCCESS",
+            "FAILURE",
+            "CANCELED",
+        ):
+            assert time.monotonic() < deadline, f"the run did not finish in time ({status}): {run_page}"
+            page.wait_for_timeout(2_000)
+        page.reload(wait_until="networkidle")
+        assert status == "SUCCESS", f"the run ended {status}: {run_page}"
+        assert page.is_visible("text=Success")
+
+        # the asset page shows the materialization of the partition and the funnel
+        page.goto(f"{dagster_ui}/assets/filtered?partition=FIXTURE-A", wait_until="networkidle")
+        dismiss_welcome()
+        deadline = time.monotonic() + 30
+        while "funnel_chart" not in (body := page.inner_text("body")):  # the metadata table renders last
+            assert time.monotonic() < deadline, "the asset page shows no funnel"
+            page.wait_for_timeout(1_000)
+        assert "FIXTURE-A" in body and "filtered@v0" in body
+        assert "funnel_chart" in body and "documents in" in body and "kept_fraction" in body
+        shot = tmp_path / "filtered-asset.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert shot.stat().st_size > 20_000
+    artifacts = ROOT / "bench" / "out"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, artifacts / shot.name)  # kept for people to look at (bench/out is not committed)
