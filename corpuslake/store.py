@@ -5,8 +5,11 @@ that carries the lineage, so re-running a partition is idempotent and a crash be
 the previous version as it was. Every read takes a ``version``.
 """
 
+import os
 import shutil
+import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -218,14 +221,44 @@ class Lake:
         if self.is_local:
             base = Path(self.root.removeprefix("file://")) / "_staging"
             base.mkdir(parents=True, exist_ok=True)
+            _remove_abandoned(base)
             folder = base / uuid.uuid4().hex
             folder.mkdir()
+            (folder / _OWNER).write_text(f"{socket.gethostname()} {os.getpid()}")
         else:
             folder = Path(tempfile.mkdtemp(prefix="corpuslake-staging-"))
         try:
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+_OWNER = ".owner"
+_ABANDONED_AFTER = 24 * 3600  # seconds: a folder without a readable owner is left this long
+
+
+def _remove_abandoned(base: Path) -> None:
+    """Remove staging folders of processes that died without cleaning up (killed, or the machine lost
+    power): the owner process of this host is gone, or the folder has no owner and is a day old."""
+    host = socket.gethostname()
+    for folder in base.iterdir():
+        try:
+            owner_host, pid = (folder / _OWNER).read_text().split()
+            abandoned = owner_host == host and not _alive(int(pid))
+        except (OSError, ValueError):
+            abandoned = time.time() - folder.stat().st_mtime > _ABANDONED_AFTER
+        if abandoned:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def parquet_parts_reader(parts: Sequence[str], schema: pa.Schema) -> pa.RecordBatchReader:

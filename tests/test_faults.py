@@ -1,0 +1,178 @@
+"""Faults: corrupted WARC bytes and hostile HTML never crash the readers (property-based, bounded), and
+a stage process killed at any moment never leaves a half-written table version visible.
+Touches: files and a lake under tmp_path, child processes."""
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from corpuslake.extract import extract_text
+from corpuslake.filters import url
+from corpuslake.filters.chain import FilterConfig
+from corpuslake.pipeline import extract_documents, filter_documents, ingest_crawl_files
+from corpuslake.settings import SAMPLE_LANDING
+from corpuslake.stages.documents import DocumentsConfig
+from corpuslake.store import Lake
+from corpuslake.warc import NotAWarcFileError, WarcDamage, WarcRecordData, iter_warc
+from tests.conftest import LANDING
+
+WARC_GZ = (LANDING / "FIXTURE-B" / "part-00000.warc.gz").read_bytes()
+WARC_PLAIN = gzip.decompress(WARC_GZ)
+
+# a mutation: positions and replacement bytes, plus an optional cut
+mutations = st.tuples(
+    st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), max_size=24),
+    st.one_of(st.none(), st.integers(min_value=0)),
+    st.sampled_from(["gz", "plain"]),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutation=mutations)
+def test_mutated_warc_files_give_records_or_damage_never_an_exception(tmp_path: Path, mutation: tuple) -> None:  # type: ignore[type-arg]
+    flips, cut, kind = mutation
+    data = bytearray(WARC_GZ if kind == "gz" else WARC_PLAIN)
+    for position, value in flips:
+        data[position % len(data)] = value
+    if cut is not None:
+        del data[cut % len(data) :]
+    path = tmp_path / f"mutated.warc{'.gz' if kind == 'gz' else ''}"
+    path.write_bytes(bytes(data))
+    try:
+        items = list(iter_warc(path, max_payload_bytes=1 << 20))
+    except NotAWarcFileError:
+        return  # the first bytes no longer look like WARC: a clear, file-level rejection
+    for item in items:
+        assert isinstance(item, WarcRecordData | WarcDamage)
+        if isinstance(item, WarcRecordData) and item.payload is not None:
+            result = extract_text(item.payload, item.charset, 0.05)
+            assert (result.text is None) == (result.reason is not None)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    payload=st.one_of(
+        st.binary(max_size=4_000),
+        st.text(max_size=2_000).map(lambda t: f"<html><body><p>{t}</p></body></html>".encode("utf-8", "surrogatepass")),
+        st.integers(1, 3_000).map(lambda depth: ("<div>" * depth + "deep" + "</div>" * depth).encode()),
+    ),
+    charset=st.one_of(st.none(), st.sampled_from(["utf-8", "latin-1", "shift_jis", "bogus-charset", "utf-16"])),
+)
+def test_hostile_html_gives_text_or_a_reason(payload: bytes, charset: str | None) -> None:
+    result = extract_text(payload, charset, 0.05)
+    assert (result.text is None) == (result.reason is not None)
+    assert result.text is None or result.text.strip()
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from corpuslake.filters import url
+    from corpuslake.filters.chain import FilterConfig
+    from corpuslake.pipeline import filter_documents
+    from corpuslake.store import Lake
+
+    if __name__ == "__main__":
+        lake = Lake(sys.argv[1], cache=sys.argv[2])
+        print("started", flush=True)
+        filter_documents(lake, "SAMPLE-2024-10", "killed-run", FilterConfig(url=url.UrlConfig()), workers=1)
+        print("finished", flush=True)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def killable_lake(tmp_path_factory: pytest.TempPathFactory, blocklist_cache: Path) -> Lake:
+    lake = Lake(str(tmp_path_factory.mktemp("lake")), cache=str(blocklist_cache))
+    ingest_crawl_files(lake, SAMPLE_LANDING, "SAMPLE-2024-10", "run", workers=2)
+    extract_documents(lake, "SAMPLE-2024-10", "run", DocumentsConfig(), workers=2)
+    return lake
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.3, 0.9, 1.5, 2.2, 3.0])
+def test_a_stage_killed_at_any_moment_leaves_no_partial_version(
+    killable_lake: Lake, tmp_path: Path, blocklist_cache: Path, delay: float
+) -> None:
+    lake = killable_lake
+    clean = filter_documents(lake, "SAMPLE-2024-10", "clean", FilterConfig(url=url.UrlConfig()), workers=1)
+    expected = lake.read("filtered", clean.version).sort_by("id")
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    child = subprocess.Popen(
+        [sys.executable, str(script), lake.root, str(blocklist_cache)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None and child.stdout.readline().strip() == "started"
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)  # no cleanup, no exception handler runs
+    child.wait()
+    child.stdout.close()
+    after = lake.version("filtered")
+    assert after is not None and after in (clean.version, clean.version + 1)
+    # whatever the moment, the latest version is whole: either the clean one or a complete new commit
+    assert lake.read("filtered", after).sort_by("id").equals(expected)
+    rejected = lake.read("rejections", filters={"stage": "filtered"}).num_rows
+    assert rejected == clean.counters["documents"] - clean.counters["kept"]
+    again = filter_documents(lake, "SAMPLE-2024-10", "rerun", FilterConfig(url=url.UrlConfig()), workers=1)
+    assert lake.read("filtered", again.version).sort_by("id").equals(expected)
+    assert not list((Path(lake.root) / "_staging").iterdir())  # the killed run's scratch files are gone
+
+
+def test_staging_folders_of_dead_processes_are_removed(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    base = tmp_path / "lake" / "_staging"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = os.uname().nodename
+    folders = {name: base / name for name in ("dead", "alive", "ownerless-old", "ownerless-new")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+        (folder / "part.parquet").write_bytes(b"x")
+    (folders["dead"] / ".owner").write_text(f"{host} {dead.stdout.strip()}")
+    (folders["alive"] / ".owner").write_text(f"{host} {os.getpid()}")  # a run in progress
+    day_ago = time.time() - 2 * 24 * 3600
+    os.utime(folders["ownerless-old"], (day_ago, day_ago))
+    with lake.staging() as mine:
+        left = {p.name for p in base.iterdir()} - {mine.name}
+    assert left == {"alive", "ownerless-new"}
+    assert not mine.exists()
+
+
+@pytest.mark.slow
+def test_two_runs_of_one_partition_at_once_never_leave_both_halves(
+    killable_lake: Lake, tmp_path: Path, blocklist_cache: Path
+) -> None:
+    lake = killable_lake
+    clean = filter_documents(lake, "SAMPLE-2024-10", "clean", FilterConfig(url=url.UrlConfig()), workers=1)
+    expected = lake.read("filtered", clean.version).sort_by("id")
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(script), lake.root, str(blocklist_cache)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [child.communicate(timeout=300) for child in children]
+    codes = [child.returncode for child in children]
+    assert 0 in codes, outputs  # at least one run commits
+    for code, (_, err) in zip(codes, outputs, strict=True):
+        if code != 0:  # the other may lose the race: it must say so, not corrupt anything
+            assert "conflict" in err.lower() or "commit" in err.lower(), err[-2000:]
+    assert lake.read("filtered").sort_by("id").equals(expected)  # one run's rows, never two runs' rows
+    rejected = lake.read("rejections", filters={"stage": "filtered"}).num_rows
+    assert rejected == clean.counters["documents"] - clean.counters["kept"]
