@@ -4,6 +4,7 @@ for a dump partition from the launchpad, waiting for the run to succeed, then re
 on the asset page. A screenshot is saved. ``make test`` installs Chromium when it is missing.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -122,6 +123,7 @@ def _run_status(base: str, run_id: str) -> str:
 def test_launch_a_dump_from_the_ui_and_read_the_funnel(dagster_ui: str, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -129,21 +131,34 @@ def test_launch_a_dump_from_the_ui_and_read_the_funnel(dagster_ui: str, tmp_path
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
         def dismiss_welcome() -> None:
-            if page.is_visible("text=Skip"):  # the UI's first-visit newsletter dialog
-                page.click("text=Skip")
+            """The UI's first-visit newsletter dialog opens a moment after a page loads: close it if it does."""
+            with contextlib.suppress(PlaywrightTimeout):
+                page.click("text=Skip", timeout=3_000)
+
+        def click(selector: str) -> None:
+            """Click, closing whatever overlay (the dialog, a suggestion list) is in the way, a few times."""
+            for _ in range(5):
+                try:
+                    page.click(selector, timeout=5_000)
+                    return
+                except PlaywrightTimeout:
+                    dismiss_welcome()
+                    page.keyboard.press("Escape")
+            page.click(selector, timeout=5_000)
 
         # the job list leads to the ingest job; its launchpad takes the partition and launches
         page.goto(f"{dagster_ui}/jobs", wait_until="networkidle")
         dismiss_welcome()
-        page.click("a[href$='/jobs/ingest_dump']")
+        click("a[href$='/jobs/ingest_dump']")
         page.wait_for_load_state("networkidle")
         page.goto(page.url.rstrip("/") + "/playground", wait_until="networkidle")
         dismiss_welcome()
-        page.click("input[placeholder='Partition']")
+        click("input[placeholder='Partition']")
         page.keyboard.type("FIXTURE-A")
         page.wait_for_timeout(500)
         page.keyboard.press("Enter")
-        page.click("text=Launch Run")
+        dismiss_welcome()
+        click("text=Launch Run")
         page.wait_for_url("**/runs/*", timeout=30_000)
         run_page = page.url
 
