@@ -22,11 +22,15 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from corpuslake.lineage import LINEAGE_KEY, Lineage, TableVersion
 from corpuslake.names import check_name
 from corpuslake.schemas import PARTITIONS
+
+
+class LakeWriteError(RuntimeError):
+    """A commit could not be written (no space, no permission, a storage error); the table is unchanged."""
 
 
 class LineageMissingError(LookupError):
@@ -120,15 +124,23 @@ class Lake:
         if sorted(partition) != sorted(columns):
             raise ValueError(f"{table} is partitioned by {columns}, got {sorted(partition)}")
         predicate = " AND ".join(f"{col} = '{check_name(partition[col], col)}'" for col in columns)
-        write_deltalake(
-            self.table_uri(table),
-            data,
-            mode="overwrite",
-            predicate=predicate or None,  # an unpartitioned table is replaced whole
-            partition_by=columns or None,
-            storage_options=dict(self.storage_options),
-            commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
-        )
+        before = self.version(table)
+        try:
+            write_deltalake(
+                self.table_uri(table),
+                data,
+                mode="overwrite",
+                predicate=predicate or None,  # an unpartitioned table is replaced whole
+                partition_by=columns or None,
+                storage_options=dict(self.storage_options),
+                commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
+            )
+        except (OSError, DeltaError) as error:
+            where = "it does not exist yet" if before is None else f"it is still at v{before}"
+            raise LakeWriteError(
+                f"writing {table} ({', '.join(f'{k}={v}' for k, v in partition.items()) or 'whole table'}) "
+                f"failed, nothing was committed and {where}: {error}"
+            ) from error
         return self.version_of_commit(table, lineage.commit_id)
 
     def append(self, table: str, data: pa.Table, lineage: Lineage) -> int:

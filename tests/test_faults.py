@@ -9,8 +9,11 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,10 +21,11 @@ from hypothesis import strategies as st
 from corpuslake.extract import extract_text
 from corpuslake.filters import url
 from corpuslake.filters.chain import FilterConfig
+from corpuslake.lineage import Lineage
 from corpuslake.pipeline import extract_documents, filter_documents, ingest_crawl_files
 from corpuslake.settings import SAMPLE_LANDING
 from corpuslake.stages.documents import DocumentsConfig
-from corpuslake.store import Lake
+from corpuslake.store import Lake, LakeWriteError
 from corpuslake.warc import NotAWarcFileError, WarcDamage, WarcRecordData, iter_warc
 from tests.conftest import LANDING
 
@@ -176,3 +180,30 @@ def test_two_runs_of_one_partition_at_once_never_leave_both_halves(
     assert lake.read("filtered").sort_by("id").equals(expected)  # one run's rows, never two runs' rows
     rejected = lake.read("rejections", filters={"stage": "filtered"}).num_rows
     assert rejected == clean.counters["documents"] - clean.counters["kept"]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MiB tmpfs: a lake that runs out of space (mounting needs root, as on CI machines)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_is_a_clear_error_and_no_half_version(tiny_disk: Path) -> None:
+    lake = Lake(str(tiny_disk / "lake"))
+    small = pa.table({"dump": ["D1"] * 3, "id": ["a", "b", "c"]})
+    first = lake.write_partition("documents", small, Lineage("documents", "D1", "r1", "t", {}), {"dump": "D1"})
+    rng = np.random.default_rng(0)
+    noise = [rng.bytes(4_000).hex() for _ in range(1_000)]  # 8 MB of incompressible text
+    big = pa.table({"dump": ["D1"] * len(noise), "id": noise})
+    with pytest.raises(LakeWriteError, match=rf"nothing was committed and it is still at v{first}"):
+        lake.write_partition("documents", big, Lineage("documents", "D1", "r2", "t", {}), {"dump": "D1"})
+    assert lake.version("documents") == first
+    assert lake.read("documents", dumps=["D1"])["id"].to_pylist() == ["a", "b", "c"]
