@@ -125,12 +125,12 @@ def extract_documents(
             plain(config),
             upstream,
         )
-        rej_lineage = Lineage("documents", dump, run_id, lineage.code_version, lineage.config, upstream)
-        # Rejections first: if the documents commit then fails, a re-run replaces both.
+        # Rejections first: if the documents commit then fails, a re-run replaces both. One lineage (one
+        # commit id) for both commits, so a check can find the rejections written with these documents.
         rej_version = lake.write_partition(
             "rejections",
             parquet_parts_reader(rej_parts, REJECTIONS),
-            rej_lineage,
+            lineage,
             {"dump": dump, "stage": doc_stage.STAGE},
         )
         version = lake.write_partition("documents", parquet_parts_reader(doc_parts, DOCUMENTS), lineage, {"dump": dump})

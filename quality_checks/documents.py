@@ -1,8 +1,10 @@
 """Checks on the documents stage: every response record is accounted for, and ids are unique.
 
-Both re-read the exact table versions the stage committed, so they audit the data, not the stage's
-own counters.
+Both re-read the exact table versions the stage committed (the rejections commit is found by the
+lineage commit id it shares with the documents commit), so they audit the data, not the stage's counters.
 """
+
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
@@ -22,32 +24,37 @@ def _upstream(store: Lake, version: int, table: str) -> TableVersion:
     return next(u for u in lineage.upstream if u.table == table)
 
 
+def documents_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
+    """Whether the latest documents commit accounts for every response record of ``dump``, and the counts."""
+    version = store.version("documents")
+    if version is None:
+        return False, {"error": "documents table does not exist"}
+    files_version = _upstream(store, version, "crawl_files")
+    inventory = store.read("crawl_files", files_version.version, dumps=[dump], columns=["response_records"])
+    expected = int(pc.sum(inventory["response_records"]).as_py() or 0)
+    docs = store.read("documents", version, dumps=[dump], columns=["id"]).num_rows
+    lineage = store.lineage("documents", version)
+    rejections_version = store.version_of_commit("rejections", lineage.commit_id)  # written with these documents
+    rejected = store.read(
+        "rejections", rejections_version, dumps=[dump], columns=["reason"], filters={"stage": "documents"}
+    )
+    record_rejections = int(pc.sum(pc.invert(pc.is_in(rejected["reason"], pa.array(_DAMAGE_REASONS)))).as_py() or 0)
+    return expected == docs + record_rejections, {
+        "response_records": expected,
+        "documents": docs,
+        "rejected_records": record_rejections,
+        "unaccounted": expected - docs - record_rejections,
+        "read_versions": f"documents@v{version}, {files_version}, rejections@v{rejections_version}",
+    }
+
+
 @dg.asset_check(asset="documents", partitions_def=dump_partitions, blocking=True)
 def documents_account_for_every_record(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
 ) -> dg.AssetCheckResult:
     """Response records in crawl_files = documents + records rejected by the documents stage."""
-    dump = context.partition_key
-    store = lake.lake()
-    version = store.version("documents")
-    if version is None:
-        return dg.AssetCheckResult(passed=False, metadata={"error": "documents table does not exist"})
-    files_version = _upstream(store, version, "crawl_files")
-    inventory = store.read("crawl_files", files_version.version, dumps=[dump], columns=["response_records"])
-    expected = int(pc.sum(inventory["response_records"]).as_py() or 0)
-    docs = store.read("documents", version, dumps=[dump], columns=["id"]).num_rows
-    rejected = store.read("rejections", dumps=[dump], columns=["reason"], filters={"stage": "documents"})
-    record_rejections = int(pc.sum(pc.invert(pc.is_in(rejected["reason"], pa.array(_DAMAGE_REASONS)))).as_py() or 0)
-    return dg.AssetCheckResult(
-        passed=expected == docs + record_rejections,
-        metadata={
-            "response_records": expected,
-            "documents": docs,
-            "rejected_records": record_rejections,
-            "unaccounted": expected - docs - record_rejections,
-            "read_versions": f"documents@v{version}, {files_version}",
-        },
-    )
+    passed, metadata = documents_balance(lake.lake(), context.partition_key)
+    return dg.AssetCheckResult(passed=passed, metadata=metadata)
 
 
 @dg.asset_check(asset="documents", partitions_def=dump_partitions, blocking=True)

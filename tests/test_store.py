@@ -7,8 +7,12 @@ import pytest
 
 from corpuslake.lineage import Lineage, TableVersion, fingerprint
 from corpuslake.names import InvalidNameError
-from corpuslake.schemas import CRAWL_FILES
+from corpuslake.pipeline import extract_documents, ingest_crawl_files
+from corpuslake.schemas import CRAWL_FILES, DOCUMENTS, REJECTIONS
+from corpuslake.stages.documents import DocumentsConfig
 from corpuslake.store import Lake
+from quality_checks.documents import documents_balance
+from tests.conftest import LANDING
 
 
 def _rows(dump: str, n: int, size: int = 1) -> pa.Table:
@@ -94,3 +98,20 @@ def test_staging_folder_is_removed_even_on_error(tmp_path: Path) -> None:
         (folder / "part.parquet").write_bytes(b"x")
         raise RuntimeError("stage failed")
     assert not folder.exists()
+
+
+def test_documents_balance_fails_when_a_commit_loses_records(tmp_path: Path) -> None:
+    """The documents check reads the rejections written with the documents (same commit id)."""
+    lake = Lake(str(tmp_path / "lake"))
+    ingest_crawl_files(lake, LANDING, "FIXTURE-B", "run", workers=1)
+    report = extract_documents(lake, "FIXTURE-B", "run", DocumentsConfig(), workers=1)
+    passed, counts = documents_balance(lake, "FIXTURE-B")
+    assert passed and counts["unaccounted"] == 0
+    # a later commit of documents that drops a row, with its own (unchanged) rejections commit
+    docs = lake.read("documents", report.version)
+    rejections = lake.read("rejections", filters={"stage": "documents"}).select(REJECTIONS.names)
+    lineage = Lineage("documents", "FIXTURE-B", "bad", "t", {}, lake.lineage("documents").upstream)
+    lake.write_partition("rejections", rejections, lineage, {"dump": "FIXTURE-B", "stage": "documents"})
+    lake.write_partition("documents", docs.slice(1).select(DOCUMENTS.names), lineage, {"dump": "FIXTURE-B"})
+    passed, counts = documents_balance(lake, "FIXTURE-B")
+    assert not passed and counts["unaccounted"] == 1
