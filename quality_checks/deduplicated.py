@@ -10,20 +10,23 @@ import pyarrow.compute as pc
 from corpuslake.store import Lake
 from orchestration.partitions import dump_partitions
 from orchestration.resources import LakeResource
+from quality_checks.versions import audited_versions
 
 
 def dedup_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     """Filtered documents = kept + removed; every removal points at a document that is kept somewhere."""
-    version = store.version("deduplicated")
-    if version is None:
+    audited = audited_versions(store, "deduplicated", "filtered")
+    if audited is None:
         return False, {"error": "deduplicated table does not exist"}
-    lineage = store.lineage("deduplicated", version)
-    filtered = next(u for u in lineage.upstream if u.table == "filtered")
-    rejections_version = store.version_of_commit("rejections", lineage.commit_id)
-    source = store.read("filtered", filtered.version, dumps=[dump], columns=["id"])["id"]
+    version = audited.version
+    source = store.read("filtered", audited.upstream.version, dumps=[dump], columns=["id"])["id"]
     kept = store.read("deduplicated", version, dumps=[dump], columns=["id"])["id"]
     removed = store.read(
-        "rejections", rejections_version, dumps=[dump], columns=["id", "signals"], filters={"stage": "deduplicated"}
+        "rejections",
+        audited.rejections_version,
+        dumps=[dump],
+        columns=["id", "signals"],
+        filters={"stage": "deduplicated"},
     )
     in_both = kept.filter(pc.is_in(kept, value_set=removed["id"]))
     unaccounted = len(source) - len(kept) - len(removed) + len(in_both)
@@ -39,7 +42,7 @@ def dedup_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
         "unaccounted": unaccounted,
         "removals_pointing_at_no_kept_document": len(dangling),
         "sample_dangling": ", ".join(dangling[:10]),
-        "read_versions": f"deduplicated@v{version}, {filtered}, rejections@v{rejections_version}",
+        "read_versions": audited.describe("deduplicated"),
     }
 
 

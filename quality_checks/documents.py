@@ -10,33 +10,25 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpuslake.lineage import TableVersion
 from corpuslake.store import Lake
 from orchestration.partitions import dump_partitions
 from orchestration.resources import LakeResource
+from quality_checks.versions import audited_versions
 
 # Damage reasons describe unreadable bytes, not response records; they are outside the balance.
 _DAMAGE_REASONS = ["corrupt_member", "truncated_tail"]
 
 
-def _upstream(store: Lake, version: int, table: str) -> TableVersion:
-    lineage = store.lineage("documents", version)
-    return next(u for u in lineage.upstream if u.table == table)
-
-
 def documents_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     """Whether the latest documents commit accounts for every response record of ``dump``, and the counts."""
-    version = store.version("documents")
-    if version is None:
+    audited = audited_versions(store, "documents", "crawl_files")
+    if audited is None:
         return False, {"error": "documents table does not exist"}
-    files_version = _upstream(store, version, "crawl_files")
-    inventory = store.read("crawl_files", files_version.version, dumps=[dump], columns=["response_records"])
+    inventory = store.read("crawl_files", audited.upstream.version, dumps=[dump], columns=["response_records"])
     expected = int(pc.sum(inventory["response_records"]).as_py() or 0)
-    docs = store.read("documents", version, dumps=[dump], columns=["id"]).num_rows
-    lineage = store.lineage("documents", version)
-    rejections_version = store.version_of_commit("rejections", lineage.commit_id)  # written with these documents
+    docs = store.read("documents", audited.version, dumps=[dump], columns=["id"]).num_rows
     rejected = store.read(
-        "rejections", rejections_version, dumps=[dump], columns=["reason"], filters={"stage": "documents"}
+        "rejections", audited.rejections_version, dumps=[dump], columns=["reason"], filters={"stage": "documents"}
     )
     record_rejections = int(pc.sum(pc.invert(pc.is_in(rejected["reason"], pa.array(_DAMAGE_REASONS)))).as_py() or 0)
     return expected == docs + record_rejections, {
@@ -44,7 +36,7 @@ def documents_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
         "documents": docs,
         "rejected_records": record_rejections,
         "unaccounted": expected - docs - record_rejections,
-        "read_versions": f"documents@v{version}, {files_version}, rejections@v{rejections_version}",
+        "read_versions": audited.describe("documents"),
     }
 
 

@@ -12,20 +12,18 @@ import pyarrow.compute as pc
 from corpuslake.store import Lake
 from orchestration.partitions import dump_partitions
 from orchestration.resources import LakeResource
+from quality_checks.versions import audited_versions
 
 
 def filtered_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     """Whether the latest filtered commit accounts for every document of ``dump``, and the counts."""
-    version = store.version("filtered")
-    if version is None:
+    audited = audited_versions(store, "filtered", "documents")
+    if audited is None:
         return False, {"error": "filtered table does not exist"}
-    lineage = store.lineage("filtered", version)
-    documents = next(u for u in lineage.upstream if u.table == "documents")
-    rejections_version = store.version_of_commit("rejections", lineage.commit_id)
-    doc_ids = store.read("documents", documents.version, dumps=[dump], columns=["id"])["id"]
-    kept = store.read("filtered", version, dumps=[dump], columns=["id"])["id"]
+    doc_ids = store.read("documents", audited.upstream.version, dumps=[dump], columns=["id"])["id"]
+    kept = store.read("filtered", audited.version, dumps=[dump], columns=["id"])["id"]
     rejected = store.read(
-        "rejections", rejections_version, dumps=[dump], columns=["id"], filters={"stage": "filtered"}
+        "rejections", audited.rejections_version, dumps=[dump], columns=["id"], filters={"stage": "filtered"}
     )["id"]
     in_both = kept.filter(pc.is_in(kept, value_set=rejected))
     unaccounted = len(doc_ids) - len(kept) - len(rejected) + len(in_both)
@@ -36,7 +34,7 @@ def filtered_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
         "kept_and_rejected": len(in_both),
         "sample_kept_and_rejected": ", ".join(in_both[:10].to_pylist()),
         "unaccounted": unaccounted,
-        "read_versions": f"filtered@v{version}, {documents}, rejections@v{rejections_version}",
+        "read_versions": audited.describe("filtered"),
     }
 
 
