@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pyarrow.dataset import field as pads_field
 
 from corpuslake import __version__
 from corpuslake.dedup.run import deduplicate_dump
@@ -171,23 +170,18 @@ def filter_documents(
     """
     started = time.perf_counter()
     check_name(dump, "dump")
-    docs_version = lake.version("documents")
-    if docs_version is None:
-        raise LookupError("documents does not exist yet: materialize documents for this dump first")
+    docs_version = lake.partition_version("documents", dump)
     upstream = (TableVersion("documents", docs_version),)
-    scanner = lake.dataset("documents", docs_version).scanner(filter=pads_field("dump") == dump, batch_size=batch_rows)
     cache = lake.cache_dir()
     url_filter.prepare(config.url, cache)  # compile the lists once here, not in every worker
     lineage = Lineage("filtered", dump, run_id, _code_version(filter_stage.STAGE_VERSION), plain(config), upstream)
     with lake.staging() as staging:
         jobs = (
-            filter_stage.BatchJob(dump, seq, pa.Table.from_batches([batch]), str(staging), str(cache), config)
-            for seq, batch in enumerate(b for b in scanner.to_batches() if b.num_rows)
+            filter_stage.BatchJob(dump, seq, batch, str(staging), str(cache), config)
+            for seq, batch in enumerate(lake.partition_batches("documents", docs_version, dump, batch_rows))
         )
         note = _progress_printer("filtered", dump, 0, progress)
         outcomes = sorted(run_jobs(filter_stage.filter_batch, jobs, workers, note), key=lambda o: o.seq)
-        if not outcomes and not lake.has_written("documents", dump):
-            raise LookupError(f"documents has no partition {dump!r}: materialize documents for this dump first")
         kept_parts = [o.kept_part for o in outcomes if o.kept_part]
         rej_parts = [o.rejection_part for o in outcomes if o.rejection_part]
         # Rejections first: if the filtered commit then fails, a re-run replaces both.

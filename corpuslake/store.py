@@ -171,6 +171,27 @@ class Lake:
                 return True
         return False
 
+    def partition_version(self, table: str, dump: str) -> int:
+        """The latest version of ``table`` for a stage to read ``dump`` from; a clear error when no
+        commit ever wrote that partition (the upstream stage has not run for it)."""
+        version = self.version(table)
+        if version is None or not self.has_written(table, dump):
+            raise LookupError(f"{table} has no partition {dump!r}: materialize {table} for this dump first")
+        return version
+
+    def partition_batches(
+        self, table: str, version: int, dump: str, batch_rows: int, columns: Sequence[str] | None = None
+    ) -> Iterator[pa.Table]:
+        """The rows of one dump partition at ``version``, in tables of at most ``batch_rows`` (none empty)."""
+        scanner = self.dataset(table, version).scanner(
+            columns=list(columns) if columns else None,
+            filter=pads.field("dump") == check_name(dump, "dump"),
+            batch_size=batch_rows,
+        )
+        for batch in scanner.to_batches():
+            if batch.num_rows:
+                yield pa.Table.from_batches([batch])
+
     def version_of_commit(self, table: str, commit_id: str) -> int:
         """The version of ``table`` written with lineage ``commit_id`` (a stage writing two tables in one
         run, such as filtered and its rejections, gives both commits the same id)."""

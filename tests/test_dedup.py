@@ -106,6 +106,7 @@ def test_recall_of_planted_near_duplicates_at_jaccard_0_8_and_above() -> None:
     pairs = _planted_pairs(300, 0.8, 0.95, seed=11)
     recall = float(np.mean(_merged(pairs, DedupConfig(exact=False))))
     # the 14 x 8 S-curve gives P(0.8) = 0.92 and more above it
+    assert DedupConfig().hasher().collision_probability(0.8) == pytest.approx(0.9235, abs=1e-4)
     assert recall >= 0.9, recall
 
 

@@ -82,12 +82,7 @@ def write_outputs(
     rejected_parts: list[str] = []
     kept_ids: list[str] = []
     kept_lengths: list[int] = []
-    scanner = lake.dataset("filtered", filtered_version).scanner(
-        filter=pads.field("dump") == dump, batch_size=config.batch_rows
-    )
-    for seq, batch in enumerate(scanner.to_batches()):
-        if not batch.num_rows:
-            continue
+    for seq, batch in enumerate(lake.partition_batches("filtered", filtered_version, dump, config.batch_rows)):
         rows = batch.to_pylist()
         kept_rows, rejected_rows = [], []
         for row in rows:
@@ -220,10 +215,8 @@ def _write_part(staging: str, stem: str, rows: list[dict[str, Any]], schema: pa.
 
 
 def hash_jobs(lake: Lake, filtered_version: int, dump: str, config: DedupConfig) -> Iterator[stage.HashJob]:
-    scanner = lake.dataset("filtered", filtered_version).scanner(
-        columns=["id", "text"], filter=pads.field("dump") == dump, batch_size=config.batch_rows
-    )
-    for seq, batch in enumerate(b for b in scanner.to_batches() if b.num_rows):
+    batches = lake.partition_batches("filtered", filtered_version, dump, config.batch_rows, ["id", "text"])
+    for seq, batch in enumerate(batches):
         yield stage.HashJob(seq, batch.column("id").to_pylist(), batch.column("text").to_pylist(), config)
 
 
@@ -235,11 +228,7 @@ def deduplicate_dump(
     check_name(dump, "dump")
     if config.scope not in ("per_dump", "incremental"):
         raise ValueError(f"scope must be per_dump or incremental, not {config.scope!r}")
-    filtered_version = lake.version("filtered")
-    if filtered_version is None:
-        raise LookupError("filtered does not exist yet: materialize filtered for this dump first")
-    if not lake.has_written("filtered", dump):
-        raise LookupError(f"filtered has no partition {dump!r}: materialize filtered for this dump first")
+    filtered_version = lake.partition_version("filtered", dump)
     jobs = hash_jobs(lake, filtered_version, dump, config)
     outcomes = sorted(run_jobs(stage.hash_batch, jobs, workers, note), key=lambda o: o.seq)
     hashing = time.perf_counter() - started

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from corpuslake.lineage import Lineage, TableVersion, plain
@@ -156,9 +155,7 @@ def signal_dump(
     """Write the content signals of ``dump``'s filtered documents; return version, counters, examples."""
     started = time.perf_counter()
     check_name(dump, "dump")
-    version = lake.version("filtered")
-    if version is None or not lake.has_written("filtered", dump):
-        raise LookupError(f"filtered has no partition {dump!r}: materialize filtered for this dump first")
+    version = lake.partition_version("filtered", dump)
     index = EvalIndex.load(Path(config.eval_sets), config.ngram)  # fail early, in the caller, on a bad folder
     inputs = {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()
@@ -169,13 +166,10 @@ def signal_dump(
     upstream = (TableVersion("filtered", version),)
     lineage = Lineage("content_signals", dump, run_id, code_version, lineage_config, upstream)
     columns = ["id", "dump", "text", "language", "url_blocklisted"]
-    scanner = lake.dataset("filtered", version).scanner(
-        columns=columns, filter=pads.field("dump") == dump, batch_size=config.batch_rows
-    )
     with lake.staging() as staging:
         jobs = (
-            SignalJob(seq, pa.Table.from_batches([batch]), config, str(staging))
-            for seq, batch in enumerate(b for b in scanner.to_batches() if b.num_rows)
+            SignalJob(seq, batch, config, str(staging))
+            for seq, batch in enumerate(lake.partition_batches("filtered", version, dump, config.batch_rows, columns))
         )
         outcomes = sorted(run_jobs(signal_batch, jobs, workers, note), key=lambda o: o.seq)
         written = lake.write_partition(

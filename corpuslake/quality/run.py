@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from corpuslake.lineage import Lineage, TableVersion, plain
@@ -129,9 +128,7 @@ def score_dump(
     """Add a quality score to every kept document of ``dump`` into ``scored``; nothing is dropped."""
     started = time.perf_counter()
     check_name(dump, "dump")
-    dedup_version = lake.version("deduplicated")
-    if dedup_version is None or not lake.has_written("deduplicated", dump):
-        raise LookupError(f"deduplicated has no partition {dump!r}: materialize deduplicated for this dump first")
+    dedup_version = lake.partition_version("deduplicated", dump)
     registry_version, model = current_model(lake)
     model_path = lake.local_path(model["path"])
     if not model_path.is_file():
@@ -139,13 +136,10 @@ def score_dump(
     upstream = (TableVersion("deduplicated", dedup_version), TableVersion("quality_models", registry_version))
     config = {"model_hash": model["model_hash"], "batch_rows": batch_rows}
     lineage = Lineage("scored", dump, run_id, code_version, config, upstream)
-    scanner = lake.dataset("deduplicated", dedup_version).scanner(
-        filter=pads.field("dump") == dump, batch_size=batch_rows
-    )
     with lake.staging() as staging:
         jobs = (
-            ScoreJob(seq, pa.Table.from_batches([batch]), str(model_path), str(staging))
-            for seq, batch in enumerate(b for b in scanner.to_batches() if b.num_rows)
+            ScoreJob(seq, batch, str(model_path), str(staging))
+            for seq, batch in enumerate(lake.partition_batches("deduplicated", dedup_version, dump, batch_rows))
         )
         outcomes = sorted(run_jobs(score_batch, jobs, workers, note), key=lambda o: o.seq)
         version = lake.write_partition(
