@@ -124,15 +124,9 @@ def extract_documents(
             plain(config),
             upstream,
         )
-        # Rejections first: if the documents commit then fails, a re-run replaces both. One lineage (one
-        # commit id) for both commits, so a check can find the rejections written with these documents.
-        rej_version = lake.write_partition(
-            "rejections",
-            parquet_parts_reader(rej_parts, REJECTIONS),
-            lineage,
-            {"dump": dump, "stage": doc_stage.STAGE},
+        version, rej_version = _commit_with_rejections(
+            lake, "documents", DOCUMENTS, doc_parts, rej_parts, doc_stage.STAGE, lineage, dump
         )
-        version = lake.write_partition("documents", parquet_parts_reader(doc_parts, DOCUMENTS), lineage, {"dump": dump})
     counters: Counter[str] = Counter()
     for outcome in outcomes:
         counters["response_records"] += outcome.response_records
@@ -184,14 +178,9 @@ def filter_documents(
         outcomes = sorted(run_jobs(filter_stage.filter_batch, jobs, workers, note), key=lambda o: o.seq)
         kept_parts = [o.kept_part for o in outcomes if o.kept_part]
         rej_parts = [o.rejection_part for o in outcomes if o.rejection_part]
-        # Rejections first: if the filtered commit then fails, a re-run replaces both.
-        rej_version = lake.write_partition(
-            "rejections",
-            parquet_parts_reader(rej_parts, REJECTIONS),
-            lineage,
-            {"dump": dump, "stage": filter_stage.STAGE},
+        version, rej_version = _commit_with_rejections(
+            lake, "filtered", FILTERED, kept_parts, rej_parts, filter_stage.STAGE, lineage, dump
         )
-        version = lake.write_partition("filtered", parquet_parts_reader(kept_parts, FILTERED), lineage, {"dump": dump})
     counters: Counter[str] = Counter()
     for outcome in outcomes:
         counters["documents"] += outcome.documents
@@ -303,6 +292,26 @@ def tag_content(
     )
     report.extra = {"examples": result["examples"], "docs_per_second_per_worker": result["docs_per_second_per_worker"]}
     return report
+
+
+def _commit_with_rejections(
+    lake: Lake,
+    table: str,
+    schema: pa.Schema,
+    parts: list[str],
+    rejection_parts: list[str],
+    stage: str,
+    lineage: Lineage,
+    dump: str,
+) -> tuple[int, int]:
+    """Commit a stage's dropped rows, then its kept rows, under one lineage; return (version, rejections
+    version). Rejections first: if the second commit fails, a re-run replaces both. The shared commit id
+    lets a check find the rejections written with the rows."""
+    rejections = lake.write_partition(
+        "rejections", parquet_parts_reader(rejection_parts, REJECTIONS), lineage, {"dump": dump, "stage": stage}
+    )
+    version = lake.write_partition(table, parquet_parts_reader(parts, schema), lineage, {"dump": dump})
+    return version, rejections
 
 
 def _code_version(stage_version: str) -> str:

@@ -94,6 +94,20 @@ CHILD = textwrap.dedent(
 )
 
 
+def _start_stage(folder: Path, lake: Lake, cache: Path) -> subprocess.Popen[str]:
+    """The filter stage of SAMPLE-2024-10 in a child process; it prints "started" once running."""
+    script = folder / "child.py"
+    script.write_text(CHILD)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    return subprocess.Popen(
+        [sys.executable, str(script), lake.root, str(cache)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @pytest.fixture(scope="module")
 def killable_lake(tmp_path_factory: pytest.TempPathFactory, blocklist_cache: Path) -> Lake:
     lake = Lake(str(tmp_path_factory.mktemp("lake")), cache=str(blocklist_cache))
@@ -110,17 +124,11 @@ def test_a_stage_killed_at_any_moment_leaves_no_partial_version(
     lake = killable_lake
     clean = filter_documents(lake, "SAMPLE-2024-10", "clean", FilterConfig(url=url.UrlConfig()), workers=1)
     expected = lake.read("filtered", clean.version).sort_by("id")
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    child = subprocess.Popen(
-        [sys.executable, str(script), lake.root, str(blocklist_cache)], env=env, stdout=subprocess.PIPE, text=True
-    )
+    child = _start_stage(tmp_path, lake, blocklist_cache)
     assert child.stdout is not None and child.stdout.readline().strip() == "started"
     time.sleep(delay)
     child.send_signal(signal.SIGKILL)  # no cleanup, no exception handler runs
-    child.wait()
-    child.stdout.close()
+    child.communicate()  # reap it and close its pipes
     after = lake.version("filtered")
     assert after is not None and after in (clean.version, clean.version + 1)
     # whatever the moment, the latest version is whole: either the clean one or a complete new commit
@@ -158,19 +166,7 @@ def test_two_runs_of_one_partition_at_once_never_leave_both_halves(
     lake = killable_lake
     clean = filter_documents(lake, "SAMPLE-2024-10", "clean", FilterConfig(url=url.UrlConfig()), workers=1)
     expected = lake.read("filtered", clean.version).sort_by("id")
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    children = [
-        subprocess.Popen(
-            [sys.executable, str(script), lake.root, str(blocklist_cache)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    children = [_start_stage(tmp_path, lake, blocklist_cache) for _ in range(2)]
     outputs = [child.communicate(timeout=300) for child in children]
     codes = [child.returncode for child in children]
     assert 0 in codes, outputs  # at least one run commits
