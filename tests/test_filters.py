@@ -353,10 +353,10 @@ def test_c4_document_rules_follow_datatrove_line_order() -> None:
     assert c4_edit("javascript: function f() { }\n" + "A sentence. " * 6)[2] is None
 
 
-def test_c4_can_empty_a_document() -> None:
+def test_c4_can_empty_a_document(tmp_path: Path) -> None:
     chain = FilterChain(
         FilterConfig(url=url.UrlConfig(domains="", urls="", banned_words="", soft_banned_words="", banned_subwords="")),
-        Path(),
+        tmp_path,
     )
     judged = chain.judge("Home\nAbout us\nContact\n", None, "en", 0.9)
     assert judged.text == ""
@@ -459,12 +459,12 @@ def test_chain_keeps_prose_and_records_every_signal(chain: FilterChain) -> None:
     assert judged.signals["gopher_words"] > 50 and judged.signals["fineweb_lines"] == 5
 
 
-def test_first_enabled_failure_decides_and_disabled_units_only_flag(chain: FilterChain) -> None:
+def test_first_enabled_failure_decides_and_disabled_units_only_flag(chain: FilterChain, tmp_path: Path) -> None:
     judged = chain.judge(ENGLISH, "http://bad.example/", "fr", 0.9)
     assert judged.rejected_by is not None and judged.rejected_by.code == "url/blocklisted"
     assert judged.flags == ["url/blocklisted", "language/not_allowed"]
     config = dataclasses.replace(chain.config, url=dataclasses.replace(chain.config.url, enabled=False))
-    relaxed = FilterChain(config, Path())
+    relaxed = FilterChain(config, tmp_path / "cache")  # never the working directory
     judged = relaxed.judge(ENGLISH, "http://bad.example/", "fr", 0.9)
     assert judged.rejected_by is not None and judged.rejected_by.code == "language/not_allowed"
     assert "url/blocklisted" in judged.flags  # still recorded, for selections that want it
