@@ -148,6 +148,8 @@ PARTITIONS: dict[str, list[str]] = {
     "quality_training_set": [],
     "quality_models": [],
     "rejections": ["dump", "stage"],
+    "snapshots": [],  # snapshots/<name>: each publication replaces the whole table (one Delta version)
+    "catalog": [],
 }
 
 

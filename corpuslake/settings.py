@@ -10,6 +10,8 @@ from pathlib import Path
 
 # The sample crawl committed with the repository: the embedded default landing zone.
 SAMPLE_LANDING = Path(__file__).resolve().parent.parent / "samples" / "crawl"
+# The snapshot definitions and mixture recipes published from the sample lake.
+SAMPLE_DATASETS = Path(__file__).resolve().parent.parent / "samples" / "datasets"
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Settings:
     """The Dagster instance shared by the CLI and the UI (runs, event logs, partitions)."""
     cache: str = ""
     """Derived files worth keeping between runs (the compiled URL blocklist); default ``~/.cache/corpuslake``."""
+    datasets: str = str(SAMPLE_DATASETS)
+    """Folder of dataset definitions: ``snapshots/*.yaml`` and ``mixtures/*.yaml``."""
 
 
 def load_settings(
@@ -35,8 +39,13 @@ def load_settings(
     landing = landing or env.get("CORPUSLAKE_LANDING") or str(SAMPLE_LANDING)
     home = env.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster")
     cache = env.get("CORPUSLAKE_CACHE") or str(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "corpuslake")
+    datasets = env.get("CORPUSLAKE_DATASETS") or str(SAMPLE_DATASETS)
     return Settings(
-        lake=_absolute(lake), landing=_absolute(landing), dagster_home=_absolute(home), cache=_absolute(cache)
+        lake=_absolute(lake),
+        landing=_absolute(landing),
+        dagster_home=_absolute(home),
+        cache=_absolute(cache),
+        datasets=_absolute(datasets),
     )
 
 

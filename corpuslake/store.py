@@ -5,6 +5,7 @@ that carries the lineage, so re-running a partition is idempotent and a crash be
 the previous version as it was. Every read takes a ``version``.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -12,7 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,16 +22,30 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake import Schema as DeltaSchema
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from corpuslake.lineage import LINEAGE_KEY, Lineage, TableVersion
 from corpuslake.names import check_name
 from corpuslake.schemas import PARTITIONS
 
 
+@dataclass(frozen=True)
+class WrittenFile:
+    path: str  # relative to the table folder
+    size: int
+    rows: int
+
+
 class LakeWriteError(RuntimeError):
     """A commit could not be written (no space, no permission, a storage error); the table is unchanged."""
+
+
+class ConcurrentUpdateError(RuntimeError):
+    """Another writer committed to the table first; re-read it and try again."""
 
 
 class LineageMissingError(LookupError):
@@ -153,6 +168,125 @@ class Lake:
             commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
         )
         return self.version_of_commit(table, lineage.commit_id)
+
+    def replace_if_unchanged(
+        self, table: str, data: pa.Table, lineage: Lineage, expected: int | None, configuration: Mapping[str, str]
+    ) -> int:
+        """Replace a whole unpartitioned table, but only if it is still at version ``expected`` (None: it
+        must not exist yet); return the new version. A concurrent writer that committed first makes
+        this raise :class:`ConcurrentUpdateError` and nothing is written: compare-and-swap on Delta's log.
+        """
+        target: str | DeltaTable = self.table_uri(table) if expected is None else self._open(table, expected)
+        try:
+            write_deltalake(
+                target,
+                data,
+                mode="error" if expected is None else "overwrite",
+                storage_options=dict(self.storage_options),
+                configuration=dict(configuration),
+                commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
+            )
+        except CommitFailedError as error:
+            raise ConcurrentUpdateError(f"{table} changed after v{expected}: {error}") from error
+        except DeltaError as error:
+            if expected is None and "exists" in str(error).lower():
+                raise ConcurrentUpdateError(f"{table} was created by another writer") from error
+            raise LakeWriteError(f"writing {table} failed, nothing was committed: {error}") from error
+        except OSError as error:
+            raise LakeWriteError(f"writing {table} failed, nothing was committed: {error}") from error
+        return self.version_of_commit(table, lineage.commit_id)
+
+    def write_ordered(
+        self,
+        table: str,
+        rows: pa.Table,
+        lineage: Lineage,
+        expected: int | None,
+        configuration: Mapping[str, str],
+        rows_per_file: int = 200_000,
+        row_group_rows: int = 8_192,
+    ) -> tuple[int, list[WrittenFile]]:
+        """Replace a whole unpartitioned table with ``rows`` in exactly this order; return the new version
+        and its files in row order.
+
+        Delta writers are free to reorder record batches; a published dataset is read in a fixed order,
+        so its Parquet files are written here one after the other and committed as one transaction that
+        is conditional on version ``expected`` (None: the table must not exist). A conflict raises
+        :class:`ConcurrentUpdateError`; any failure removes the files written, and nothing is committed.
+        """
+        uri = self.table_uri(table)
+        filesystem, base = self._filesystem(uri)
+        filesystem.create_dir(base, recursive=True)
+        prefix = uuid.uuid4().hex
+        written: list[WrittenFile] = []
+        try:
+            for index, start in enumerate(range(0, max(rows.num_rows, 1), rows_per_file)):
+                name = f"part-{index:05d}-{prefix}.parquet"
+                chunk = rows.slice(start, rows_per_file)
+                with filesystem.open_output_stream(f"{base}/{name}") as sink:
+                    pq.write_table(chunk, sink, row_group_size=row_group_rows, compression="snappy")
+                size = filesystem.get_file_info(f"{base}/{name}").size
+                written.append(WrittenFile(name, int(size), chunk.num_rows))
+            now = int(time.time() * 1000)
+            adds = [AddAction(f.path, f.size, {}, now, True, json.dumps({"numRecords": f.rows})) for f in written]
+            properties = CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()})
+            if expected is None:
+                create_table_with_add_actions(
+                    uri,
+                    DeltaSchema.from_arrow(rows.schema),
+                    adds,
+                    mode="error",
+                    configuration=dict(configuration),
+                    storage_options=dict(self.storage_options),
+                    commit_properties=properties,
+                )
+            else:
+                actions: list[AddAction | RemoveAction] = list(adds)
+                self._open(table, expected).create_write_transaction(
+                    actions, mode="overwrite", schema=DeltaSchema.from_arrow(rows.schema), commit_properties=properties
+                )
+        except BaseException as error:
+            for f in written:
+                with suppress(OSError):
+                    filesystem.delete_file(f"{base}/{f.path}")
+            if isinstance(error, CommitFailedError):
+                raise ConcurrentUpdateError(f"{table} changed after v{expected}: {error}") from error
+            if isinstance(error, DeltaError) and expected is None and "already exists" in str(error):
+                raise ConcurrentUpdateError(f"{table} was created by another writer") from error
+            if isinstance(error, OSError | DeltaError):
+                raise LakeWriteError(f"writing {table} failed, nothing was committed: {error}") from error
+            raise
+        return self.version_of_commit(table, lineage.commit_id), written
+
+    def _filesystem(self, uri: str) -> tuple[pafs.FileSystem, str]:
+        if self.is_local:
+            return pafs.LocalFileSystem(), uri.removeprefix("file://")
+        filesystem, path = pafs.FileSystem.from_uri(uri)
+        return filesystem, path
+
+    def files(self, table: str, version: int) -> list[dict[str, Any]]:
+        """The data files of one table version: ``path`` (relative to the table), ``size``, and the
+        flattened statistics of the add actions (``min.<column>``, ``max.<column>``)."""
+        actions = pa.table(self._open(table, version).get_add_actions(flatten=True))
+        return [{**row, "path": unquote(row["path"]), "size": int(row["size_bytes"])} for row in actions.to_pylist()]
+
+    def open_file(self, table: str, relative: str) -> Any:
+        """A binary input stream of one data file of ``table``."""
+        filesystem, base = self._filesystem(self.table_uri(table))
+        try:
+            return filesystem.open_input_stream(f"{base}/{relative}")
+        except FileNotFoundError:
+            raise
+        except OSError as error:
+            if "No such file" in str(error) or "not found" in str(error).lower():
+                raise FileNotFoundError(f"{base}/{relative}") from error
+            raise
+
+    def read_file(self, table: str, relative: str) -> bytes:
+        """The bytes of one data file of ``table`` (FileNotFoundError when it is gone)."""
+        with self.open_file(table, relative) as stream:
+            data: bytes = stream.read()
+        return data
 
     def local_path(self, relative: str) -> Path:
         """A file under a local lake root (model files live beside the tables)."""

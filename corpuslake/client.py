@@ -1,0 +1,241 @@
+"""The training-side reader: ``corpuslake.open("corpuslake://name@N")`` streams exactly the published bytes.
+
+A pin resolves through the catalog to a table, a Delta version and a manifest. Opening checks that the
+version's files are the manifest's files; streaming reads each file whole, checks its size and SHA-256
+against the manifest, and only then decodes it (the next file is read and hashed on a second thread
+while this one is decoded). A missing, truncated or altered file, a vacuumed version, or a catalog that
+no longer matches a lock file is an error naming the problem, never different rows.
+"""
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+from deltalake.exceptions import DeltaError
+
+from corpuslake.catalog import (
+    SCHEME,
+    Catalog,
+    CatalogEntry,
+    DamagedSnapshotError,
+    ManifestFile,
+    PinError,
+    manifest_sha256,
+    parse_pin,
+)
+from corpuslake.settings import load_settings
+from corpuslake.store import Lake
+
+LOCK_SUFFIX = ".corpuslake.lock"
+
+
+class LockMismatchError(PinError):
+    """The catalog no longer says what the lock file recorded."""
+
+
+def _lake(lake: str | Lake | None) -> Lake:
+    if isinstance(lake, Lake):
+        return lake
+    return Lake(load_settings(lake=lake).lake)
+
+
+@dataclass(frozen=True)
+class LockedPin:
+    """One pin as a lock file records it."""
+
+    written: str
+    uri: str
+    table: str
+    delta_version: int
+    manifest_sha256: str
+    documents: int
+    tokens: int
+
+
+def read_lock(path: str | Path) -> tuple[str, dict[str, LockedPin]]:
+    """The lake root and the pins (by the text written in the config, and by resolved URI) of a lock file."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or "pins" not in data or "lake" not in data:
+        raise PinError(f"{path} is not a corpuslake lock file (no 'lake' and 'pins'): write one with `corpuslake lock`")
+    pins = {}
+    for written, pin in data["pins"].items():
+        locked = LockedPin(written=written, **pin)
+        pins[written] = locked
+        pins[locked.uri] = locked
+    return str(data["lake"]), pins
+
+
+class Snapshot:
+    """One published snapshot, verified against its manifest as it is read."""
+
+    def __init__(self, lake: Lake, entry: CatalogEntry) -> None:
+        self.lake = lake
+        self.entry = entry
+
+    @property
+    def uri(self) -> str:
+        return self.entry.uri
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.lake.dataset(self.entry.table, self.entry.delta_version).schema
+
+    def check_files(self) -> None:
+        """The catalog's manifest hash holds, and the Delta version's files are exactly the manifest's."""
+        entry = self.entry
+        if manifest_sha256(entry.manifest) != entry.manifest_sha256:
+            raise DamagedSnapshotError(entry.uri, ["the catalog's manifest does not match its own manifest_sha256"])
+        try:
+            version_files = {f["path"] for f in self.lake.files(entry.table, entry.delta_version)}
+        except DeltaError as error:
+            raise DamagedSnapshotError(
+                entry.uri,
+                [
+                    f"{entry.table}@v{entry.delta_version} is no longer in the Delta log ({error}): "
+                    "was its log cleaned outside corpuslake gc?"
+                ],
+            ) from error
+        listed = {f.path for f in entry.manifest}
+        if version_files != listed:
+            raise DamagedSnapshotError(
+                entry.uri,
+                [
+                    f"{entry.table}@v{entry.delta_version} holds files that differ from the manifest: "
+                    f"{sorted(version_files ^ listed)}"
+                ],
+            )
+
+    def verify(self) -> list[str]:
+        """Every damaged file (missing, wrong size, wrong SHA-256), one sentence each; empty when intact."""
+        problems = []
+        for file in self.entry.manifest:
+            problem = self._problem(file, _read_whole(self.lake, self.entry.table, file))
+            if problem:
+                problems.append(problem)
+        return problems
+
+    def _problem(self, file: ManifestFile, data: bytes | None) -> str | None:
+        where = f"{self.entry.table}/{file.path}"
+        if data is None:
+            return f"{where} is missing (vacuumed or deleted)"
+        if len(data) != file.size:
+            return f"{where} has {len(data)} bytes, the manifest says {file.size}"
+        if hashlib.sha256(data).hexdigest() != file.sha256:
+            return f"{where} was altered: its SHA-256 differs from the manifest"
+        return None
+
+    def _verified_files(self, files: Sequence[ManifestFile]) -> Iterator[tuple[ManifestFile, bytes]]:
+        """Each file's bytes after its check, reading and hashing the next one while the caller decodes."""
+        if not files:
+            return
+
+        def load(file: ManifestFile) -> tuple[ManifestFile, bytes]:
+            data = _read_whole(self.lake, self.entry.table, file)
+            problem = self._problem(file, data)
+            if problem:
+                raise DamagedSnapshotError(self.entry.uri, [problem])
+            assert data is not None
+            return file, data
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpuslake-verify") as pool:
+            ahead: Future[tuple[ManifestFile, bytes]] = pool.submit(load, files[0])
+            for following in [*files[1:], None]:
+                current = ahead.result()
+                if following is not None:
+                    ahead = pool.submit(load, following)
+                yield current
+
+    def batches(
+        self,
+        columns: Sequence[str] | None = None,
+        batch_rows: int = 8192,
+        start_row: int = 0,
+        stop_row: int | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows in published order as record batches, rows ``start_row`` to ``stop_row`` (exclusive)."""
+        self.check_files()
+        stop = self.entry.documents if stop_row is None else min(stop_row, self.entry.documents)
+        offset, wanted = 0, []
+        for file in self.entry.manifest:
+            if offset + file.rows > start_row and offset < stop:
+                wanted.append((offset, file))
+            offset += file.rows
+        offsets = {file.path: first for first, file in wanted}
+        for file, data in self._verified_files([f for _, f in wanted]):
+            first = offsets[file.path]
+            reader = pq.ParquetFile(pa.BufferReader(data))
+            position = first
+            for batch in reader.iter_batches(batch_size=batch_rows, columns=list(columns) if columns else None):
+                begin, end = max(start_row - position, 0), min(stop - position, batch.num_rows)
+                if end > begin:
+                    yield batch if (begin, end) == (0, batch.num_rows) else batch.slice(begin, end - begin)
+                position += batch.num_rows
+                if position >= stop:
+                    return
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        return self.batches()
+
+    def to_table(self, columns: Sequence[str] | None = None) -> pa.Table:
+        batches = list(self.batches(columns))
+        if batches:
+            return pa.Table.from_batches(batches)
+        schema = self.schema
+        return schema.empty_table() if not columns else schema.empty_table().select(list(columns))
+
+    def torch(self, **options: Any) -> Any:
+        """A ``torch.utils.data.IterableDataset`` over this snapshot (see :mod:`corpuslake.torch_dataset`)."""
+        from corpuslake.torch_dataset import SnapshotDataset
+
+        return SnapshotDataset(self, **options)
+
+
+def _read_whole(lake: Lake, table: str, file: ManifestFile) -> bytes | None:
+    try:
+        return lake.read_file(table, file.path)
+    except FileNotFoundError:
+        return None
+
+
+def resolve(uri: str, lake: str | Lake | None = None, lock: str | Path | None = None) -> tuple[Lake, CatalogEntry]:
+    """The lake and catalog entry a pin (or a lock file's pin) names."""
+    if lock is None and not uri.startswith(SCHEME) and (uri.endswith(LOCK_SUFFIX) or Path(uri).is_file()):
+        lock, uri = uri, ""
+    if lock is None:
+        store = _lake(lake)
+        return store, Catalog(store).resolve(parse_pin(uri))
+    root, pins = read_lock(lock)
+    if not uri:
+        distinct = {p.uri for p in pins.values()}
+        if len(distinct) != 1:
+            raise PinError(f"{lock} locks {len(distinct)} pins: name one of {', '.join(sorted(distinct))}")
+        uri = distinct.pop()
+    if uri not in pins:
+        raise PinError(f"{uri} is not in {lock} (locked: {', '.join(sorted({p.uri for p in pins.values()}))})")
+    locked = pins[uri]
+    store = lake if isinstance(lake, Lake) else Lake(lake or root)
+    entry = Catalog(store).resolve(locked.uri)
+    if (entry.delta_version, entry.manifest_sha256) != (locked.delta_version, locked.manifest_sha256):
+        raise LockMismatchError(
+            f"{locked.uri}: {lock} recorded {locked.table}@v{locked.delta_version} manifest "
+            f"{locked.manifest_sha256[:16]}, the catalog now says {entry.table}@v{entry.delta_version} "
+            f"manifest {entry.manifest_sha256[:16]}"
+        )
+    return store, entry
+
+
+def open(uri: str, lake: str | Lake | None = None, *, lock: str | Path | None = None) -> Snapshot:
+    """A published snapshot by pin (``corpuslake://name@N``), or by lock file (its only pin, or ``uri``).
+
+    ``lake`` is the lake root (default: ``CORPUSLAKE_LAKE`` or ``./lake``; a lock file names its own).
+    """
+    store, entry = resolve(uri, lake, lock)
+    snapshot = Snapshot(store, entry)
+    snapshot.check_files()
+    return snapshot

@@ -1,0 +1,82 @@
+"""Publishing the configured datasets: every snapshot definition, then every mixture recipe.
+
+A definitions folder holds ``snapshots/*.yaml`` and ``mixtures/*.yaml``. Snapshots publish first, so a
+recipe can pin a number that this same run minted.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corpuslake import __version__
+from corpuslake.catalog import Catalog
+from corpuslake.mixtures import MixtureRecipe, build_mixture, load_recipes
+from corpuslake.publish import Audit, Publication, publish
+from corpuslake.snapshots import SnapshotDefinition, load_snapshot_definitions, select_snapshot
+from corpuslake.store import Lake
+from corpuslake.tokens import Tokenizer, default_tokenizer
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Definitions:
+    snapshots: list[SnapshotDefinition] = field(default_factory=list)
+    mixtures: list[MixtureRecipe] = field(default_factory=list)
+
+
+def load_definitions(folder: str | Path) -> Definitions:
+    """The snapshot definitions and mixture recipes under ``folder``."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset definitions folder {root} does not exist")
+    return Definitions(load_snapshot_definitions(root / "snapshots"), load_recipes(root / "mixtures"))
+
+
+def publish_snapshot(
+    lake: Lake,
+    definition: SnapshotDefinition,
+    run_id: str,
+    tokenizer: Tokenizer | None = None,
+    audits: Sequence[Audit] | None = None,
+) -> Publication:
+    """Select, count tokens, write, audit and record one snapshot."""
+    counter = tokenizer or default_tokenizer()
+    selection = select_snapshot(lake, definition, counter)
+    return publish(
+        lake,
+        definition.name,
+        "snapshot",
+        selection.rows,
+        order_by="id",
+        tokenizer=str(counter.info),
+        upstream=selection.upstream,
+        definition=definition.as_config(),
+        report=selection.report,
+        run_id=run_id,
+        code_version=__version__,
+        audits=audits,
+    )
+
+
+def publish_mixture(
+    lake: Lake, recipe: MixtureRecipe, run_id: str, audits: Sequence[Audit] | None = None
+) -> Publication:
+    """Build, write, audit and record one mixture (its token counts are its sources')."""
+    selection = build_mixture(lake, recipe)
+    catalog = Catalog(lake)
+    tokenizers = sorted({catalog.resolve(s.uri).tokenizer for p in recipe.phases for s in p.sources})
+    return publish(
+        lake,
+        recipe.name,
+        "mixture",
+        selection.rows,
+        order_by="position",
+        tokenizer=" | ".join(tokenizers),
+        upstream=selection.upstream,
+        definition=recipe.as_config(),
+        report=selection.report,
+        run_id=run_id,
+        code_version=__version__,
+        audits=audits,
+    )

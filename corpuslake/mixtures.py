@@ -1,0 +1,376 @@
+"""Mixtures: token-weighted blends of pinned snapshots, in phases, built deterministically.
+
+A recipe (YAML) names a target token count, a seed, a repetition cap, and one or more phases (a
+curriculum: e.g. a last phase drawn from a higher-quality snapshot, as DCLM's final tokens). Each phase
+takes a fraction of the target and splits it between its sources by weight; sources are pins
+``corpuslake://name@N`` and are read through the verifying client, so a recipe always sees the same bytes.
+
+How documents are drawn: every source is an endless stream of epochs; epoch ``e`` is the source's
+documents in the order of a keyed hash of (seed, source, e, id). A phase takes documents from the front
+of the stream until the next one would move it further from its requested tokens; a later phase
+continues the same stream, so a document repeats only once its source is exhausted. A source is never
+drawn past ``max_epochs`` times its tokens: the phase then gets less than it asked for, and the report
+says so (or the build fails, with ``on_shortfall: fail``). Within a phase, rows are shuffled by another
+keyed hash, and phases follow each other in recipe order. Same pins, recipe and seed: same rows, same order.
+"""
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from corpuslake.catalog import Catalog, CatalogEntry, parse_pin
+from corpuslake.client import Snapshot
+from corpuslake.lineage import TableVersion
+from corpuslake.names import check_name
+from corpuslake.snapshots import DefinitionError, Selection, load_yaml
+from corpuslake.store import Lake
+
+MIXTURE = pa.schema(
+    [
+        pa.field("position", pa.int64(), nullable=False),  # order a training job reads, from 0
+        pa.field("phase", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),  # the pin the row was drawn from
+        pa.field("epoch", pa.int32(), nullable=False),  # 0 on a source's first pass, 1 on its first repeat...
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("dump", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("language", pa.string()),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("tokens", pa.int32(), nullable=False),
+    ]
+)
+
+
+class MixtureShortfallError(RuntimeError):
+    """A source ran out (its repetition cap) before its share of the target was drawn."""
+
+
+@dataclass(frozen=True)
+class MixtureSource:
+    uri: str
+    """A pinned snapshot, ``corpuslake://name@N``."""
+    weight: float
+    """Share of the phase's tokens, relative to the phase's other sources."""
+    max_epochs: float | None = None
+    """Passes over this source at most (default: the recipe's ``max_epochs``)."""
+    min_quality: float | None = None
+    """Only this source's documents with a quality score of at least this."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    fraction: float
+    """Share of the recipe's target tokens; the phases' fractions add up to 1."""
+    sources: tuple[MixtureSource, ...]
+
+
+@dataclass(frozen=True)
+class MixtureRecipe:
+    name: str
+    target_tokens: int
+    seed: int
+    phases: tuple[Phase, ...]
+    description: str = ""
+    max_epochs: float = 4.0
+    """Default repetition cap per source (about 4 passes cost little, Muennighoff et al. 2023)."""
+    on_shortfall: str = "report"
+    """``report``: publish what the caps allow and report it; ``fail``: refuse to publish."""
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "mixture name")
+        where = f"mixture {self.name}"
+        if self.target_tokens < 1:
+            raise DefinitionError(f"{where}: target_tokens must be positive")
+        if self.on_shortfall not in ("report", "fail"):
+            raise DefinitionError(f"{where}: on_shortfall must be report or fail, not {self.on_shortfall!r}")
+        if self.max_epochs <= 0:
+            raise DefinitionError(f"{where}: max_epochs must be positive")
+        if not self.phases:
+            raise DefinitionError(f"{where}: needs sources (or phases with sources)")
+        if not math.isclose(sum(p.fraction for p in self.phases), 1.0, abs_tol=1e-9):
+            raise DefinitionError(f"{where}: phase fractions add up to {sum(p.fraction for p in self.phases)}, not 1")
+        repeated = [n for n, c in Counter(p.name for p in self.phases).items() if c > 1]
+        if repeated:
+            raise DefinitionError(f"{where}: phase name(s) used twice: {', '.join(repeated)}")
+        for phase in self.phases:
+            check_name(phase.name, "phase name")
+            if phase.fraction <= 0 or not phase.sources:
+                raise DefinitionError(f"{where}, phase {phase.name}: needs a positive fraction and sources")
+            for source in phase.sources:
+                parse_pin(source.uri)  # a number, never @latest: a recipe must mean the same bytes forever
+                if source.weight <= 0 or (source.max_epochs is not None and source.max_epochs <= 0):
+                    raise DefinitionError(f"{where}, {source.uri}: weight and max_epochs must be positive")
+
+    def as_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "target_tokens": self.target_tokens,
+            "seed": self.seed,
+            "max_epochs": self.max_epochs,
+            "on_shortfall": self.on_shortfall,
+            "phases": [
+                {"name": p.name, "fraction": p.fraction, "sources": [vars(s) for s in p.sources]} for p in self.phases
+            ],
+        }
+
+
+_SOURCE_KEYS = {"uri", "weight", "max_epochs", "min_quality"}
+_RECIPE_KEYS = {"name", "description", "target_tokens", "seed", "max_epochs", "on_shortfall", "phases", "sources"}
+
+
+def recipe_from_mapping(data: Any, where: str) -> MixtureRecipe:
+    """A recipe from parsed YAML: top-level ``sources`` make one phase named ``main``."""
+    if not isinstance(data, Mapping):
+        raise DefinitionError(f"{where}: expected a mapping of settings")
+    unknown = sorted(set(data) - _RECIPE_KEYS)
+    if unknown:
+        raise DefinitionError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+    if ("phases" in data) == ("sources" in data):
+        raise DefinitionError(f"{where}: give either sources (one phase) or phases")
+    raw_phases = data["phases"] if "phases" in data else [{"name": "main", "fraction": 1.0, "sources": data["sources"]}]
+    try:
+        phases = tuple(_phase(p, where) for p in raw_phases)
+        values = {k: v for k, v in data.items() if k not in ("phases", "sources")}
+        return MixtureRecipe(phases=phases, **values)
+    except (TypeError, KeyError) as error:
+        raise DefinitionError(f"{where}: {error}") from error
+    except ValueError as error:
+        raise DefinitionError(f"{where}: {error}") from error
+
+
+def _phase(data: Any, where: str) -> Phase:
+    if not isinstance(data, Mapping) or not isinstance(data.get("sources"), list):
+        raise DefinitionError(f"{where}: each phase needs name, fraction and a list of sources")
+    sources = []
+    for source in data["sources"]:
+        if not isinstance(source, Mapping) or set(source) - _SOURCE_KEYS or "uri" not in source:
+            raise DefinitionError(f"{where}: a source has uri, weight, and optionally max_epochs and min_quality")
+        sources.append(MixtureSource(**{"weight": 1.0, **source}))
+    return Phase(name=str(data["name"]), fraction=float(data["fraction"]), sources=tuple(sources))
+
+
+def load_recipes(folder: Path) -> list[MixtureRecipe]:
+    recipes = [recipe_from_mapping(load_yaml(p), str(p)) for p in sorted(folder.glob("*.yaml"))]
+    repeated = [n for n, c in Counter(r.name for r in recipes).items() if c > 1]
+    if repeated:
+        raise DefinitionError(f"{folder}: mixture name(s) defined twice: {', '.join(repeated)}")
+    return recipes
+
+
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _salt(*parts: object) -> np.uint64:
+    digest = hashlib.blake2b("\x00".join(map(str, parts)).encode(), digest_size=8).digest()
+    return np.uint64(int.from_bytes(digest, "little"))
+
+
+def _mix(values: np.ndarray, salt: np.uint64) -> np.ndarray:
+    """splitmix64 of ``values ^ salt``: a keyed, well-spread order for each epoch and phase."""
+    with np.errstate(over="ignore"):
+        z = (values ^ salt) & _MASK
+        z = (z + np.uint64(0x9E3779B97F4A7C15)) & _MASK
+        z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
+        z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
+        return z ^ (z >> np.uint64(31))
+
+
+def _id_keys(ids: list[str]) -> np.ndarray:
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "little") for i in ids], dtype=np.uint64
+    )
+
+
+@dataclass
+class _Stream:
+    """One source's documents as an endless sequence of keyed-shuffled epochs."""
+
+    uri: str
+    seed: int
+    indices: np.ndarray  # rows of the source table that may be drawn
+    keys: np.ndarray
+    tokens: np.ndarray
+    cap_tokens: float
+    epoch: int = 0
+    offset: int = 0
+    used_tokens: int = 0
+    _order: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def available_tokens(self) -> int:
+        return int(self.tokens.sum())
+
+    def _epoch_order(self) -> np.ndarray:
+        if self._order is None:
+            ranks = _mix(self.keys, _salt(self.seed, self.uri, "epoch", self.epoch))
+            self._order = np.lexsort((self.keys, ranks))
+        return self._order
+
+    def take(self, wanted: float) -> tuple[list[tuple[int, int]], int, bool]:
+        """Draw about ``wanted`` tokens: (source row, epoch) pairs, tokens drawn, whether the cap stopped it."""
+        drawn: list[tuple[int, int]] = []
+        got = 0
+        while got < wanted and len(self.indices):
+            room = self.cap_tokens - self.used_tokens
+            order = self._epoch_order()[self.offset :]
+            sizes = np.cumsum(self.tokens[order])
+            need = min(wanted - got, room)
+            count = int(np.searchsorted(sizes, need))  # the first prefix reaching ``need``
+            if count < len(order):
+                over, under = sizes[count] - need, need - (sizes[count - 1] if count else 0)
+                if over <= under and sizes[count] <= room:
+                    count += 1
+            drawn.extend((int(self.indices[i]), self.epoch) for i in order[:count])
+            taken = int(sizes[count - 1]) if count else 0
+            got += taken
+            self.used_tokens += taken
+            self.offset += count
+            if self.offset < len(self.indices):
+                break  # the next document would overshoot what is wanted, or the cap
+            self.epoch, self.offset, self._order = self.epoch + 1, 0, None
+        capped = got < wanted and self.cap_tokens - self.used_tokens < wanted - got
+        return drawn, got, capped
+
+
+def build_mixture(lake: Lake, recipe: MixtureRecipe) -> Selection:
+    """The rows of a recipe, in training order, with the realized-against-requested report."""
+    catalog = Catalog(lake)
+    entries: dict[str, CatalogEntry] = {}
+    tables: dict[str, pa.Table] = {}
+    for uri in sorted({s.uri for p in recipe.phases for s in p.sources}):
+        entry = catalog.resolve(parse_pin(uri))
+        entries[uri] = entry
+        snapshot = Snapshot(lake, entry)
+        columns = [
+            c
+            for c in ("id", "dump", "url", "language", "text", "tokens", "quality_score")
+            if c in snapshot.schema.names
+        ]
+        tables[uri] = snapshot.to_table(columns)
+    streams: dict[tuple[str, float | None], _Stream] = {}
+    phase_rows: list[pa.Table] = []
+    report_phases: list[dict[str, Any]] = []
+    for phase_index, phase in enumerate(recipe.phases):
+        requested_phase = recipe.target_tokens * phase.fraction
+        weights = sum(s.weight for s in phase.sources)
+        parts: list[pa.Table] = []
+        lines: list[dict[str, Any]] = []
+        for source in phase.sources:
+            stream_key = (source.uri, source.min_quality)
+            if stream_key not in streams:
+                streams[stream_key] = _new_stream(recipe, source, tables[source.uri])
+            stream = streams[stream_key]
+            requested = requested_phase * source.weight / weights
+            drawn, got, capped = stream.take(requested)
+            rows, epochs = [r for r, _ in drawn], [e for _, e in drawn]
+            part = tables[source.uri].take(pa.array(rows, pa.int64()))
+            parts.append(_as_mixture_rows(part, phase.name, source.uri, epochs))
+            lines.append(
+                {
+                    "source": source.uri,
+                    "weight": source.weight,
+                    "requested_tokens": round(requested),
+                    "realized_tokens": got,
+                    "documents": len(drawn),
+                    "epochs_drawn": round(stream.used_tokens / max(stream.available_tokens, 1), 4),
+                    "capped": capped,
+                }
+            )
+        realized_phase = sum(line["realized_tokens"] for line in lines)
+        for line in lines:
+            line["requested_share"] = round(line["weight"] / weights, 4)
+            line["realized_share"] = round(line["realized_tokens"] / realized_phase, 4) if realized_phase else 0.0
+        rows_table = pa.concat_tables(parts) if parts else MIXTURE.empty_table()
+        phase_rows.append(_shuffle(rows_table, recipe.seed, phase.name))
+        report_phases.append(
+            {
+                "phase": phase.name,
+                "phase_index": phase_index,
+                "requested_tokens": round(requested_phase),
+                "realized_tokens": realized_phase,
+                "sources": lines,
+            }
+        )
+    shortfalls = [
+        f"{p['phase']}: {line['source']} gave {line['realized_tokens']} of {line['requested_tokens']} tokens "
+        "(repetition cap)"
+        for p in report_phases
+        for line in p["sources"]
+        if line["capped"]
+    ]
+    if shortfalls and recipe.on_shortfall == "fail":
+        raise MixtureShortfallError(f"mixture {recipe.name}: " + "; ".join(shortfalls))
+    rows = pa.concat_tables(phase_rows)
+    rows = rows.set_column(0, "position", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
+    realized = int(pc.sum(rows["tokens"]).as_py() or 0)
+    report = {
+        "target_tokens": recipe.target_tokens,
+        "realized_tokens": realized,
+        "phases": report_phases,
+        "shortfalls": shortfalls,
+        "sources": {
+            uri: {"documents": e.documents, "tokens": e.tokens, "manifest_sha256": e.manifest_sha256}
+            for uri, e in sorted(entries.items())
+        },
+    }
+    upstream = tuple(sorted({TableVersion(e.table, e.delta_version) for e in entries.values()}, key=str))
+    return Selection(rows, upstream, report)
+
+
+def _new_stream(recipe: MixtureRecipe, source: MixtureSource, table: pa.Table) -> _Stream:
+    eligible = pc.greater(table["tokens"], 0)
+    if source.min_quality is not None:
+        if "quality_score" not in table.column_names:
+            raise DefinitionError(f"mixture {recipe.name}: {source.uri} has no quality_score for min_quality")
+        eligible = pc.and_(eligible, pc.greater_equal(table["quality_score"], source.min_quality))
+    indices = np.flatnonzero(eligible.to_numpy(zero_copy_only=False))
+    tokens = table["tokens"].to_numpy()[indices].astype(np.int64)
+    ids = table["id"].take(pa.array(indices)).to_pylist()
+    cap = (source.max_epochs or recipe.max_epochs) * float(tokens.sum())
+    return _Stream(
+        source.uri + ("" if source.min_quality is None else f"?min_quality={source.min_quality}"),
+        recipe.seed,
+        indices,
+        _id_keys(ids),
+        tokens,
+        cap,
+    )
+
+
+def _as_mixture_rows(part: pa.Table, phase: str, uri: str, epochs: list[int]) -> pa.Table:
+    n = part.num_rows
+    columns = {
+        "position": pa.array(np.zeros(n, dtype=np.int64)),
+        "phase": pa.array([phase] * n, pa.string()),
+        "source": pa.array([uri] * n, pa.string()),
+        "epoch": pa.array(epochs, pa.int32()),
+    }
+    for name in ("id", "dump", "url", "language", "text", "tokens"):
+        columns[name] = part[name] if name in part.column_names else pa.nulls(n, MIXTURE.field(name).type)
+    return pa.table(columns, schema=MIXTURE)
+
+
+def _shuffle(rows: pa.Table, seed: int, phase: str) -> pa.Table:
+    """Rows of one phase in a keyed order (by id and epoch), so sources interleave."""
+    if not rows.num_rows:
+        return rows
+    keys = _id_keys(
+        [
+            f"{i}/{e}/{s}"
+            for i, e, s in zip(
+                rows["id"].to_pylist(), rows["epoch"].to_pylist(), rows["source"].to_pylist(), strict=True
+            )
+        ]
+    )
+    order = np.lexsort((keys, _mix(keys, _salt(seed, "phase", phase))))
+    return rows.take(pa.array(order))

@@ -1,0 +1,192 @@
+"""Publishing: write a selection as one version of ``snapshots/<name>``, audit it, then record it.
+
+Write-audit-publish: the rows are written first (a Delta version nobody pins yet), the audits read that
+exact version back, and only when every audit passed is the version recorded in the catalog under a
+number. A failed audit leaves the catalog untouched; the unpublished table version is harmless and
+``corpuslake gc`` removes its files later.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from corpuslake.catalog import (
+    PUBLISHED_TABLE_PROPERTIES,
+    Catalog,
+    CatalogEntry,
+    ManifestFile,
+    manifest_sha256,
+    snapshot_table,
+)
+from corpuslake.lineage import Lineage, TableVersion
+from corpuslake.store import ConcurrentUpdateError, Lake, WrittenFile
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    name: str
+    passed: bool
+    detail: str
+
+
+Audit = Callable[[Lake, str, int, pa.Table], AuditResult]
+"""An audit reads the written version (lake, table, version) and the rows that were meant to be there."""
+
+
+class PublicationBlockedError(RuntimeError):
+    """An audit failed: the version was written but not published."""
+
+    def __init__(self, name: str, table: str, version: int, failed: Sequence[AuditResult]) -> None:
+        self.failed = list(failed)
+        reasons = "; ".join(f"{a.name}: {a.detail}" for a in failed)
+        super().__init__(f"{name} was not published ({table}@v{version} failed its audits): {reasons}")
+
+
+@dataclass(frozen=True)
+class Publication:
+    entry: CatalogEntry
+    new: bool
+    """False when the content equals the name's latest publication (no new number was minted)."""
+
+
+def content_sha256(table: pa.Table) -> str:
+    """A hash of the rows and their schema, independent of how the table is chunked."""
+    digest = hashlib.sha256()
+    for column_field in table.schema:
+        digest.update(f"{column_field.name}:{column_field.type}\n".encode())
+        for chunk in table.column(column_field.name).chunks:
+            for start in range(0, len(chunk), 4096):
+                values = chunk.slice(start, 4096).to_pylist()
+                digest.update(
+                    "".join(json.dumps(v, default=str, ensure_ascii=False) + "\n" for v in values).encode(
+                        "utf-8", "surrogatepass"
+                    )
+                )
+    return digest.hexdigest()
+
+
+def file_sha256(stream: Any) -> str:
+    digest = hashlib.sha256()
+    with stream:
+        for block in iter(lambda: stream.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_manifest(lake: Lake, table: str, files: Sequence[WrittenFile]) -> list[ManifestFile]:
+    """The written files with their SHA-256 as read back from storage, in row order."""
+    return [ManifestFile(f.path, f.size, file_sha256(lake.open_file(table, f.path)), f.rows) for f in files]
+
+
+def standard_audits() -> list[Audit]:
+    """What every publication must pass: all rows are there, ids are unique, no text or id is null."""
+    return [_audit_rows, _audit_ids, _audit_nulls]
+
+
+def _audit_rows(lake: Lake, table: str, version: int, expected: pa.Table) -> AuditResult:
+    written = lake.dataset(table, version).count_rows()
+    return AuditResult(
+        "rows_written", written == expected.num_rows, f"{written} rows read back, {expected.num_rows} written"
+    )
+
+
+def _audit_ids(lake: Lake, table: str, version: int, expected: pa.Table) -> AuditResult:
+    ids = lake.read(table, version, columns=["id"])["id"]
+    distinct = len(pc.unique(ids))
+    repeats = "epoch" in expected.column_names  # a mixture repeats a document per source and epoch
+    if repeats:
+        keys = lake.read(table, version, columns=["source", "id", "epoch"])
+        distinct = keys.group_by(["source", "id", "epoch"]).aggregate([]).num_rows
+    what = "(source, id, epoch) triples" if repeats else "ids"
+    return AuditResult("ids_unique", distinct == len(ids), f"{distinct} distinct {what} in {len(ids)} rows")
+
+
+def _audit_nulls(lake: Lake, table: str, version: int, expected: pa.Table) -> AuditResult:
+    data = lake.read(table, version, columns=["id", "text"])
+    nulls = {c: data[c].null_count for c in ("id", "text") if data[c].null_count}
+    return AuditResult("no_null_text_or_id", not nulls, f"nulls: {nulls}" if nulls else "none")
+
+
+def publish(
+    lake: Lake,
+    name: str,
+    kind: str,
+    rows: pa.Table,
+    *,
+    order_by: str,
+    tokenizer: str,
+    upstream: Sequence[TableVersion],
+    definition: Mapping[str, Any],
+    report: Mapping[str, Any],
+    run_id: str,
+    code_version: str,
+    audits: Sequence[Audit] | None = None,
+) -> Publication:
+    """Publish ``rows`` (already in their final order) as the next number of ``name``."""
+    catalog = Catalog(lake)
+    table = snapshot_table(name)
+    content = content_sha256(rows)
+    latest = catalog.latest(name)
+    if latest is not None and latest.content_sha256 == content:
+        return Publication(latest, False)
+    lineage = Lineage(
+        asset="mixtures" if kind == "mixture" else "snapshots",
+        partition=name,
+        run_id=run_id,
+        code_version=code_version,
+        config=dict(definition),
+        upstream=tuple(upstream),
+    )
+    version, files = _write(lake, table, rows, lineage)
+    results = [audit(lake, table, version, rows) for audit in (audits if audits is not None else standard_audits())]
+    failed = [r for r in results if not r.passed]
+    if failed:
+        raise PublicationBlockedError(name, table, version, failed)
+    manifest = build_manifest(lake, table, files)
+    read_back = pa.concat_tables(pq.read_table(pa.BufferReader(lake.read_file(table, f.path))) for f in manifest)
+    same = content_sha256(read_back) == content
+    results.append(AuditResult("read_back_in_order", same, "rows read back in manifest order hash to the rows written"))
+    if not same:
+        raise PublicationBlockedError(name, table, version, results[-1:])
+    entry = CatalogEntry(
+        name=name,
+        number=0,  # the catalog assigns it
+        kind=kind,
+        table=table,
+        delta_version=version,
+        documents=rows.num_rows,
+        tokens=int(pc.sum(rows["tokens"]).as_py() or 0),
+        tokenizer=tokenizer,
+        order_by=order_by,
+        content_sha256=content,
+        manifest_sha256=manifest_sha256(manifest),
+        manifest=tuple(manifest),
+        lineage={
+            "upstream": [str(u) for u in upstream],
+            "definition": dict(definition),
+            "run_id": run_id,
+            "code_version": code_version,
+            "commit_id": lineage.commit_id,
+        },
+        checks={r.name: {"passed": r.passed, "detail": r.detail} for r in results},
+        report=dict(report),
+    )
+    recorded, new = catalog.record(entry, lineage)
+    return Publication(recorded, new)
+
+
+def _write(lake: Lake, table: str, rows: pa.Table, lineage: Lineage) -> tuple[int, list[WrittenFile]]:
+    """Replace the publication table with ``rows``; a concurrent publisher of the same name makes this
+    retry on top of its version (each publication is its own Delta version either way)."""
+    for _ in range(10):
+        try:
+            return lake.write_ordered(table, rows, lineage, lake.version(table), PUBLISHED_TABLE_PROPERTIES)
+        except ConcurrentUpdateError:
+            continue
+    raise ConcurrentUpdateError(f"{table} kept changing under concurrent publishers")
