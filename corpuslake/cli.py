@@ -5,6 +5,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from corpuslake import client
+from corpuslake.catalog import SCHEME, Catalog, CatalogEntry, DamagedSnapshotError, parse_pin
+from corpuslake.diff import diff_snapshots
+from corpuslake.maintenance import collect_garbage
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
 from corpuslake.summary import lake_summary
@@ -29,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="materialize every stage for the dumps of a landing zone")
     run.add_argument("--landing", help="landing zone (default: the sample crawl, or CORPUSLAKE_LANDING)")
     run.add_argument("--lake", help="lake root (default: ./lake, or CORPUSLAKE_LAKE)")
+    run.add_argument("--datasets", help="definitions folder (default: samples/datasets, or CORPUSLAKE_DATASETS)")
     run.add_argument("--dump", action="append", help="only this dump (repeatable; default: all)")
     run.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
     run.set_defaults(handler=_run)
@@ -39,9 +44,51 @@ def _parser() -> argparse.ArgumentParser:
     lineage.set_defaults(handler=_lineage)
 
     summary = sub.add_parser("summary", help="documents per dump and language, rejections by reason")
-    summary.add_argument("--lake", help="lake root (default: ./lake, or CORPUSLAKE_LAKE)")
+    summary.add_argument("--lake", help=_LAKE_HELP)
     summary.set_defaults(handler=_summary)
+
+    publish = sub.add_parser("publish", help="publish every snapshot definition, then every mixture recipe")
+    publish.add_argument("--lake", help=_LAKE_HELP)
+    publish.add_argument("--datasets", help="definitions folder (default: samples/datasets, or CORPUSLAKE_DATASETS)")
+    publish.set_defaults(handler=_publish)
+
+    snapshots = sub.add_parser("snapshots", help="list the published snapshots and mixtures")
+    snapshots.add_argument("name", nargs="?", help="only this name")
+    snapshots.add_argument("--lake", help=_LAKE_HELP)
+    snapshots.set_defaults(handler=_snapshots)
+
+    resolve = sub.add_parser("resolve", help="what a pin reads: table, Delta version, counts, manifest")
+    resolve.add_argument("uri", metavar="URI", help="corpuslake://name@N (or @latest), or a lock file")
+    resolve.add_argument("--lake", help=_LAKE_HELP)
+    resolve.set_defaults(handler=_resolve)
+
+    lock = sub.add_parser("lock", help="resolve the pins of a training config into a lock file beside it")
+    lock.add_argument("config", metavar="CONFIG.yaml")
+    lock.add_argument("--lake", help=_LAKE_HELP)
+    lock.set_defaults(handler=_lock)
+
+    diff = sub.add_parser("diff", help="documents added, removed and changed between two pins")
+    diff.add_argument("a", metavar="URI_A")
+    diff.add_argument("b", metavar="URI_B")
+    diff.add_argument("--lake", help=_LAKE_HELP)
+    diff.set_defaults(handler=_diff)
+
+    verify = sub.add_parser("verify", help="check every file of a pin against its manifest")
+    verify.add_argument("uri", metavar="URI")
+    verify.add_argument("--lake", help=_LAKE_HELP)
+    verify.set_defaults(handler=_verify)
+
+    gc = sub.add_parser("gc", help="vacuum old table versions; every published version stays readable")
+    gc.add_argument("--lake", help=_LAKE_HELP)
+    gc.add_argument(
+        "--retention-hours", type=int, default=168, help="keep files removed less than this ago (default 168)"
+    )
+    gc.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    gc.set_defaults(handler=_gc)
     return parser
+
+
+_LAKE_HELP = "lake root (default: ./lake, or CORPUSLAKE_LAKE)"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -54,14 +101,15 @@ def _run(args: argparse.Namespace) -> int:
     # Per-partition asset checks are a Dagster preview feature we rely on knowingly; say so once, here.
     warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
 
-    settings = load_settings(lake=args.lake, landing=args.landing)
+    settings = load_settings(lake=args.lake, landing=args.landing, datasets=args.datasets)
     print(f"landing zone: {settings.landing}\nlake: {settings.lake}\ndagster home: {settings.dagster_home}")
     runs = run_dumps(settings, args.dump, args.workers)
     for run in runs:
         status = "ok" if run.success else f"FAILED ({', '.join(run.failed_steps)})"
-        what = f"dump {run.dump}" if run.dump else "quality model training"
+        what = f"dump {run.dump}" if run.dump else run.job
         print(f"run {run.run_id} {what}: {status}")
     print(lake_summary(Lake(settings.lake), [r.dump for r in runs if r.dump]))
+    _print_entries(Catalog(Lake(settings.lake)).entries())
     return 0 if all(r.success for r in runs) else 1
 
 
@@ -88,6 +136,99 @@ def _lineage(args: argparse.Namespace) -> int:
 
 def _summary(args: argparse.Namespace) -> int:
     print(lake_summary(Lake(load_settings(lake=args.lake).lake)))
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from orchestration.run import run_publish
+
+    settings = load_settings(lake=args.lake, datasets=args.datasets)
+    run = run_publish(settings)
+    print(f"run {run.run_id} publish: {'ok' if run.success else 'FAILED (' + ', '.join(run.failed_steps) + ')'}")
+    _print_entries(Catalog(Lake(settings.lake)).entries())
+    return 0 if run.success else 1
+
+
+def _print_entries(entries: Sequence[CatalogEntry]) -> None:
+    if not entries:
+        print("no snapshot has been published yet")
+        return
+    print(
+        f"{'pin':<34} {'kind':<8} {'documents':>9} {'tokens':>11}  {'table version':<26} "
+        f"{'published (UTC)':<19}  manifest"
+    )
+    for e in entries:
+        print(
+            f"{e.uri:<34} {e.kind:<8} {e.documents:>9,} {e.tokens:>11,}  {e.table + '@v' + str(e.delta_version):<26} "
+            f"{e.published_at:%Y-%m-%d %H:%M:%S}  {e.manifest_sha256[:16]}"
+        )
+
+
+def _snapshots(args: argparse.Namespace) -> int:
+    lake = Lake(load_settings(lake=args.lake).lake)
+    _print_entries(Catalog(lake).entries(args.name))
+    return 0
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    if args.uri.startswith(SCHEME):
+        lake = Lake(load_settings(lake=args.lake).lake)
+        entry = Catalog(lake).resolve(parse_pin(args.uri, allow_latest=True))
+    else:
+        lake, entry = client.resolve(args.uri, args.lake)
+    print(f"{entry.uri}  ({entry.kind}, published {entry.published_at:%Y-%m-%d %H:%M:%S} UTC)")
+    print(f"  lake: {lake.root}\n  table: {entry.table}@v{entry.delta_version}")
+    print(f"  documents: {entry.documents:,}  tokens: {entry.tokens:,}  tokenizer: {entry.tokenizer}")
+    print(f"  content sha256: {entry.content_sha256}\n  manifest sha256: {entry.manifest_sha256}")
+    for f in entry.manifest:
+        print(f"    {f.path}  {f.size:,} bytes  {f.rows:,} rows  sha256 {f.sha256[:16]}")
+    print(f"  upstream: {', '.join(entry.lineage.get('upstream', []))}")
+    checks = ", ".join(f"{k}={'passed' if v['passed'] else 'FAILED'}" for k, v in entry.checks.items())
+    print(f"  checks: {checks}")
+    return 0
+
+
+def _lock(args: argparse.Namespace) -> int:
+    path = client.write_lock(args.config, Lake(load_settings(lake=args.lake).lake))
+    print(f"wrote {path}")
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    lake = Lake(load_settings(lake=args.lake).lake)
+    result = diff_snapshots(client.open(args.a, lake), client.open(args.b, lake))
+    print(f"{result.a} -> {result.b}")
+    counts = f"added {result.added:,}  removed {result.removed:,}  changed {result.changed:,}"
+    print(f"  {counts}  unchanged {result.unchanged:,}")
+    for title, groups in (("by dump", result.by_dump), ("by language", result.by_language)):
+        print(f"  {title}:")
+        for key, counts in groups.items():
+            print(f"    {key:<20} +{counts['added']:,} -{counts['removed']:,} ~{counts['changed']:,}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    lake, entry = client.resolve(args.uri, args.lake)
+    snapshot = client.Snapshot(lake, entry)
+    problems = []
+    try:
+        snapshot.check_files()
+    except DamagedSnapshotError as error:
+        problems += error.problems
+    problems += snapshot.verify()
+    for problem in problems:
+        print(f"DAMAGED  {problem}")
+    files = len(entry.manifest)
+    print(f"{entry.uri}: {files} file(s), {len(problems)} problem(s)" + ("" if problems else ", intact"))
+    return 1 if problems else 0
+
+
+def _gc(args: argparse.Namespace) -> int:
+    lake = Lake(load_settings(lake=args.lake).lake)
+    for table in collect_garbage(lake, args.retention_hours, args.dry_run):
+        verb = "would remove" if args.dry_run else "removed"
+        kept = ", ".join(f"v{v}" for v in table.kept_versions)
+        print(f"{table.table:<28} {verb} {table.removed_files} file(s); kept {kept}")
     return 0
 
 

@@ -239,3 +239,58 @@ def open(uri: str, lake: str | Lake | None = None, *, lock: str | Path | None = 
     snapshot = Snapshot(store, entry)
     snapshot.check_files()
     return snapshot
+
+
+def _pins_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value.strip()] if value.strip().startswith(SCHEME) else []
+    if isinstance(value, dict):
+        return [pin for v in value.values() for pin in _pins_in(v)]
+    if isinstance(value, list):
+        return [pin for v in value for pin in _pins_in(v)]
+    return []
+
+
+def lock_path(config: str | Path) -> Path:
+    """Where the lock file of a training config goes: ``train.yaml`` -> ``train.corpuslake.lock``."""
+    path = Path(config)
+    return path.with_name(path.stem + LOCK_SUFFIX)
+
+
+def write_lock(config: str | Path, lake: str | Lake | None = None) -> Path:
+    """Resolve every ``corpuslake://`` pin in a YAML training config (``@latest`` included) and write the
+    exact table versions and manifest hashes to a lock file beside it; return its path."""
+    path = Path(config)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML: {error}") from error
+    written = sorted(set(_pins_in(data)))
+    if not written:
+        raise ValueError(f"{path} names no corpuslake:// dataset to lock")
+    store = _lake(lake)
+    catalog = Catalog(store)
+    pins: dict[str, dict[str, Any]] = {}
+    for text in written:
+        entry = catalog.resolve(parse_pin(text, allow_latest=True))
+        Snapshot(store, entry).check_files()
+        pins[text] = {
+            "uri": entry.uri,
+            "table": entry.table,
+            "delta_version": entry.delta_version,
+            "manifest_sha256": entry.manifest_sha256,
+            "documents": entry.documents,
+            "tokens": entry.tokens,
+        }
+    lock = {
+        "lake": store.root,
+        "config": path.name,
+        "config_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "pins": pins,
+    }
+    target = lock_path(path)
+    temporary = target.with_name(target.name + ".tmp")
+    header = "# Written by `corpuslake lock`: the exact data this config trains on. Commit it; do not edit.\n"
+    temporary.write_text(header + yaml.safe_dump(lock, sort_keys=True), encoding="utf-8")
+    temporary.replace(target)
+    return target

@@ -31,7 +31,10 @@ class Settings:
 
 
 def load_settings(
-    lake: str | None = None, landing: str | None = None, environ: dict[str, str] | None = None
+    lake: str | None = None,
+    landing: str | None = None,
+    environ: dict[str, str] | None = None,
+    datasets: str | None = None,
 ) -> Settings:
     """Resolve settings: explicit arguments, then ``CORPUSLAKE_*`` / ``DAGSTER_HOME``, then defaults."""
     env = os.environ if environ is None else environ
@@ -39,7 +42,7 @@ def load_settings(
     landing = landing or env.get("CORPUSLAKE_LANDING") or str(SAMPLE_LANDING)
     home = env.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster")
     cache = env.get("CORPUSLAKE_CACHE") or str(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "corpuslake")
-    datasets = env.get("CORPUSLAKE_DATASETS") or str(SAMPLE_DATASETS)
+    datasets = datasets or env.get("CORPUSLAKE_DATASETS") or str(SAMPLE_DATASETS)
     return Settings(
         lake=_absolute(lake),
         landing=_absolute(landing),

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.crawl import crawl_files
+from assets.datasets import mixtures, snapshots
 from assets.deduplicated import deduplicated
 from assets.documents import documents
 from assets.filtered import filtered
@@ -10,7 +11,7 @@ from assets.policies import content_signals
 from assets.quality import quality_model, quality_training_set, scored
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
-from orchestration.resources import ComputeResource, LakeResource, LandingZoneResource
+from orchestration.resources import ComputeResource, DatasetsResource, LakeResource, LandingZoneResource
 from orchestration.sensors import build_sensor
 from quality_checks.deduplicated import deduplicated_accounts_for_every_document
 from quality_checks.documents import documents_account_for_every_record, documents_ids_unique
@@ -18,9 +19,11 @@ from quality_checks.filtered import filtered_accounts_for_every_document
 
 INGEST_JOB = "ingest_dump"
 TRAIN_JOB = "train_quality_model"
+PUBLISH_JOB = "publish_datasets"
 
 ASSETS = [crawl_files, documents, filtered, content_signals, deduplicated, scored]
 TRAINING_ASSETS = [quality_training_set, quality_model]
+PUBLISH_ASSETS = [snapshots, mixtures]
 CHECKS = [
     documents_account_for_every_record,
     documents_ids_unique,
@@ -41,15 +44,30 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
         selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
         description="Build the quality training set and train the quality classifier (scored needs a model).",
     )
+    publish = dg.define_asset_job(
+        PUBLISH_JOB,
+        selection=dg.AssetSelection.assets(*PUBLISH_ASSETS),
+        description="Publish every snapshot definition, then every mixture recipe, under catalog numbers.",
+    )
+    # New dumps arrive through the sensor; snapshots and mixtures follow once a day (an unchanged
+    # selection mints no new number, so a quiet day publishes nothing new).
+    daily = dg.ScheduleDefinition(
+        name="publish_datasets_daily",
+        job=publish,
+        cron_schedule="0 3 * * *",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
     return dg.Definitions(
-        assets=[*ASSETS, *TRAINING_ASSETS],
+        assets=[*ASSETS, *TRAINING_ASSETS, *PUBLISH_ASSETS],
         sensors=[build_sensor(INGEST_JOB)],
+        schedules=[daily],
         asset_checks=CHECKS,
-        jobs=[ingest, train],
+        jobs=[ingest, train, publish],
         resources={
             "lake": LakeResource(root=settings.lake, cache=settings.cache),
             "landing": LandingZoneResource(root=settings.landing),
             "compute": ComputeResource(workers=workers),
+            "datasets": DatasetsResource(folder=settings.datasets),
         },
     )
 

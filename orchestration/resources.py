@@ -42,3 +42,10 @@ class ComputeResource(dg.ConfigurableResource):
 
     def resolved_workers(self) -> int:
         return self.workers if self.workers > 0 else default_workers()
+
+
+class DatasetsResource(dg.ConfigurableResource):
+    """Where the snapshot definitions and mixture recipes are."""
+
+    folder: str
+    """A folder holding ``snapshots/*.yaml`` and ``mixtures/*.yaml``."""

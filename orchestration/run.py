@@ -14,7 +14,7 @@ import dagster as dg
 from corpuslake.settings import Settings
 from corpuslake.stages.crawl_files import list_dumps
 from corpuslake.store import Lake
-from orchestration.definitions import INGEST_JOB, TRAIN_JOB, build_definitions
+from orchestration.definitions import INGEST_JOB, PUBLISH_JOB, TRAIN_JOB, build_definitions
 from orchestration.partitions import DUMP_PARTITIONS_NAME
 
 # The console shows progress and results; the step-by-step engine events stay in the run's event log.
@@ -24,10 +24,11 @@ _INSTANCE_TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "dagste
 
 @dataclass(frozen=True)
 class DumpRun:
-    dump: str  # empty for the quality-model training run
+    dump: str  # empty for the training and publishing runs
     run_id: str
     success: bool
     failed_steps: tuple[str, ...]
+    job: str = INGEST_JOB
 
 
 def run_dumps(settings: Settings, dumps: list[str] | None = None, workers: int = 0) -> list[DumpRun]:
@@ -48,7 +49,7 @@ def run_dumps(settings: Settings, dumps: list[str] | None = None, workers: int =
             instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE
         )
         failed = tuple(e.step_key or "" for e in trained.all_events if e.is_step_failure)
-        results.append(DumpRun("", trained.run_id, trained.success, failed))  # no dump: the training run
+        results.append(DumpRun("", trained.run_id, trained.success, failed, TRAIN_JOB))
     job = definitions.resolve_job_def(INGEST_JOB)
     for dump in chosen:
         result = job.execute_in_process(
@@ -56,7 +57,22 @@ def run_dumps(settings: Settings, dumps: list[str] | None = None, workers: int =
         )
         failed = tuple(e.step_key or "" for e in result.all_events if e.is_step_failure)
         results.append(DumpRun(dump, result.run_id, result.success, failed))
+    if all(r.success for r in results):
+        results.append(_execute(definitions, PUBLISH_JOB, instance))
     return results
+
+
+def run_publish(settings: Settings) -> DumpRun:
+    """Publish every snapshot definition and mixture recipe (the ``publish_datasets`` job)."""
+    return _execute(build_definitions(settings), PUBLISH_JOB, _instance(settings))
+
+
+def _execute(definitions: dg.Definitions, job_name: str, instance: dg.DagsterInstance) -> DumpRun:
+    result = definitions.resolve_job_def(job_name).execute_in_process(
+        instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE
+    )
+    failed = tuple(e.step_key or "" for e in result.all_events if e.is_step_failure)
+    return DumpRun("", result.run_id, result.success, failed, job_name)
 
 
 def _instance(settings: Settings) -> dg.DagsterInstance:

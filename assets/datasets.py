@@ -1,0 +1,102 @@
+"""The published datasets: every snapshot definition, then every mixture recipe, recorded in the catalog."""
+
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+
+from corpuslake.datasets import load_definitions, publish_mixture, publish_snapshot
+from corpuslake.publish import Publication, PublicationBlockedError
+from orchestration.resources import DatasetsResource, LakeResource
+
+
+def _publications_markdown(publications: list[Publication]) -> str:
+    lines = ["| pin | new | documents | tokens | table version | manifest |", "| --- | --- | ---: | ---: | --- | --- |"]
+    for p in publications:
+        e = p.entry
+        lines.append(
+            f"| {e.uri} | {'yes' if p.new else 'no (same content)'} | {e.documents:,} | {e.tokens:,} "
+            f"| {e.table}@v{e.delta_version} | {e.manifest_sha256[:16]} |"
+        )
+    return "\n".join(lines)
+
+
+def _proportions_markdown(publication: Publication) -> str:
+    lines = [
+        "| phase | source | requested tokens | realized tokens | requested share | realized share | epochs | capped |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for phase in publication.entry.report["phases"]:
+        for s in phase["sources"]:
+            lines.append(
+                f"| {phase['phase']} | {s['source']} | {s['requested_tokens']:,} | {s['realized_tokens']:,} "
+                f"| {s['requested_share']:.3f} | {s['realized_share']:.3f} | {s['epochs_drawn']:.2f} "
+                f"| {'yes' if s['capped'] else 'no'} |"
+            )
+    return "\n".join(lines)
+
+
+def _publish_all(
+    context: dg.AssetExecutionContext, names: list[str], one: Callable[[str], Publication]
+) -> tuple[list[Publication], dict[str, Any]]:
+    """Publish each name; a blocked one does not stop the others, but fails the step at the end."""
+    done, blocked = [], []
+    for name in names:
+        try:
+            publication = one(name)
+        except PublicationBlockedError as error:
+            context.log.error(str(error))
+            blocked.append(str(error))
+            continue
+        verb = "published" if publication.new else "unchanged, still"
+        context.log.info(f"{name}: {verb} {publication.entry.uri}")
+        done.append(publication)
+    if blocked:
+        raise dg.Failure(
+            description=f"{len(blocked)} publication(s) blocked by their audits",
+            metadata={"blocked": dg.MetadataValue.md("\n".join(f"- {b}" for b in blocked))},
+        )
+    metadata: dict[str, Any] = {
+        "publications": dg.MetadataValue.md(_publications_markdown(done)),
+        "new_numbers": sum(p.new for p in done),
+        "pins": ", ".join(p.entry.uri for p in done),
+    }
+    return done, metadata
+
+
+@dg.asset(deps=["scored", "content_signals"], group_name="publish", kinds={"deltalake"}, code_version="1")
+def snapshots(
+    context: dg.AssetExecutionContext, lake: LakeResource, datasets: DatasetsResource
+) -> dg.MaterializeResult:
+    """Every snapshot definition selected from its stage table, token-counted, written as one version of
+    ``snapshots/<name>``, audited, and recorded in the catalog under the next number (none when the content
+    equals the latest publication)."""
+    store = lake.lake()
+    definitions = {d.name: d for d in load_definitions(datasets.folder).snapshots}
+    done, metadata = _publish_all(
+        context, sorted(definitions), lambda name: publish_snapshot(store, definitions[name], context.run.run_id)
+    )
+    for p in done:
+        metadata[f"{p.entry.name}/documents"] = p.entry.documents
+        metadata[f"{p.entry.name}/tokens"] = p.entry.tokens
+    tokenizers = sorted({p.entry.tokenizer for p in done})
+    metadata["tokenizer"] = ", ".join(tokenizers) or "(nothing published)"
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(metadata["pins"] or "none"))
+
+
+@dg.asset(deps=["snapshots"], group_name="publish", kinds={"deltalake"}, code_version="1")
+def mixtures(context: dg.AssetExecutionContext, lake: LakeResource, datasets: DatasetsResource) -> dg.MaterializeResult:
+    """Every mixture recipe built from its pinned snapshots (same pins and seed, same rows), published as a
+    numbered snapshot, with realized against requested token proportions per phase and source."""
+    store = lake.lake()
+    recipes = {r.name: r for r in load_definitions(datasets.folder).mixtures}
+    done, metadata = _publish_all(
+        context, sorted(recipes), lambda name: publish_mixture(store, recipes[name], context.run.run_id)
+    )
+    for p in done:
+        metadata[f"{p.entry.name}/proportions"] = dg.MetadataValue.md(_proportions_markdown(p))
+        metadata[f"{p.entry.name}/realized_tokens"] = p.entry.tokens
+        shortfalls = p.entry.report.get("shortfalls", [])
+        if shortfalls:
+            metadata[f"{p.entry.name}/shortfalls"] = dg.MetadataValue.md("\n".join(f"- {s}" for s in shortfalls))
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(metadata["pins"] or "none"))
