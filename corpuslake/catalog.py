@@ -224,6 +224,9 @@ class Catalog:
         check_name(entry.name, "snapshot name")
         for _ in range(_MAX_ATTEMPTS):
             version, entries = self._read()
+            if version is None:
+                version = self.lake.ensure_table(CATALOG_TABLE, CATALOG, {})
+                continue
             mine = [e for e in entries if e.name == entry.name]
             if mine and mine[-1].content_sha256 == entry.content_sha256:
                 return mine[-1], False
@@ -231,7 +234,7 @@ class Catalog:
             rows = [e.to_row() for e in [*entries, numbered]]
             try:
                 self.lake.replace_if_unchanged(
-                    CATALOG_TABLE, pa.Table.from_pylist(rows, schema=CATALOG), lineage, version, {}
+                    CATALOG_TABLE, pa.Table.from_pylist(rows, schema=CATALOG), lineage, version
                 )
             except ConcurrentUpdateError:
                 continue  # another publication landed first: read again, take the next number

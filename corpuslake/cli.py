@@ -202,8 +202,8 @@ def _diff(args: argparse.Namespace) -> int:
     print(f"  {counts}  unchanged {result.unchanged:,}")
     for title, groups in (("by dump", result.by_dump), ("by language", result.by_language)):
         print(f"  {title}:")
-        for key, counts in groups.items():
-            print(f"    {key:<20} +{counts['added']:,} -{counts['removed']:,} ~{counts['changed']:,}")
+        for key, group in groups.items():
+            print(f"    {key:<20} +{group['added']:,} -{group['removed']:,} ~{group['changed']:,}")
     return 0
 
 

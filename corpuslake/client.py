@@ -65,7 +65,18 @@ def read_lock(path: str | Path) -> tuple[str, dict[str, LockedPin]]:
         raise PinError(f"{path} is not a corpuslake lock file (no 'lake' and 'pins'): write one with `corpuslake lock`")
     pins = {}
     for written, pin in data["pins"].items():
-        locked = LockedPin(written=written, **pin)
+        try:
+            locked = LockedPin(
+                written=str(written),
+                uri=str(pin["uri"]),
+                table=str(pin["table"]),
+                delta_version=int(pin["delta_version"]),
+                manifest_sha256=str(pin["manifest_sha256"]),
+                documents=int(pin["documents"]),
+                tokens=int(pin["tokens"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise PinError(f"{path}: the entry for {written} is incomplete or malformed ({error})") from error
         pins[written] = locked
         pins[locked.uri] = locked
     return str(data["lake"]), pins
@@ -157,9 +168,15 @@ class Snapshot:
         batch_rows: int = 8192,
         start_row: int = 0,
         stop_row: int | None = None,
+        check_version: bool = True,
     ) -> Iterator[pa.RecordBatch]:
-        """The rows in published order as record batches, rows ``start_row`` to ``stop_row`` (exclusive)."""
-        self.check_files()
+        """The rows in published order as record batches, rows ``start_row`` to ``stop_row`` (exclusive).
+
+        Every file is checked against the manifest before its rows are yielded. ``check_version=False``
+        skips re-reading the Delta log (a DataLoader worker whose parent already opened the snapshot).
+        """
+        if check_version:
+            self.check_files()
         stop = self.entry.documents if stop_row is None else min(stop_row, self.entry.documents)
         offset, wanted = 0, []
         for file in self.entry.manifest:

@@ -39,6 +39,7 @@ def publish_snapshot(
     run_id: str,
     tokenizer: Tokenizer | None = None,
     audits: Sequence[Audit] | None = None,
+    rows_per_file: int = 200_000,
 ) -> Publication:
     """Select, count tokens, write, audit and record one snapshot."""
     counter = tokenizer or default_tokenizer()
@@ -56,11 +57,16 @@ def publish_snapshot(
         run_id=run_id,
         code_version=__version__,
         audits=audits,
+        rows_per_file=rows_per_file,
     )
 
 
 def publish_mixture(
-    lake: Lake, recipe: MixtureRecipe, run_id: str, audits: Sequence[Audit] | None = None
+    lake: Lake,
+    recipe: MixtureRecipe,
+    run_id: str,
+    audits: Sequence[Audit] | None = None,
+    rows_per_file: int = 200_000,
 ) -> Publication:
     """Build, write, audit and record one mixture (its token counts are its sources')."""
     selection = build_mixture(lake, recipe)
@@ -79,4 +85,5 @@ def publish_mixture(
         run_id=run_id,
         code_version=__version__,
         audits=audits,
+        rows_per_file=rows_per_file,
     )

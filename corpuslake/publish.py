@@ -127,6 +127,7 @@ def publish(
     run_id: str,
     code_version: str,
     audits: Sequence[Audit] | None = None,
+    rows_per_file: int = 200_000,
 ) -> Publication:
     """Publish ``rows`` (already in their final order) as the next number of ``name``."""
     catalog = Catalog(lake)
@@ -143,7 +144,7 @@ def publish(
         config=dict(definition),
         upstream=tuple(upstream),
     )
-    version, files = _write(lake, table, rows, lineage)
+    version, files = _write(lake, table, rows, lineage, rows_per_file)
     results = [audit(lake, table, version, rows) for audit in (audits if audits is not None else standard_audits())]
     failed = [r for r in results if not r.passed]
     if failed:
@@ -181,12 +182,15 @@ def publish(
     return Publication(recorded, new)
 
 
-def _write(lake: Lake, table: str, rows: pa.Table, lineage: Lineage) -> tuple[int, list[WrittenFile]]:
+def _write(
+    lake: Lake, table: str, rows: pa.Table, lineage: Lineage, rows_per_file: int
+) -> tuple[int, list[WrittenFile]]:
     """Replace the publication table with ``rows``; a concurrent publisher of the same name makes this
     retry on top of its version (each publication is its own Delta version either way)."""
     for _ in range(10):
         try:
-            return lake.write_ordered(table, rows, lineage, lake.version(table), PUBLISHED_TABLE_PROPERTIES)
+            expected = lake.ensure_table(table, rows.schema, PUBLISHED_TABLE_PROPERTIES)
+            return lake.write_ordered(table, rows, lineage, expected, rows_per_file)
         except ConcurrentUpdateError:
             continue
     raise ConcurrentUpdateError(f"{table} kept changing under concurrent publishers")

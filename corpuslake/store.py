@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
-from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+from deltalake.transaction import AddAction, RemoveAction
 
 from corpuslake.lineage import LINEAGE_KEY, Lineage, TableVersion
 from corpuslake.names import check_name
@@ -169,30 +169,46 @@ class Lake:
         )
         return self.version_of_commit(table, lineage.commit_id)
 
-    def replace_if_unchanged(
-        self, table: str, data: pa.Table, lineage: Lineage, expected: int | None, configuration: Mapping[str, str]
-    ) -> int:
-        """Replace a whole unpartitioned table, but only if it is still at version ``expected`` (None: it
-        must not exist yet); return the new version. A concurrent writer that committed first makes
-        this raise :class:`ConcurrentUpdateError` and nothing is written: compare-and-swap on Delta's log.
+    def ensure_table(self, table: str, schema: pa.Schema, configuration: Mapping[str, str]) -> int:
+        """Create ``table`` empty if it does not exist; return its latest version.
+
+        Creating concurrently is harmless (a second create lands as a metadata-only version), whereas a
+        first *data* commit racing another one could be merged into it: conditional replaces therefore
+        always start from an existing version.
         """
-        target: str | DeltaTable = self.table_uri(table) if expected is None else self._open(table, expected)
+        version = self.version(table)
+        if version is None:
+            try:
+                DeltaTable.create(
+                    self.table_uri(table),
+                    DeltaSchema.from_arrow(schema),
+                    mode="ignore",
+                    configuration=dict(configuration),
+                    storage_options=dict(self.storage_options),
+                )
+            except DeltaError as error:
+                if "already exists" not in str(error):
+                    raise LakeWriteError(f"creating {table} failed: {error}") from error
+            version = self.version(table)
+            assert version is not None
+        return version
+
+    def replace_if_unchanged(self, table: str, data: pa.Table, lineage: Lineage, expected: int) -> int:
+        """Replace a whole unpartitioned table, but only if it is still at version ``expected``; return the
+        new version. A concurrent writer that committed first makes this raise
+        :class:`ConcurrentUpdateError` and nothing is written: compare-and-swap on Delta's log.
+        """
         try:
             write_deltalake(
-                target,
+                self._open(table, expected),
                 data,
-                mode="error" if expected is None else "overwrite",
+                mode="overwrite",
                 storage_options=dict(self.storage_options),
-                configuration=dict(configuration),
-                commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
+                commit_properties=_conditional(lineage),
             )
         except CommitFailedError as error:
             raise ConcurrentUpdateError(f"{table} changed after v{expected}: {error}") from error
-        except DeltaError as error:
-            if expected is None and "exists" in str(error).lower():
-                raise ConcurrentUpdateError(f"{table} was created by another writer") from error
-            raise LakeWriteError(f"writing {table} failed, nothing was committed: {error}") from error
-        except OSError as error:
+        except (OSError, DeltaError) as error:
             raise LakeWriteError(f"writing {table} failed, nothing was committed: {error}") from error
         return self.version_of_commit(table, lineage.commit_id)
 
@@ -201,8 +217,7 @@ class Lake:
         table: str,
         rows: pa.Table,
         lineage: Lineage,
-        expected: int | None,
-        configuration: Mapping[str, str],
+        expected: int,
         rows_per_file: int = 200_000,
         row_group_rows: int = 8_192,
     ) -> tuple[int, list[WrittenFile]]:
@@ -211,7 +226,7 @@ class Lake:
 
         Delta writers are free to reorder record batches; a published dataset is read in a fixed order,
         so its Parquet files are written here one after the other and committed as one transaction that
-        is conditional on version ``expected`` (None: the table must not exist). A conflict raises
+        is conditional on version ``expected`` (see :meth:`ensure_table`). A conflict raises
         :class:`ConcurrentUpdateError`; any failure removes the files written, and nothing is committed.
         """
         uri = self.table_uri(table)
@@ -229,30 +244,19 @@ class Lake:
                 written.append(WrittenFile(name, int(size), chunk.num_rows))
             now = int(time.time() * 1000)
             adds = [AddAction(f.path, f.size, {}, now, True, json.dumps({"numRecords": f.rows})) for f in written]
-            properties = CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()})
-            if expected is None:
-                create_table_with_add_actions(
-                    uri,
-                    DeltaSchema.from_arrow(rows.schema),
-                    adds,
-                    mode="error",
-                    configuration=dict(configuration),
-                    storage_options=dict(self.storage_options),
-                    commit_properties=properties,
-                )
-            else:
-                actions: list[AddAction | RemoveAction] = list(adds)
-                self._open(table, expected).create_write_transaction(
-                    actions, mode="overwrite", schema=DeltaSchema.from_arrow(rows.schema), commit_properties=properties
-                )
+            actions: list[AddAction | RemoveAction] = list(adds)
+            self._open(table, expected).create_write_transaction(
+                actions,
+                mode="overwrite",
+                schema=DeltaSchema.from_arrow(rows.schema),
+                commit_properties=_conditional(lineage),
+            )
         except BaseException as error:
             for f in written:
                 with suppress(OSError):
                     filesystem.delete_file(f"{base}/{f.path}")
             if isinstance(error, CommitFailedError):
                 raise ConcurrentUpdateError(f"{table} changed after v{expected}: {error}") from error
-            if isinstance(error, DeltaError) and expected is None and "already exists" in str(error):
-                raise ConcurrentUpdateError(f"{table} was created by another writer") from error
             if isinstance(error, OSError | DeltaError):
                 raise LakeWriteError(f"writing {table} failed, nothing was committed: {error}") from error
             raise
@@ -398,6 +402,12 @@ class Lake:
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _conditional(lineage: Lineage) -> CommitProperties:
+    """Commit exactly the version after the one read, or fail: no retry that would rebase the commit on a
+    concurrent one (an overwrite of an empty version conflicts with nothing, so a retry would merge)."""
+    return CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}, max_commit_retries=0)
 
 
 _OWNER = ".owner"

@@ -71,7 +71,10 @@ class SnapshotDataset(torch.utils.data.IterableDataset[dict[str, Any]]):
         if not blocks:
             return
         position, queue = blocks[0][0], list(blocks)
-        for batch in self.snapshot.batches(self.columns, self.block_rows, blocks[0][0], blocks[-1][1]):
+        batches = self.snapshot.batches(
+            self.columns, self.block_rows, blocks[0][0], blocks[-1][1], check_version=info is None
+        )
+        for batch in batches:
             rows = batch.to_pylist()
             for row in rows:
                 while queue and position >= queue[0][1]:
