@@ -1,21 +1,22 @@
 """The training-side reader: ``corpuslake.open("corpuslake://name@N")`` streams exactly the published bytes.
 
 A pin resolves through the catalog to a table, a Delta version and a manifest. Opening checks that the
-version's files are the manifest's files; streaming reads each file whole, checks its size and SHA-256
-against the manifest, and only then decodes it (the next file is read and hashed on a second thread
-while this one is decoded). A missing, truncated or altered file, a vacuumed version, or a catalog that
+version's files are the manifest's files; streaming maps each file whole, checks its size and BLAKE3
+digest against the manifest, and releases its rows only then (the hash runs on a second thread while the
+file is decoded). A missing, truncated or altered file, a vacuumed version, or a catalog that
 no longer matches a lock file is an error naming the problem, never different rows.
 """
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import blake3
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.dataset as pads
 import yaml
 from deltalake.exceptions import DeltaError
 
@@ -123,44 +124,33 @@ class Snapshot:
             )
 
     def verify(self) -> list[str]:
-        """Every damaged file (missing, wrong size, wrong SHA-256), one sentence each; empty when intact."""
+        """Every damaged file (missing, wrong size, wrong BLAKE3 or SHA-256), one sentence each; empty when
+        intact. Slower than streaming: both digests are computed."""
         problems = []
         for file in self.entry.manifest:
-            problem = self._problem(file, _read_whole(self.lake, self.entry.table, file))
+            data = _read_whole(self.lake, self.entry.table, file)
+            problem = self._problem(file, data)
+            if problem is None and data is not None:
+                problem = self._digest_problem(file, _blake3(data), "BLAKE3")
+                sha256 = hashlib.sha256(memoryview(data)).hexdigest()
+                problem = problem or (None if sha256 == file.sha256 else self._digest_problem(file, "", "SHA-256"))
             if problem:
                 problems.append(problem)
         return problems
 
-    def _problem(self, file: ManifestFile, data: bytes | None) -> str | None:
+    def _problem(self, file: ManifestFile, data: pa.Buffer | None) -> str | None:
         where = f"{self.entry.table}/{file.path}"
         if data is None:
             return f"{where} is missing (vacuumed or deleted)"
-        if len(data) != file.size:
-            return f"{where} has {len(data)} bytes, the manifest says {file.size}"
-        if hashlib.sha256(data).hexdigest() != file.sha256:
-            return f"{where} was altered: its SHA-256 differs from the manifest"
+        if data.size != file.size:
+            return f"{where} has {data.size} bytes, the manifest says {file.size}"
         return None
 
-    def _verified_files(self, files: Sequence[ManifestFile]) -> Iterator[tuple[ManifestFile, bytes]]:
-        """Each file's bytes after its check, reading and hashing the next one while the caller decodes."""
-        if not files:
-            return
-
-        def load(file: ManifestFile) -> tuple[ManifestFile, bytes]:
-            data = _read_whole(self.lake, self.entry.table, file)
-            problem = self._problem(file, data)
-            if problem:
-                raise DamagedSnapshotError(self.entry.uri, [problem])
-            assert data is not None
-            return file, data
-
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpuslake-verify") as pool:
-            ahead: Future[tuple[ManifestFile, bytes]] = pool.submit(load, files[0])
-            for following in [*files[1:], None]:
-                current = ahead.result()
-                if following is not None:
-                    ahead = pool.submit(load, following)
-                yield current
+    def _digest_problem(self, file: ManifestFile, digest: str, kind: str = "BLAKE3") -> str | None:
+        expected = file.blake3 if kind == "BLAKE3" else file.sha256
+        if digest != expected:
+            return f"{self.entry.table}/{file.path} was altered: its {kind} differs from the manifest"
+        return None
 
     def batches(
         self,
@@ -172,8 +162,11 @@ class Snapshot:
     ) -> Iterator[pa.RecordBatch]:
         """The rows in published order as record batches, rows ``start_row`` to ``stop_row`` (exclusive).
 
-        Every file is checked against the manifest before its rows are yielded. ``check_version=False``
-        skips re-reading the Delta log (a DataLoader worker whose parent already opened the snapshot).
+        Every file is checked against the manifest before any of its rows is yielded: the file is mapped,
+        its BLAKE3 computed on one thread while its rows are decoded on the others (and the next file is
+        mapped meanwhile), and the decoded rows are released only when the digest matches. Memory holds
+        one decoded file at a time. ``check_version=False`` skips re-reading the Delta log (a DataLoader
+        worker whose parent already opened the snapshot).
         """
         if check_version:
             self.check_files()
@@ -183,18 +176,40 @@ class Snapshot:
             if offset + file.rows > start_row and offset < stop:
                 wanted.append((offset, file))
             offset += file.rows
-        offsets = {file.path: first for first, file in wanted}
-        for file, data in self._verified_files([f for _, f in wanted]):
-            first = offsets[file.path]
-            reader = pq.ParquetFile(pa.BufferReader(data))
-            position = first
-            for batch in reader.iter_batches(batch_size=batch_rows, columns=list(columns) if columns else None):
-                begin, end = max(start_row - position, 0), min(stop - position, batch.num_rows)
-                if end > begin:
-                    yield batch if (begin, end) == (0, batch.num_rows) else batch.slice(begin, end - begin)
-                position += batch.num_rows
-                if position >= stop:
-                    return
+        if not wanted:
+            return
+        names = list(columns) if columns else None
+
+        def load(file: ManifestFile) -> pa.Buffer:
+            data = _read_whole(self.lake, self.entry.table, file)
+            problem = self._problem(file, data)
+            if problem:
+                raise DamagedSnapshotError(self.entry.uri, [problem])
+            assert data is not None
+            return data
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="corpuslake-verify") as pool:
+            loading = pool.submit(load, wanted[0][1])
+            for index, (position, file) in enumerate(wanted):
+                data = loading.result()
+                digest = pool.submit(_blake3, data)
+                if index + 1 < len(wanted):
+                    loading = pool.submit(load, wanted[index + 1][1])
+                try:
+                    decoded, failure = _decode(data, names, batch_rows), None
+                except (pa.ArrowException, OSError) as error:
+                    decoded, failure = [], error
+                problem = self._digest_problem(file, digest.result())
+                if problem or failure:
+                    reason = problem or f"{self.entry.table}/{file.path} cannot be decoded: {failure}"
+                    raise DamagedSnapshotError(self.entry.uri, [reason])
+                for batch in decoded:
+                    begin, end = max(start_row - position, 0), min(stop - position, batch.num_rows)
+                    if end > begin:
+                        yield batch if (begin, end) == (0, batch.num_rows) else batch.slice(begin, end - begin)
+                    position += batch.num_rows
+                    if position >= stop:
+                        return
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         return self.batches()
@@ -213,9 +228,21 @@ class Snapshot:
         return SnapshotDataset(self, **options)
 
 
-def _read_whole(lake: Lake, table: str, file: ManifestFile) -> bytes | None:
+_PARQUET = pads.ParquetFileFormat()
+
+
+def _decode(data: pa.Buffer, columns: list[str] | None, batch_rows: int) -> list[pa.RecordBatch]:
+    fragment = _PARQUET.make_fragment(pa.BufferReader(data))
+    return list(fragment.to_batches(columns=columns, batch_size=batch_rows))
+
+
+def _blake3(data: pa.Buffer) -> str:
+    return blake3.blake3(memoryview(data)).hexdigest()  # releases the GIL while hashing
+
+
+def _read_whole(lake: Lake, table: str, file: ManifestFile) -> pa.Buffer | None:
     try:
-        return lake.read_file(table, file.path)
+        return lake.read_buffer(table, file.path)
     except FileNotFoundError:
         return None
 

@@ -13,7 +13,7 @@ from corpuslake.catalog import Catalog
 from corpuslake.mixtures import MixtureRecipe, build_mixture, load_recipes
 from corpuslake.publish import Audit, Publication, publish
 from corpuslake.snapshots import SnapshotDefinition, load_snapshot_definitions, select_snapshot
-from corpuslake.store import Lake
+from corpuslake.store import ROWS_PER_FILE, Lake
 from corpuslake.tokens import Tokenizer, default_tokenizer
 
 Log = Callable[[str], None]
@@ -39,7 +39,7 @@ def publish_snapshot(
     run_id: str,
     tokenizer: Tokenizer | None = None,
     audits: Sequence[Audit] | None = None,
-    rows_per_file: int = 200_000,
+    rows_per_file: int = ROWS_PER_FILE,
 ) -> Publication:
     """Select, count tokens, write, audit and record one snapshot."""
     counter = tokenizer or default_tokenizer()
@@ -66,7 +66,7 @@ def publish_mixture(
     recipe: MixtureRecipe,
     run_id: str,
     audits: Sequence[Audit] | None = None,
-    rows_per_file: int = 200_000,
+    rows_per_file: int = ROWS_PER_FILE,
 ) -> Publication:
     """Build, write, audit and record one mixture (its token counts are its sources')."""
     selection = build_mixture(lake, recipe)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import blake3
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -25,7 +26,7 @@ from corpuslake.catalog import (
     snapshot_table,
 )
 from corpuslake.lineage import Lineage, TableVersion
-from corpuslake.store import ConcurrentUpdateError, Lake, WrittenFile
+from corpuslake.store import ROWS_PER_FILE, ConcurrentUpdateError, Lake, WrittenFile
 
 
 @dataclass(frozen=True)
@@ -71,17 +72,19 @@ def content_sha256(table: pa.Table) -> str:
     return digest.hexdigest()
 
 
-def file_sha256(stream: Any) -> str:
-    digest = hashlib.sha256()
-    with stream:
-        for block in iter(lambda: stream.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_digests(data: pa.Buffer) -> tuple[str, str]:
+    """SHA-256 and BLAKE3 of one file's bytes."""
+    view = memoryview(data)
+    return hashlib.sha256(view).hexdigest(), blake3.blake3(view).hexdigest()
 
 
 def build_manifest(lake: Lake, table: str, files: Sequence[WrittenFile]) -> list[ManifestFile]:
-    """The written files with their SHA-256 as read back from storage, in row order."""
-    return [ManifestFile(f.path, f.size, file_sha256(lake.open_file(table, f.path)), f.rows) for f in files]
+    """The written files with their digests as read back from storage, in row order."""
+    manifest = []
+    for f in files:
+        sha256, blake = file_digests(lake.read_buffer(table, f.path))
+        manifest.append(ManifestFile(f.path, f.size, sha256, blake, f.rows))
+    return manifest
 
 
 def standard_audits() -> list[Audit]:
@@ -127,7 +130,7 @@ def publish(
     run_id: str,
     code_version: str,
     audits: Sequence[Audit] | None = None,
-    rows_per_file: int = 200_000,
+    rows_per_file: int = ROWS_PER_FILE,
 ) -> Publication:
     """Publish ``rows`` (already in their final order) as the next number of ``name``."""
     catalog = Catalog(lake)

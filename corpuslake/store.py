@@ -32,6 +32,10 @@ from corpuslake.lineage import LINEAGE_KEY, Lineage, TableVersion
 from corpuslake.names import check_name
 from corpuslake.schemas import PARTITIONS
 
+ROWS_PER_FILE = 32_768
+"""Rows per file of a published table: a reader verifies and decodes one whole file at a time, so this
+bounds its memory (about 100 MB of web text) and lets it hash one file while decoding another."""
+
 
 @dataclass(frozen=True)
 class WrittenFile:
@@ -187,7 +191,7 @@ class Lake:
                     storage_options=dict(self.storage_options),
                 )
             except DeltaError as error:
-                if "already exists" not in str(error):
+                if self.version(table) is None:  # not a concurrent creator that won: a real failure
                     raise LakeWriteError(f"creating {table} failed: {error}") from error
             version = self.version(table)
             assert version is not None
@@ -210,7 +214,7 @@ class Lake:
             raise ConcurrentUpdateError(f"{table} changed after v{expected}: {error}") from error
         except (OSError, DeltaError) as error:
             raise LakeWriteError(f"writing {table} failed, nothing was committed: {error}") from error
-        return self.version_of_commit(table, lineage.commit_id)
+        return expected + 1  # a commit without retries lands right after the version it read, or fails
 
     def write_ordered(
         self,
@@ -218,7 +222,7 @@ class Lake:
         rows: pa.Table,
         lineage: Lineage,
         expected: int,
-        rows_per_file: int = 200_000,
+        rows_per_file: int = ROWS_PER_FILE,
         row_group_rows: int = 8_192,
     ) -> tuple[int, list[WrittenFile]]:
         """Replace a whole unpartitioned table with ``rows`` in exactly this order; return the new version
@@ -260,7 +264,7 @@ class Lake:
             if isinstance(error, OSError | DeltaError):
                 raise LakeWriteError(f"writing {table} failed, nothing was committed: {error}") from error
             raise
-        return self.version_of_commit(table, lineage.commit_id), written
+        return expected + 1, written
 
     def _filesystem(self, uri: str) -> tuple[pafs.FileSystem, str]:
         if self.is_local:
@@ -285,6 +289,15 @@ class Lake:
             if "No such file" in str(error) or "not found" in str(error).lower():
                 raise FileNotFoundError(f"{base}/{relative}") from error
             raise
+
+    def read_buffer(self, table: str, relative: str) -> pa.Buffer:
+        """One data file of ``table`` as an Arrow buffer, memory-mapped on a local lake (no copy)."""
+        filesystem, base = self._filesystem(self.table_uri(table))
+        if self.is_local:
+            with pa.memory_map(f"{base}/{relative}") as mapped:
+                return mapped.read_buffer()
+        with filesystem.open_input_file(f"{base}/{relative}") as handle:
+            return handle.read_buffer()
 
     def read_file(self, table: str, relative: str) -> bytes:
         """The bytes of one data file of ``table`` (FileNotFoundError when it is gone)."""

@@ -1,0 +1,168 @@
+"""Mixtures: recipes over pinned snapshots, deterministic builds, realized against requested proportions.
+
+Touches: corpuslake.mixtures and corpuslake.datasets on a lake under tmp_path with two published
+snapshots of the committed quality examples.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corpuslake import client
+from corpuslake.catalog import Catalog
+from corpuslake.datasets import publish_mixture, publish_snapshot
+from corpuslake.mixtures import MixtureShortfallError, build_mixture, recipe_from_mapping
+from corpuslake.publish import content_sha256
+from corpuslake.snapshots import DefinitionError, SnapshotDefinition
+from corpuslake.store import Lake
+from corpuslake.tokens import Tokenizer
+from tests.test_snapshots import texts, tokenizer, write_scored
+
+__all__ = ["texts", "tokenizer"]  # the shared fixtures
+
+
+@pytest.fixture
+def lake(tmp_path: Path, texts: list[str], tokenizer: Tokenizer) -> Lake:
+    store = Lake(str(tmp_path / "lake"))
+    write_scored(store, "D1", texts[:150])
+    publish_snapshot(store, SnapshotDefinition(name="web", languages=("en",)), "run", tokenizer)
+    publish_snapshot(store, SnapshotDefinition(name="web-hq", quality_top_percent=25), "run", tokenizer)
+    return store
+
+
+def recipe(**changes: Any) -> dict[str, Any]:
+    return {
+        "name": "mix",
+        "target_tokens": 40_000,
+        "seed": 7,
+        "max_epochs": 3,
+        "phases": [
+            {
+                "name": "main",
+                "fraction": 0.75,
+                "sources": [
+                    {"uri": "corpuslake://web@1", "weight": 3},
+                    {"uri": "corpuslake://web-hq@1", "weight": 1},
+                ],
+            },
+            {"name": "anneal", "fraction": 0.25, "sources": [{"uri": "corpuslake://web-hq@1", "weight": 1}]},
+        ],
+    } | changes
+
+
+def test_mixture_meets_its_proportions_in_phase_order(lake: Lake) -> None:
+    selection = build_mixture(lake, recipe_from_mapping(recipe(), "mix.yaml"))
+    rows = selection.rows
+    assert rows["position"].to_pylist() == list(range(rows.num_rows))
+    phases = rows["phase"].to_pylist()
+    assert phases == sorted(phases, key=["main", "anneal"].index)  # every main row before the anneal rows
+    report = selection.report
+    assert abs(report["realized_tokens"] - 40_000) / 40_000 < 0.02
+    main, anneal = report["phases"]
+    for phase, requested in ((main, 30_000), (anneal, 10_000)):
+        assert phase["requested_tokens"] == requested
+        assert abs(phase["realized_tokens"] - requested) / requested < 0.03
+        for line in phase["sources"]:
+            assert abs(line["realized_share"] - line["requested_share"]) < 0.02
+            realized = sum(
+                t
+                for t, p, s in zip(rows["tokens"].to_pylist(), phases, rows["source"].to_pylist(), strict=True)
+                if p == phase["phase"] and s == line["source"]
+            )
+            assert realized == line["realized_tokens"]  # the report is what the rows hold
+    # web-hq is small: the anneal phase continues its stream, and it repeats only after a full pass
+    hq = [
+        (i, e)
+        for i, e, s in zip(rows["id"].to_pylist(), rows["epoch"].to_pylist(), rows["source"].to_pylist(), strict=True)
+        if s.endswith("web-hq@1")
+    ]
+    hq_size = Catalog(lake).resolve("corpuslake://web-hq@1").documents
+    first_pass = {i for i, e in hq if e == 0}
+    assert len(first_pass) == hq_size and any(e == 1 for _, e in hq)
+    assert not report["shortfalls"]
+
+
+def test_same_pins_and_seed_give_the_same_mixture(lake: Lake, texts: list[str], tokenizer: Tokenizer) -> None:
+    parsed = recipe_from_mapping(recipe(), "mix.yaml")
+    first = publish_mixture(lake, parsed, "run-1").entry
+    rebuilt = build_mixture(lake, parsed)
+    assert content_sha256(rebuilt.rows) == first.content_sha256
+    assert client.open(first.uri, lake).to_table().equals(rebuilt.rows)
+
+    # upstream moves on and web@2 appears; the recipe pins @1, so republishing mints nothing
+    write_scored(lake, "D2", texts[150:200])
+    assert publish_snapshot(lake, SnapshotDefinition(name="web", languages=("en",)), "run", tokenizer).new
+    again = publish_mixture(lake, parsed, "run-2")
+    assert (again.new, again.entry.uri) == (False, "corpuslake://mix@1")
+
+    other = build_mixture(lake, recipe_from_mapping(recipe(seed=8), "mix.yaml")).rows
+    assert other["id"].to_pylist() != rebuilt.rows["id"].to_pylist()
+    assert first.kind == "mixture" and first.order_by == "position"
+    assert sorted(first.lineage["upstream"]) == ["snapshots/web-hq@v1", "snapshots/web@v1"]
+
+
+def test_the_repetition_cap_is_reported_or_fatal(lake: Lake) -> None:
+    hq = Catalog(lake).resolve("corpuslake://web-hq@1")
+    greedy = recipe(
+        target_tokens=hq.tokens * 10,
+        phases=[{"name": "all", "fraction": 1.0, "sources": [{"uri": "corpuslake://web-hq@1", "max_epochs": 2}]}],
+    )
+    selection = build_mixture(lake, recipe_from_mapping(greedy, "mix.yaml"))
+    (line,) = selection.report["phases"][0]["sources"]
+    assert line["capped"] and line["realized_tokens"] <= 2 * hq.tokens
+    assert line["epochs_drawn"] <= 2.0 and line["epochs_drawn"] > 1.9
+    assert set(selection.rows["epoch"].to_pylist()) == {0, 1}
+    assert "repetition cap" in selection.report["shortfalls"][0]
+    with pytest.raises(MixtureShortfallError, match="web-hq@1 gave"):
+        build_mixture(lake, recipe_from_mapping(greedy | {"on_shortfall": "fail"}, "mix.yaml"))
+
+
+def test_min_quality_draws_only_good_documents(lake: Lake) -> None:
+    filtered = recipe(
+        phases=[{"name": "all", "fraction": 1.0, "sources": [{"uri": "corpuslake://web@1", "min_quality": 0.8}]}],
+        target_tokens=5_000,
+    )
+    rows = build_mixture(lake, recipe_from_mapping(filtered, "mix.yaml")).rows
+    web = client.open("corpuslake://web@1", lake).to_table(["id", "quality_score"]).to_pylist()
+    good = {r["id"] for r in web if r["quality_score"] >= 0.8}
+    assert rows.num_rows and set(rows["id"].to_pylist()) <= good
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"phases": [{"name": "a", "fraction": 0.5, "sources": [{"uri": "corpuslake://web@1"}]}]}, "add up to"),
+        ({"phases": [{"name": "a", "fraction": 1, "sources": [{"uri": "corpuslake://web@latest"}]}]}, "no fixed"),
+        ({"phases": [{"name": "a", "fraction": 1, "sources": [{"uri": "web"}]}]}, "is not a pin"),
+        (
+            {"phases": [{"name": "a", "fraction": 1, "sources": [{"uri": "corpuslake://web@1", "weight": 0}]}]},
+            "positive",
+        ),
+        (
+            {"phases": [{"name": "a", "fraction": 1, "sources": [{"uri": "corpuslake://web@1", "wieght": 1}]}]},
+            "a source",
+        ),
+        ({"sources": [{"uri": "corpuslake://web@1"}]}, "either sources"),
+        ({"name": "../mix"}, "invalid mixture name"),
+        ({"target_tokens": 0}, "target_tokens"),
+        ({"on_shortfall": "ignore"}, "on_shortfall"),
+        ({"sead": 1}, "unknown setting"),
+    ],
+)
+def test_bad_recipes_are_refused_with_the_reason(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        recipe_from_mapping(recipe(**change), "mixtures/mix.yaml")
+
+
+def test_single_phase_recipes_and_unknown_pins(lake: Lake) -> None:
+    simple = recipe_from_mapping(
+        {"name": "flat", "target_tokens": 3000, "seed": 1, "sources": [{"uri": "corpuslake://web@1"}]}, "flat.yaml"
+    )
+    assert [p.name for p in simple.phases] == ["main"]
+    assert build_mixture(lake, simple).report["phases"][0]["realized_tokens"] > 2500
+    missing = recipe_from_mapping(
+        {"name": "flat", "target_tokens": 3000, "seed": 1, "sources": [{"uri": "corpuslake://web@9"}]}, "flat.yaml"
+    )
+    with pytest.raises(LookupError, match="has no number 9"):
+        build_mixture(lake, missing)
