@@ -48,6 +48,7 @@ bench: demo
 	$(BIN)/python bench/dedup_throughput.py
 	$(BIN)/python bench/quality_scoring.py
 	$(BIN)/python bench/policies_throughput.py
+	$(BIN)/python bench/snapshot_streaming.py
 
 fixtures: setup
 	$(BIN)/python -m tests.fixtures.build_fixtures

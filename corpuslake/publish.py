@@ -88,8 +88,13 @@ def build_manifest(lake: Lake, table: str, files: Sequence[WrittenFile]) -> list
 
 
 def standard_audits() -> list[Audit]:
-    """What every publication must pass: all rows are there, ids are unique, no text or id is null."""
-    return [_audit_rows, _audit_ids, _audit_nulls]
+    """What every publication must pass: it has rows, all of them are there, ids are unique, no text or id
+    is null."""
+    return [_audit_not_empty, _audit_rows, _audit_ids, _audit_nulls]
+
+
+def _audit_not_empty(lake: Lake, table: str, version: int, expected: pa.Table) -> AuditResult:
+    return AuditResult("not_empty", expected.num_rows > 0, f"the selection holds {expected.num_rows} documents")
 
 
 def _audit_rows(lake: Lake, table: str, version: int, expected: pa.Table) -> AuditResult:

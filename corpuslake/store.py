@@ -95,7 +95,7 @@ class Lake:
         dataset = self.dataset(table, version)
         expr = None
         if dumps is not None:
-            expr = pads.field("dump").isin([check_name(d, "dump") for d in dumps])
+            expr = pads.field("dump").isin(pa.array([check_name(d, "dump") for d in dumps], pa.string()))
         for column, value in (filters or {}).items():
             term = pads.field(column) == value
             expr = term if expr is None else expr & term

@@ -18,12 +18,15 @@ def test_run_then_lineage(
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CORPUSLAKE_CACHE", str(blocklist_cache))
     lake = str(tmp_path / "lake")
-    code = main(["run", "--landing", str(LANDING), "--lake", lake, "--dump", "FIXTURE-B", "--workers", "1"])
+    datasets = str(Path(__file__).resolve().parent / "fixtures" / "datasets")
+    argv = ["run", "--landing", str(LANDING), "--lake", lake, "--dump", "FIXTURE-B", "--workers", "1"]
+    code = main([*argv, "--datasets", datasets])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "dump FIXTURE-B: ok" in out
+    assert "publish_datasets: ok" in out and "corpuslake://fx@1" in out and "corpuslake://fx-mix@1" in out
     assert "FIXTURE-B: 3 documents" in out
-    assert "quality model training: ok" in out
+    assert "train_quality_model: ok" in out
     versions = (
         "crawl_files@v0, documents@v0, filtered@v0, content_signals@v0, deduplicated@v0, minhash_index@v0, scored@v0"
     )

@@ -20,19 +20,7 @@ from orchestration.definitions import PUBLISH_JOB, build_definitions
 from tests.conftest import LANDING
 from tests.test_materialize import _run
 
-SNAPSHOT = """
-name: fx
-description: every extracted document of the fixture dumps
-source: documents
-columns: [id, dump, url, text, language]
-"""
-MIXTURE = """
-name: fx-mix
-target_tokens: 3000
-seed: 3
-sources:
-  - {uri: "corpuslake://fx@1", weight: 1}
-"""
+DATASETS = Path(__file__).resolve().parent / "fixtures" / "datasets"
 
 
 def _publish(instance: dg.DagsterInstance, lake: Path, datasets: Path, cache: Path) -> Any:
@@ -55,11 +43,7 @@ def test_pins_survive_new_dumps_and_gc(
     blocklist_cache: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    lake_path, datasets = tmp_path / "lake", tmp_path / "datasets"
-    (datasets / "snapshots").mkdir(parents=True)
-    (datasets / "mixtures").mkdir()
-    (datasets / "snapshots" / "fx.yaml").write_text(SNAPSHOT)
-    (datasets / "mixtures" / "fx-mix.yaml").write_text(MIXTURE)
+    lake_path, datasets = tmp_path / "lake", DATASETS
 
     assert _run(instance, lake_path, "FIXTURE-A", plan, blocklist_cache).success
     first = _publish(instance, lake_path, datasets, blocklist_cache)
