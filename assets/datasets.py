@@ -8,6 +8,7 @@ import dagster as dg
 from corpuslake.datasets import load_definitions, publish_mixture, publish_snapshot
 from corpuslake.publish import Publication, PublicationBlockedError
 from orchestration.resources import DatasetsResource, LakeResource
+from quality_checks.gates import REQUIRED_CHECKS
 
 
 def _publications_markdown(publications: list[Publication]) -> str:
@@ -74,7 +75,9 @@ def snapshots(
     store = lake.lake()
     definitions = {d.name: d for d in load_definitions(datasets.folder).snapshots}
     done, metadata = _publish_all(
-        context, sorted(definitions), lambda name: publish_snapshot(store, definitions[name], context.run.run_id)
+        context,
+        sorted(definitions),
+        lambda name: publish_snapshot(store, definitions[name], context.run.run_id, required_checks=REQUIRED_CHECKS),
     )
     for p in done:
         metadata[f"{p.entry.name}/documents"] = p.entry.documents

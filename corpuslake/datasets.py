@@ -4,7 +4,7 @@ A definitions folder holds ``snapshots/*.yaml`` and ``mixtures/*.yaml``. Snapsho
 recipe can pin a number that this same run minted.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from corpuslake.publish import Audit, Publication, publish
 from corpuslake.snapshots import SnapshotDefinition, load_snapshot_definitions, select_snapshot
 from corpuslake.store import ROWS_PER_FILE, Lake
 from corpuslake.tokens import Tokenizer, default_tokenizer
+from corpuslake.verdicts import gate_failures
 
 Log = Callable[[str], None]
 
@@ -40,10 +41,29 @@ def publish_snapshot(
     tokenizer: Tokenizer | None = None,
     audits: Sequence[Audit] | None = None,
     rows_per_file: int = ROWS_PER_FILE,
+    required_checks: Mapping[str, Sequence[str]] | None = None,
 ) -> Publication:
-    """Select, count tokens, write, audit and record one snapshot."""
+    """Select, count tokens, gate, write, audit and record one snapshot.
+
+    ``required_checks`` names, per upstream table, the checks that must have passed on every dump read,
+    at the version read (see :func:`corpuslake.verdicts.gate_failures`); None requires none.
+    """
     counter = tokenizer or default_tokenizer()
     selection = select_snapshot(lake, definition, counter)
+
+    def gate() -> list[str]:
+        return [
+            reason
+            for upstream in selection.upstream
+            for reason in gate_failures(
+                lake,
+                upstream.table,
+                upstream.version,
+                selection.read.get(upstream.table, []),
+                (required_checks or {}).get(upstream.table, []),
+            )
+        ]
+
     return publish(
         lake,
         definition.name,
@@ -58,6 +78,7 @@ def publish_snapshot(
         code_version=__version__,
         audits=audits,
         rows_per_file=rows_per_file,
+        gate=gate,
     )
 
 

@@ -27,6 +27,7 @@ from corpuslake.catalog import (
 )
 from corpuslake.lineage import Lineage, TableVersion
 from corpuslake.store import ROWS_PER_FILE, ConcurrentUpdateError, Lake, WrittenFile
+from corpuslake.verdicts import record_blocked
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,9 @@ Audit = Callable[[Lake, str, int, pa.Table], AuditResult]
 class PublicationBlockedError(RuntimeError):
     """An audit failed: the version was written but not published."""
 
-    def __init__(self, name: str, table: str, version: int, failed: Sequence[AuditResult]) -> None:
-        self.failed = list(failed)
-        reasons = "; ".join(f"{a.name}: {a.detail}" for a in failed)
-        super().__init__(f"{name} was not published ({table}@v{version} failed its audits): {reasons}")
+    def __init__(self, name: str, where: str, reasons: Sequence[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__(f"{name} was not published ({where}): {'; '.join(self.reasons)}")
 
 
 @dataclass(frozen=True)
@@ -136,14 +136,24 @@ def publish(
     code_version: str,
     audits: Sequence[Audit] | None = None,
     rows_per_file: int = ROWS_PER_FILE,
+    gate: Callable[[], list[str]] | None = None,
 ) -> Publication:
-    """Publish ``rows`` (already in their final order) as the next number of ``name``."""
+    """Publish ``rows`` (already in their final order) as the next number of ``name``.
+
+    ``gate`` says why the upstream versions the rows came from may not be published (their checks
+    failed or never ran); any reason blocks before anything is written. Blocked attempts, at the gate
+    or at an audit, are kept in the publication log.
+    """
     catalog = Catalog(lake)
     table = snapshot_table(name)
     content = content_sha256(rows)
     latest = catalog.latest(name)
     if latest is not None and latest.content_sha256 == content:
         return Publication(latest, False)
+    refused = gate() if gate is not None else []
+    if refused:
+        record_blocked(lake, name, run_id, refused)
+        raise PublicationBlockedError(name, "upstream checks did not pass", refused)
     lineage = Lineage(
         asset="mixtures" if kind == "mixture" else "snapshots",
         partition=name,
@@ -154,15 +164,17 @@ def publish(
     )
     version, files = _write(lake, table, rows, lineage, rows_per_file)
     results = [audit(lake, table, version, rows) for audit in (audits if audits is not None else standard_audits())]
-    failed = [r for r in results if not r.passed]
+    failed = [f"{r.name}: {r.detail}" for r in results if not r.passed]
     if failed:
-        raise PublicationBlockedError(name, table, version, failed)
+        record_blocked(lake, name, run_id, failed)
+        raise PublicationBlockedError(name, f"{table}@v{version} failed its audits", failed)
     manifest = build_manifest(lake, table, files)
     read_back = pa.concat_tables(pq.read_table(pa.BufferReader(lake.read_file(table, f.path))) for f in manifest)
     same = content_sha256(read_back) == content
     results.append(AuditResult("read_back_in_order", same, "rows read back in manifest order hash to the rows written"))
     if not same:
-        raise PublicationBlockedError(name, table, version, results[-1:])
+        record_blocked(lake, name, run_id, ["read_back_in_order: the rows read back differ from the rows written"])
+        raise PublicationBlockedError(name, f"{table}@v{version} failed its audits", ["read_back_in_order"])
     entry = CatalogEntry(
         name=name,
         number=0,  # the catalog assigns it

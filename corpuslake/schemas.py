@@ -150,6 +150,8 @@ PARTITIONS: dict[str, list[str]] = {
     "rejections": ["dump", "stage"],
     "snapshots": [],  # snapshots/<name>: each publication replaces the whole table (one Delta version)
     "catalog": [],
+    "check_results": [],  # append-only registries
+    "publication_log": [],
 }
 
 

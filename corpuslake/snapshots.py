@@ -11,7 +11,7 @@ Rows are ordered by ``id`` and carry a ``tokens`` column counted with the record
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +145,8 @@ class Selection:
     rows: pa.Table
     upstream: tuple[TableVersion, ...]
     report: dict[str, Any]
+    read: dict[str, list[str]] = field(default_factory=dict)
+    """The dumps read from each upstream table (what the publication gate checks)."""
 
 
 def select_snapshot(lake: Lake, definition: SnapshotDefinition, tokenizer: Tokenizer) -> Selection:
@@ -168,6 +170,8 @@ def select_snapshot(lake: Lake, definition: SnapshotDefinition, tokenizer: Token
             f"snapshot {definition.name}: quality selection needs source scored, not {definition.source}"
         )
     rows = lake.read(definition.source, version, dumps=definition.dumps, columns=needed)
+    read_dumps = sorted(set(rows["dump"].to_pylist()))
+    read = {definition.source: read_dumps}
     steps: dict[str, int] = {"source_rows": rows.num_rows}
     if definition.languages is not None:
         rows = rows.filter(pc.is_in(rows["language"], value_set=pa.array(definition.languages, pa.string())))
@@ -189,6 +193,7 @@ def select_snapshot(lake: Lake, definition: SnapshotDefinition, tokenizer: Token
     if definition.needs_signals:
         rows, signals_version, redacted = _apply_policies(lake, definition, rows)
         upstream.append(TableVersion("content_signals", signals_version))
+        read["content_signals"] = read_dumps
         steps["after_policies"] = rows.num_rows
         report["pii_redacted_documents"] = redacted
     rows = rows.select(wanted).sort_by("id")
@@ -206,7 +211,7 @@ def select_snapshot(lake: Lake, definition: SnapshotDefinition, tokenizer: Token
             )
         },
     }
-    return Selection(rows, tuple(upstream), report)
+    return Selection(rows, tuple(upstream), report, read)
 
 
 def _uses_quality(definition: SnapshotDefinition) -> bool:

@@ -16,6 +16,7 @@ from orchestration.sensors import build_sensor
 from quality_checks.deduplicated import deduplicated_accounts_for_every_document
 from quality_checks.documents import documents_account_for_every_record, documents_ids_unique
 from quality_checks.filtered import filtered_accounts_for_every_document
+from quality_checks.suites import SUITE_CHECKS
 
 INGEST_JOB = "ingest_dump"
 TRAIN_JOB = "train_quality_model"
@@ -29,6 +30,7 @@ CHECKS = [
     documents_ids_unique,
     filtered_accounts_for_every_document,
     deduplicated_accounts_for_every_document,
+    *SUITE_CHECKS,
 ]
 
 

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 from corpuslake.store import Lake
 from orchestration.partitions import dump_partitions
 from orchestration.resources import LakeResource
+from quality_checks.gates import recorded_result
 from quality_checks.versions import audited_versions
 
 
@@ -51,5 +52,6 @@ def deduplicated_accounts_for_every_document(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
 ) -> dg.AssetCheckResult:
     """Filtered documents = kept + removed, and every removed document names a kept one."""
-    passed, metadata = dedup_balance(lake.lake(), context.partition_key)
-    return dg.AssetCheckResult(passed=passed, metadata=metadata)
+    store = lake.lake()
+    passed, metadata = dedup_balance(store, context.partition_key)
+    return recorded_result(context, store, "deduplicated", passed, metadata)

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from corpuslake.store import Lake
 from orchestration.partitions import dump_partitions
 from orchestration.resources import LakeResource
+from quality_checks.gates import recorded_result
 from quality_checks.versions import audited_versions
 
 # Damage reasons describe unreadable bytes, not response records; they are outside the balance.
@@ -45,8 +46,9 @@ def documents_account_for_every_record(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
 ) -> dg.AssetCheckResult:
     """Response records in crawl_files = documents + records rejected by the documents stage."""
-    passed, metadata = documents_balance(lake.lake(), context.partition_key)
-    return dg.AssetCheckResult(passed=passed, metadata=metadata)
+    store = lake.lake()
+    passed, metadata = documents_balance(store, context.partition_key)
+    return recorded_result(context, store, "documents", passed, metadata)
 
 
 @dg.asset_check(asset="documents", partitions_def=dump_partitions, blocking=True)

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from corpuslake.store import Lake
 from orchestration.partitions import dump_partitions
 from orchestration.resources import LakeResource
+from quality_checks.gates import recorded_result
 from quality_checks.versions import audited_versions
 
 
@@ -43,5 +44,6 @@ def filtered_accounts_for_every_document(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
 ) -> dg.AssetCheckResult:
     """Documents of the dump = kept documents + documents rejected by the filters, with no id in both."""
-    passed, metadata = filtered_balance(lake.lake(), context.partition_key)
-    return dg.AssetCheckResult(passed=passed, metadata=metadata)
+    store = lake.lake()
+    passed, metadata = filtered_balance(store, context.partition_key)
+    return recorded_result(context, store, "filtered", passed, metadata)

@@ -1,0 +1,70 @@
+"""Great Expectations suites as blocking asset checks, one per stage table and dump partition.
+
+Each check validates the dump partition at the version that last wrote it, records its verdict in the
+lake (``check_results``: what the publication gate reads), and shows which expectations failed with
+sample document ids.
+"""
+
+from typing import Any
+
+import dagster as dg
+
+from corpuslake.verdicts import Verdict, record_verdict
+from orchestration.partitions import dump_partitions
+from orchestration.resources import LakeResource
+from quality_checks.expectations import SUITES, SuiteOutcome, run_suite
+
+
+def outcome_metadata(outcome: SuiteOutcome, read_version: str) -> dict[str, Any]:
+    lines = ["| expectation | column | unexpected | observed | sample ids |", "| --- | --- | ---: | --- | --- |"]
+    for f in outcome.failures:
+        observed = "" if f.observed is None else str(f.observed)[:80]
+        unexpected = "" if f.unexpected is None else str(f.unexpected)
+        ids = ", ".join(f.sample_ids)
+        lines.append(f"| {f.expectation} | {f.column or ''} | {unexpected} | {observed} | {ids} |")
+    return {
+        "suite": outcome.suite,
+        "read_version": read_version,
+        "rows": outcome.rows,
+        "expectations_evaluated": outcome.evaluated,
+        "expectations_failed": len(outcome.failures),
+        "failed_expectations": dg.MetadataValue.md("\n".join(lines) if outcome.failures else "none"),
+    }
+
+
+def suite_check(table: str) -> dg.AssetChecksDefinition:
+    """The blocking GX check of one stage table."""
+
+    @dg.asset_check(
+        asset=table,
+        name=f"{table}_expectations",
+        partitions_def=dump_partitions,
+        blocking=True,
+        description=f"The Great Expectations suite of {table}: schema, non-null ids, text and provenance, "
+        "unique ids, the dump, value ranges, allowed languages and a plausible row count.",
+    )
+    def check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+        store = lake.lake()
+        audit, outcome = run_suite(store, table, context.partition_key)
+        summary = f"{len(outcome.failures)} of {outcome.evaluated} expectations failed on {outcome.rows} rows"
+        record_verdict(
+            store,
+            Verdict(
+                table,
+                audit.version,
+                audit.dump,
+                f"{table}_expectations",
+                outcome.passed,
+                summary,
+                {"failures": [vars(f) for f in outcome.failures]},
+                context.run.run_id,
+            ),
+        )
+        return dg.AssetCheckResult(
+            passed=outcome.passed, metadata=outcome_metadata(outcome, f"{table}@v{audit.version}")
+        )
+
+    return check
+
+
+SUITE_CHECKS = [suite_check(table) for table in SUITES]
