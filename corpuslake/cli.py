@@ -12,6 +12,7 @@ from corpuslake.maintenance import collect_garbage
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
 from corpuslake.summary import lake_summary
+from corpuslake.verdicts import blocked_attempts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,7 +110,9 @@ def _run(args: argparse.Namespace) -> int:
         what = f"dump {run.dump}" if run.dump else run.job
         print(f"run {run.run_id} {what}: {status}")
     print(lake_summary(Lake(settings.lake), [r.dump for r in runs if r.dump]))
-    _print_entries(Catalog(Lake(settings.lake)).entries())
+    entries = Catalog(Lake(settings.lake)).entries()
+    _print_entries(entries)
+    _print_blocked(Lake(settings.lake), entries, None)
     return 0 if all(r.success for r in runs) else 1
 
 
@@ -145,7 +148,9 @@ def _publish(args: argparse.Namespace) -> int:
     settings = load_settings(lake=args.lake, datasets=args.datasets)
     run = run_publish(settings)
     print(f"run {run.run_id} publish: {'ok' if run.success else 'FAILED (' + ', '.join(run.failed_steps) + ')'}")
-    _print_entries(Catalog(Lake(settings.lake)).entries())
+    entries = Catalog(Lake(settings.lake)).entries()
+    _print_entries(entries)
+    _print_blocked(Lake(settings.lake), entries, None)
     return 0 if run.success else 1
 
 
@@ -166,8 +171,22 @@ def _print_entries(entries: Sequence[CatalogEntry]) -> None:
 
 def _snapshots(args: argparse.Namespace) -> int:
     lake = Lake(load_settings(lake=args.lake).lake)
-    _print_entries(Catalog(lake).entries(args.name))
+    entries = Catalog(lake).entries(args.name)
+    _print_entries(entries)
+    _print_blocked(lake, entries, args.name)
     return 0
+
+
+def _print_blocked(lake: Lake, entries: Sequence[CatalogEntry], name: str | None) -> None:
+    """Blocked publications newer than the name's latest number: why it did not get a new one."""
+    latest = {e.name: e.published_at for e in entries}
+    for attempt in blocked_attempts(lake, name):
+        published = latest.get(attempt["name"])
+        if published is not None and attempt["attempted_at"] <= published:
+            continue
+        print(f"BLOCKED  {attempt['name']} at {attempt['attempted_at']:%Y-%m-%d %H:%M:%S} (run {attempt['run_id']}):")
+        for reason in attempt["reasons"]:
+            print(f"           {reason}")
 
 
 def _resolve(args: argparse.Namespace) -> int:

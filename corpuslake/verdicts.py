@@ -99,8 +99,9 @@ def partition_versions(lake: Lake, table: str, at: int) -> dict[str, int]:
 
 
 def gate_failures(lake: Lake, table: str, version: int, dumps: Sequence[str], required: Sequence[str]) -> list[str]:
-    """Why ``dumps`` of ``table@version`` may not be published (empty: they may), one sentence each."""
-    if not required or not dumps:
+    """Why ``dumps`` of ``table@version`` may not be published (empty: they may), one sentence each: a
+    required check that has not run, or any check of error severity that failed."""
+    if not dumps:
         return []
     written = partition_versions(lake, table, version)
     verdicts: dict[tuple[int, str, str], bool] = {}
@@ -115,11 +116,11 @@ def gate_failures(lake: Lake, table: str, version: int, dumps: Sequence[str], re
             problems.append(f"{table}: no commit wrote dump {dump} at or before v{version}")
             continue
         for check in required:
-            passed = verdicts.get((written[dump], dump, check))
-            if passed is None:
+            if (written[dump], dump, check) not in verdicts:
                 problems.append(f"{table}@v{written[dump]} dump {dump}: check {check} has not run")
-            elif not passed:
-                problems.append(f"{table}@v{written[dump]} dump {dump}: check {check} failed")
+        for (version, checked_dump, check), passed in sorted(verdicts.items()):
+            if (version, checked_dump) == (written[dump], dump) and not passed:
+                problems.append(f"{table}@v{version} dump {dump}: check {check} failed")
     return problems
 
 

@@ -11,10 +11,17 @@ from assets.policies import content_signals
 from assets.quality import quality_model, quality_training_set, scored
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
-from orchestration.resources import ComputeResource, DatasetsResource, LakeResource, LandingZoneResource
+from orchestration.resources import (
+    ComputeResource,
+    DatasetsResource,
+    DriftResource,
+    LakeResource,
+    LandingZoneResource,
+)
 from orchestration.sensors import build_sensor
 from quality_checks.deduplicated import deduplicated_accounts_for_every_document
 from quality_checks.documents import documents_account_for_every_record, documents_ids_unique
+from quality_checks.drift import DRIFT_CHECKS
 from quality_checks.filtered import filtered_accounts_for_every_document
 from quality_checks.suites import SUITE_CHECKS
 
@@ -31,6 +38,7 @@ CHECKS = [
     filtered_accounts_for_every_document,
     deduplicated_accounts_for_every_document,
     *SUITE_CHECKS,
+    *DRIFT_CHECKS,
 ]
 
 
@@ -70,6 +78,7 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
             "landing": LandingZoneResource(root=settings.landing),
             "compute": ComputeResource(workers=workers),
             "datasets": DatasetsResource(folder=settings.datasets),
+            "drift_config": DriftResource(),
         },
     )
 

@@ -49,3 +49,14 @@ class DatasetsResource(dg.ConfigurableResource):
 
     folder: str
     """A folder holding ``snapshots/*.yaml`` and ``mixtures/*.yaml``."""
+
+
+class DriftResource(dg.ConfigurableResource):
+    """How far a new dump's metrics may move from earlier dumps', and what happens when they do."""
+
+    severity: str = "warn"
+    """``warn``: report out-of-band metrics; ``error``: fail the check (blocks downstream and publication)."""
+    abs_tolerance: float = 0.10
+    """Allowed absolute difference from the earlier dumps' mean."""
+    rel_tolerance: float = 0.50
+    """Allowed difference relative to the earlier dumps' mean, when larger."""

@@ -30,11 +30,11 @@ def recorded_result(
     latest = store.version(table)
     version = partition_versions(store, table, latest).get(dump, -1) if latest is not None else -1
     check = context.check_specs[0].name
-    summary = (
-        "passed" if passed else "failed: " + ", ".join(f"{k}={v}" for k, v in metadata.items() if k != "read_versions")
-    )
+    plain = {k: v.value if isinstance(v, dg.MetadataValue) else v for k, v in metadata.items()}
+    shown = ", ".join(f"{k}={v}" for k, v in plain.items() if k != "read_versions")
+    summary = "passed" if passed else f"failed: {shown}"
     record_verdict(
-        store, Verdict(table, version, dump, check, passed, summary[:500], metadata, context.run.run_id, severity)
+        store, Verdict(table, version, dump, check, passed, summary[:500], plain, context.run.run_id, severity)
     )
     return dg.AssetCheckResult(
         passed=passed,
