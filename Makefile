@@ -49,6 +49,7 @@ bench: demo
 	$(BIN)/python bench/quality_scoring.py
 	$(BIN)/python bench/policies_throughput.py
 	$(BIN)/python bench/snapshot_streaming.py
+	$(BIN)/python bench/check_overhead.py
 
 fixtures: setup
 	$(BIN)/python -m tests.fixtures.build_fixtures

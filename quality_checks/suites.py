@@ -5,17 +5,23 @@ lake (``check_results``: what the publication gate reads), and shows which expec
 sample document ids.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from corpuslake.verdicts import Verdict, record_verdict
 from orchestration.partitions import dump_partitions
 from orchestration.resources import LakeResource
-from quality_checks.expectations import SUITES, SuiteOutcome, run_suite
+
+if TYPE_CHECKING:
+    from quality_checks.expectations import SuiteOutcome
+
+# Great Expectations takes about 2 s to import: the checks import it when they first run, so loading the
+# code location (which every step of a multi-process run does) does not pay for it.
+SUITE_TABLES = ("documents", "filtered", "deduplicated", "scored", "content_signals")
 
 
-def outcome_metadata(outcome: SuiteOutcome, read_version: str) -> dict[str, Any]:
+def outcome_metadata(outcome: "SuiteOutcome", read_version: str) -> dict[str, Any]:
     lines = ["| expectation | column | unexpected | observed | sample ids |", "| --- | --- | ---: | --- | --- |"]
     for f in outcome.failures:
         observed = "" if f.observed is None else str(f.observed)[:80]
@@ -44,6 +50,8 @@ def suite_check(table: str) -> dg.AssetChecksDefinition:
         "unique ids, the dump, value ranges, allowed languages and a plausible row count.",
     )
     def check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+        from quality_checks.expectations import run_suite
+
         store = lake.lake()
         audit, outcome = run_suite(store, table, context.partition_key)
         summary = f"{len(outcome.failures)} of {outcome.evaluated} expectations failed on {outcome.rows} rows"
@@ -67,4 +75,4 @@ def suite_check(table: str) -> dg.AssetChecksDefinition:
     return check
 
 
-SUITE_CHECKS = [suite_check(table) for table in SUITES]
+SUITE_CHECKS = [suite_check(table) for table in SUITE_TABLES]

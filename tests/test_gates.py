@@ -6,6 +6,8 @@ publication gate, and the ``snapshots`` CLI listing of blocked publications.
 """
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -196,3 +198,12 @@ def test_a_failed_gate_blocks_publication_and_old_pins_keep_reading(
     assert second.number == 2 and pc.sum(client.open(second.uri, lake).to_table()["tokens"]).as_py() == second.tokens
     assert main(["snapshots", "--lake", str(tmp_path / "lake")]) == 0
     assert "BLOCKED" not in capsys.readouterr().out  # a newer publication supersedes the blocked attempts
+
+
+def test_the_suites_cover_every_audited_table_and_load_lazily() -> None:
+    from quality_checks.suites import SUITE_TABLES
+
+    assert set(SUITE_TABLES) == set(SUITES)
+    code = "import sys, orchestration.definitions; print('great_expectations' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"  # loading the code location does not import GX
