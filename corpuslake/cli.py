@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--datasets", help="definitions folder (default: samples/datasets, or CORPUSLAKE_DATASETS)")
     run.add_argument("--dump", action="append", help="only this dump (repeatable; default: all)")
     run.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
+    run.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="local process pool or Ray tasks (default: CORPUSLAKE_EXECUTOR, local)",
+    )
     run.set_defaults(handler=_run)
 
     lineage = sub.add_parser("lineage", help="print the chain of table versions back to the WARC files")
@@ -102,8 +107,12 @@ def _run(args: argparse.Namespace) -> int:
     # Per-partition asset checks are a Dagster preview feature we rely on knowingly; say so once, here.
     warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
 
-    settings = load_settings(lake=args.lake, landing=args.landing, datasets=args.datasets)
+    settings = load_settings(lake=args.lake, landing=args.landing, datasets=args.datasets, executor=args.executor)
     print(f"landing zone: {settings.landing}\nlake: {settings.lake}\ndagster home: {settings.dagster_home}")
+    print(
+        f"executor: {settings.executor}"
+        + (f" ({settings.ray_address or 'local Ray instance'})" if settings.executor == "ray" else "")
+    )
     runs = run_dumps(settings, args.dump, args.workers)
     for run in runs:
         status = "ok" if run.success else f"FAILED ({', '.join(run.failed_steps)})"

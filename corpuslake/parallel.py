@@ -1,17 +1,86 @@
-"""Running a per-file function over many files: in-process, or in a pool of spawned processes.
+"""Running a per-file or per-batch function over many jobs: in-process, in a pool of spawned processes,
+or as Ray tasks.
 
 Spawn, not fork: deltalake's Rust runtime and fastText's threads do not survive a fork, and a spawned
 worker starts clean. Results come back as they finish; a callback reports progress.
+
+Past one machine the same functions run as Ray tasks (:class:`RayExecutor`): a stage passes its
+``workers`` through unchanged, an int for the local pool or an executor for Ray. The functions and their
+jobs are plain picklable values, and the stages write their intermediate parts under the lake's staging
+folder, which every worker must be able to reach (a local disk on one machine; shared storage on a
+cluster).
 """
 
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class RayExecutor:
+    """Run jobs as Ray tasks on a cluster (``address``) or on a local Ray instance started on demand."""
+
+    address: str = ""
+    """A Ray cluster (``ray://host:10001`` or ``auto``); empty: ``RAY_ADDRESS``, else start a local instance."""
+    num_cpus: int = 0
+    """CPUs of a local instance started here (0: all of this machine's)."""
+    task_cpus: float = 1.0
+    """CPUs each task reserves."""
+
+    def connect(self) -> Any:
+        import ray
+
+        if not ray.is_initialized():
+            address = self.address or os.environ.get("RAY_ADDRESS") or None
+            cpus = None if address else (self.num_cpus or default_workers())  # a cluster knows its own
+            ray.init(address=address, num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+        return ray
+
+    def slots(self) -> int:
+        """Tasks that can run at once: the cluster's CPUs over each task's share."""
+        cpus = float(self.connect().cluster_resources().get("CPU", 1))
+        return max(1, int(cpus / self.task_cpus))
+
+    def run(
+        self, fn: Callable[[Job], Result], jobs: Iterable[Job], on_result: Callable[[int, Result], None] | None
+    ) -> Iterator[Result]:
+        ray = self.connect()
+        remote = ray.remote(num_cpus=self.task_cpus, max_retries=2)(fn)
+        limit = 2 * self.slots()  # bounded in flight, as the local pool
+        pending: list[Any] = []
+        job_iter, exhausted, done = iter(jobs), False, 0
+        while pending or not exhausted:
+            while not exhausted and len(pending) < limit:
+                try:
+                    pending.append(remote.remote(next(job_iter)))
+                except StopIteration:
+                    exhausted = True
+            if not pending:
+                break
+            finished, pending = ray.wait(pending, num_returns=1)
+            for ref in finished:
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayTaskError as error:
+                    raise error.as_instanceof_cause() from None  # the stage's own exception, not Ray's wrapper
+                done += 1
+                if on_result:
+                    on_result(done, result)
+                yield result
+
+
+Workers = int | RayExecutor
+"""How a stage runs its jobs: a number of local worker processes, or a Ray executor."""
+
+
+def describe(workers: Workers) -> str:
+    return f"ray {workers.address or 'local'}" if isinstance(workers, RayExecutor) else f"{workers} local workers"
 
 
 def default_workers() -> int:
@@ -25,15 +94,19 @@ def default_workers() -> int:
 def run_jobs(
     fn: Callable[[Job], Result],
     jobs: Iterable[Job],
-    workers: int,
+    workers: Workers,
     on_result: Callable[[int, Result], None] | None = None,
 ) -> Iterator[Result]:
     """Yield ``fn(job)`` for every job, in completion order.
 
     ``workers <= 1`` runs in this process (tests, debugging, one-file dumps). Otherwise at most
     ``2 * workers`` jobs are in flight, so a dump of many files never queues every job's arguments at once.
+    A :class:`RayExecutor` runs every job as a Ray task instead.
     ``on_result(done_count, result)`` is called as each result arrives.
     """
+    if isinstance(workers, RayExecutor):
+        yield from workers.run(fn, jobs, on_result)
+        return
     done = 0
     if workers <= 1:
         for job in jobs:

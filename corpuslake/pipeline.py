@@ -20,7 +20,7 @@ from corpuslake.filters import url as url_filter
 from corpuslake.filters.chain import FilterConfig
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
-from corpuslake.parallel import run_jobs
+from corpuslake.parallel import Workers, run_jobs
 from corpuslake.policies import run as policy_run
 from corpuslake.policies.run import PolicyConfig
 from corpuslake.quality import run as quality_run
@@ -63,7 +63,7 @@ class StageReport:
 
 
 def ingest_crawl_files(
-    lake: Lake, landing: Path, dump: str, run_id: str, workers: int, progress: Progress | None = None
+    lake: Lake, landing: Path, dump: str, run_id: str, workers: Workers, progress: Progress | None = None
 ) -> StageReport:
     """Inventory and scan every file of ``dump`` in the landing zone into the crawl_files table."""
     started = time.perf_counter()
@@ -92,7 +92,7 @@ def extract_documents(
     dump: str,
     run_id: str,
     config: doc_stage.DocumentsConfig,
-    workers: int,
+    workers: Workers,
     progress: Progress | None = None,
 ) -> StageReport:
     """Extract and language-tag the HTML records of ``dump``'s WARC files into ``documents``.
@@ -153,7 +153,7 @@ def filter_documents(
     dump: str,
     run_id: str,
     config: FilterConfig,
-    workers: int,
+    workers: Workers,
     progress: Progress | None = None,
     batch_rows: int = 1_000,
 ) -> StageReport:
@@ -204,7 +204,7 @@ def deduplicate(
     dump: str,
     run_id: str,
     config: DedupConfig,
-    workers: int,
+    workers: Workers,
     progress: Progress | None = None,
 ) -> StageReport:
     """Remove exact and near-duplicates from ``dump``'s filtered documents into ``deduplicated``.
@@ -255,7 +255,9 @@ def train_quality_model(lake: Lake, run_id: str, config: ModelConfig) -> StageRe
     return report
 
 
-def score_documents(lake: Lake, dump: str, run_id: str, workers: int, progress: Progress | None = None) -> StageReport:
+def score_documents(
+    lake: Lake, dump: str, run_id: str, workers: Workers, progress: Progress | None = None
+) -> StageReport:
     """Give every deduplicated document of ``dump`` a quality score (P(hq)) into ``scored``."""
     note = _progress_printer("scored", dump, 0, progress)
     result = quality_run.score_dump(lake, dump, run_id, workers, _code_version("1"), note)
@@ -276,7 +278,7 @@ def score_documents(lake: Lake, dump: str, run_id: str, workers: int, progress: 
 
 
 def tag_content(
-    lake: Lake, dump: str, run_id: str, config: PolicyConfig, workers: int, progress: Progress | None = None
+    lake: Lake, dump: str, run_id: str, config: PolicyConfig, workers: Workers, progress: Progress | None = None
 ) -> StageReport:
     """Count PII, bad words and benchmark overlaps of ``dump``'s filtered documents into ``content_signals``."""
     note = _progress_printer("content_signals", dump, 0, progress)

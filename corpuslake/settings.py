@@ -28,6 +28,10 @@ class Settings:
     """Derived files worth keeping between runs (the compiled URL blocklist); default ``~/.cache/corpuslake``."""
     datasets: str = str(SAMPLE_DATASETS)
     """Folder of dataset definitions: ``snapshots/*.yaml`` and ``mixtures/*.yaml``."""
+    executor: str = "local"
+    """How stages run their jobs: ``local`` (process pool) or ``ray`` (``CORPUSLAKE_EXECUTOR``)."""
+    ray_address: str = ""
+    """The Ray cluster for ``ray`` (``RAY_ADDRESS``); empty starts a local Ray instance."""
 
 
 def load_settings(
@@ -35,6 +39,7 @@ def load_settings(
     landing: str | None = None,
     environ: dict[str, str] | None = None,
     datasets: str | None = None,
+    executor: str | None = None,
 ) -> Settings:
     """Resolve settings: explicit arguments, then ``CORPUSLAKE_*`` / ``DAGSTER_HOME``, then defaults."""
     env = os.environ if environ is None else environ
@@ -49,6 +54,8 @@ def load_settings(
         dagster_home=_absolute(home),
         cache=_absolute(cache),
         datasets=_absolute(datasets),
+        executor=executor or env.get("CORPUSLAKE_EXECUTOR") or "local",
+        ray_address=env.get("RAY_ADDRESS", ""),
     )
 
 

@@ -76,7 +76,7 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
         resources={
             "lake": LakeResource(root=settings.lake, cache=settings.cache),
             "landing": LandingZoneResource(root=settings.landing),
-            "compute": ComputeResource(workers=workers),
+            "compute": ComputeResource(workers=workers, executor=settings.executor, ray_address=settings.ray_address),
             "datasets": DatasetsResource(folder=settings.datasets),
             "drift_config": DriftResource(),
         },

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from corpuslake.parallel import default_workers
+from corpuslake.parallel import RayExecutor, Workers, default_workers
 from corpuslake.store import Lake
 
 
@@ -35,12 +35,22 @@ class LandingZoneResource(dg.ConfigurableResource):
 
 
 class ComputeResource(dg.ConfigurableResource):
-    """How stage work runs on this machine."""
+    """How stage work runs: a local pool of processes, or Ray tasks."""
 
     workers: int = 0
     """Worker processes per stage; 0 means one per available core, 1 runs in the run's own process."""
+    executor: str = "local"
+    """``local`` (a pool of spawned processes) or ``ray`` (Ray tasks)."""
+    ray_address: str = ""
+    """With ``ray``: the cluster (``ray://head:10001``, ``auto``); empty starts a local Ray instance."""
+    ray_task_cpus: float = 1.0
+    """With ``ray``: CPUs each task reserves."""
 
-    def resolved_workers(self) -> int:
+    def resolved_workers(self) -> Workers:
+        if self.executor == "ray":
+            return RayExecutor(address=self.ray_address, num_cpus=self.workers, task_cpus=self.ray_task_cpus)
+        if self.executor != "local":
+            raise ValueError(f"executor must be local or ray, not {self.executor!r}")
         return self.workers if self.workers > 0 else default_workers()
 
 

@@ -21,7 +21,7 @@ from rbloom import Bloom
 from corpuslake.dedup.normalize import normalize_text
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
-from corpuslake.parallel import run_jobs
+from corpuslake.parallel import Workers, run_jobs
 from corpuslake.schemas import DEDUPLICATED, MINHASH_INDEX, REJECTIONS
 from corpuslake.stages import deduplicated as stage
 from corpuslake.stages.deduplicated import Decision, DedupConfig, Earlier, HashOutcome
@@ -221,7 +221,13 @@ def hash_jobs(lake: Lake, filtered_version: int, dump: str, config: DedupConfig)
 
 
 def deduplicate_dump(
-    lake: Lake, dump: str, run_id: str, config: DedupConfig, workers: int, code_version: str, note: Note | None = None
+    lake: Lake,
+    dump: str,
+    run_id: str,
+    config: DedupConfig,
+    workers: Workers,
+    code_version: str,
+    note: Note | None = None,
 ) -> dict[str, Any]:
     """Deduplicate ``dump``'s filtered documents; return versions, counters and figures for the report."""
     started = time.perf_counter()

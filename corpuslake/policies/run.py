@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
-from corpuslake.parallel import run_jobs
+from corpuslake.parallel import Workers, run_jobs
 from corpuslake.policies import badwords, pii
 from corpuslake.policies.contamination import EVAL_SETS, EvalIndex, words
 from corpuslake.store import Lake, parquet_parts_reader
@@ -150,7 +150,13 @@ def signal_batch(job: SignalJob) -> SignalOutcome:
 
 
 def signal_dump(
-    lake: Lake, dump: str, run_id: str, config: PolicyConfig, workers: int, code_version: str, note: Note | None = None
+    lake: Lake,
+    dump: str,
+    run_id: str,
+    config: PolicyConfig,
+    workers: Workers,
+    code_version: str,
+    note: Note | None = None,
 ) -> dict[str, Any]:
     """Write the content signals of ``dump``'s filtered documents; return version, counters, examples."""
     started = time.perf_counter()

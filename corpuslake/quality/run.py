@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
-from corpuslake.parallel import run_jobs
+from corpuslake.parallel import Workers, run_jobs
 from corpuslake.quality.model import Evaluation, ModelConfig, QualityModelError, QualityScorer, train
 from corpuslake.quality.training import TrainingSetConfig, build_training_set
 from corpuslake.schemas import QUALITY_MODELS, SCORED
@@ -120,7 +120,7 @@ def score_dump(
     lake: Lake,
     dump: str,
     run_id: str,
-    workers: int,
+    workers: Workers,
     code_version: str,
     note: Note | None = None,
     batch_rows: int = 1_000,
