@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck defs bench fixtures clean browser-deps
+.PHONY: setup demo test lint typecheck defs bench fixtures clean browser-deps postgres-deps
 
 $(BIN)/corpuslake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,13 @@ browser-deps:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || \
 		(echo "installing chromium needs root: run as root, or set CORPUSLAKE_SKIP_BROWSER=1" && false)
 
-test: setup lint typecheck defs browser-deps
+## The deploy test starts Debian's PostgreSQL server on loopback: installed here when missing (needs root).
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || test -n "$$CORPUSLAKE_SKIP_POSTGRES" || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) || \
+		(echo "installing postgresql needs root: run as root, or set CORPUSLAKE_SKIP_POSTGRES=1" && false)
+
+test: setup lint typecheck defs browser-deps postgres-deps
 	$(BIN)/python -m pytest
 
 ## Benchmarks print figures; the filter bench runs datatrove's own filters (the bench extra) beside ours.
