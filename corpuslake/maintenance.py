@@ -73,7 +73,7 @@ def collect_garbage(
         if latest is None:
             continue
         versions = sorted(keep.get(table, set()) | {latest})
-        delta = DeltaTable(lake.table_uri(table), storage_options=dict(lake.storage_options))
+        delta = DeltaTable(lake.table_uri(table), storage_options=lake.options)
         removed = delta.vacuum(
             retention_hours=retention_hours,
             dry_run=dry_run,

@@ -5,6 +5,7 @@ that carries the lineage, so re-running a partition is idempotent and a crash be
 the previous version as it was. Every read takes a ``version``.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -66,6 +67,15 @@ class Lake:
     """A local folder for derived files kept between runs; by default ``<root>/_cache`` of a local lake."""
 
     @property
+    def options(self) -> dict[str, str]:
+        """deltalake storage options: on S3, commits use conditional writes (``If-None-Match``), so
+        concurrent writers are safe without a DynamoDB lock table. Credentials are never options: they
+        come from the standard AWS environment (variables, profile, instance role), so they cannot end up
+        in a commit's metadata or a run's logs."""
+        defaults = {"conditional_put": "etag"} if self.root.startswith(("s3://", "s3a://")) else {}
+        return defaults | dict(self.storage_options)
+
+    @property
     def is_local(self) -> bool:
         return "://" not in self.root or self.root.startswith("file://")
 
@@ -74,7 +84,7 @@ class Lake:
         return "/".join([self.root.rstrip("/"), *parts])
 
     def _open(self, table: str, version: int | None = None) -> DeltaTable:
-        return DeltaTable(self.table_uri(table), version=version, storage_options=dict(self.storage_options))
+        return DeltaTable(self.table_uri(table), version=version, storage_options=self.options)
 
     def version(self, table: str) -> int | None:
         """Latest version of ``table``, or None if it does not exist yet."""
@@ -151,7 +161,7 @@ class Lake:
                 mode="overwrite",
                 predicate=predicate or None,  # an unpartitioned table is replaced whole
                 partition_by=columns or None,
-                storage_options=dict(self.storage_options),
+                storage_options=self.options,
                 commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
             )
         except (OSError, DeltaError) as error:
@@ -168,7 +178,7 @@ class Lake:
             self.table_uri(table),
             data,
             mode="append",
-            storage_options=dict(self.storage_options),
+            storage_options=self.options,
             commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
         )
         return self.version_of_commit(table, lineage.commit_id)
@@ -188,7 +198,7 @@ class Lake:
                     DeltaSchema.from_arrow(schema),
                     mode="ignore",
                     configuration=dict(configuration),
-                    storage_options=dict(self.storage_options),
+                    storage_options=self.options,
                 )
             except DeltaError as error:
                 if self.version(table) is None:  # not a concurrent creator that won: a real failure
@@ -207,7 +217,7 @@ class Lake:
                 self._open(table, expected),
                 data,
                 mode="overwrite",
-                storage_options=dict(self.storage_options),
+                storage_options=self.options,
                 commit_properties=_conditional(lineage),
             )
         except CommitFailedError as error:
@@ -304,6 +314,35 @@ class Lake:
         with self.open_file(table, relative) as stream:
             data: bytes = stream.read()
         return data
+
+    def store_file(self, local: Path, relative: str) -> None:
+        """Put a file beside the tables (a model file), unless it is already there (a local lake)."""
+        if self.is_local and local.resolve() == self.local_path(relative).resolve():
+            return
+        filesystem, base = self._filesystem(self.root.rstrip("/"))
+        target = f"{base}/{relative}"
+        filesystem.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        with local.open("rb") as source, filesystem.open_output_stream(target) as sink:
+            shutil.copyfileobj(source, sink, 1 << 22)
+
+    def fetch_file(self, relative: str, sha256: str) -> Path:
+        """A local copy of a file beside the tables: the file itself on a local lake, else a download into
+        the cache, checked against ``sha256`` (a copy already in the cache is reused when it matches)."""
+        if self.is_local:
+            return self.local_path(relative)
+        target = self.cache_dir() / "files" / sha256 / Path(relative).name
+        if target.is_file() and _sha256_of(target) == sha256:
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        filesystem, base = self._filesystem(self.root.rstrip("/"))
+        partial = target.with_name(target.name + f".{uuid.uuid4().hex}.part")
+        with filesystem.open_input_stream(f"{base}/{relative}") as source, partial.open("wb") as sink:
+            shutil.copyfileobj(source, sink, 1 << 22)
+        if _sha256_of(partial) != sha256:
+            partial.unlink()
+            raise LakeWriteError(f"{self.root}/{relative} does not match its recorded SHA-256 {sha256[:16]}")
+        partial.replace(target)
+        return target
 
     def local_path(self, relative: str) -> Path:
         """A file under a local lake root (model files live beside the tables)."""
@@ -415,6 +454,14 @@ class Lake:
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _conditional(lineage: Lineage) -> CommitProperties:

@@ -51,7 +51,9 @@ def train_model(lake: Lake, run_id: str, config: ModelConfig, code_version: str)
     if set_version is None:
         raise LookupError("quality_training_set does not exist yet: materialize it first")
     table = lake.read("quality_training_set", set_version)
-    path, digest, evaluation = train(table, config, lake.local_path(MODELS_DIR))
+    folder = lake.local_path(MODELS_DIR) if lake.is_local else lake.cache_dir() / "trained"
+    path, digest, evaluation = train(table, config, folder)
+    lake.store_file(path, f"{MODELS_DIR}/{path.name}")  # an object-store lake gets its own copy
     row = {
         "model_hash": digest,
         "path": f"{MODELS_DIR}/{path.name}",
@@ -130,7 +132,12 @@ def score_dump(
     check_name(dump, "dump")
     dedup_version = lake.partition_version("deduplicated", dump)
     registry_version, model = current_model(lake)
-    model_path = lake.local_path(model["path"])
+    try:
+        model_path = lake.fetch_file(model["path"], model["model_hash"])
+    except FileNotFoundError as error:
+        raise QualityModelError(
+            f"model {model['model_hash']} is registered but its file is missing: {error}"
+        ) from error
     if not model_path.is_file():
         raise QualityModelError(f"model {model['model_hash']} is registered but its file is missing: {model_path}")
     upstream = (TableVersion("deduplicated", dedup_version), TableVersion("quality_models", registry_version))

@@ -1,0 +1,392 @@
+"""Ray tasks against the local process pool on the same cores, and the per-core cost of every stage.
+
+On the sample crawl (both dumps), in temporary lakes that share the usual cache of derived files
+(``CORPUSLAKE_CACHE``, else ``~/.cache/corpuslake``: the URL blocklist is not recompiled), prints:
+
+1. Ray against the local pool. ``ray.init(num_cpus=N)`` once, its start-up timed apart; the executors' own
+   cost per stage call (one ``run_jobs`` call of trivial jobs, each executor); then, for each of
+   ``--rounds`` rounds and each executor (a pool of N spawned processes, ``RayExecutor()``), the
+   documents stage (``ingest_crawl_files`` then ``extract_documents``) and then the filter stage
+   (``filter_documents``) of both dumps into a fresh lake, the executors' order alternating from round to
+   round. Per stage and executor: documents in and out, best and median seconds, docs/s and (documents
+   stage) MB of WARC/s; the Ray/pool throughput ratio; the row counts of both executors' tables.
+   The pool spawns its processes at every stage call, and each loads the language model or the URL lists
+   again; Ray keeps its workers between calls, so its first round pays their imports and later rounds do not.
+2. The per-core cost of every stage: each stage with ``workers=1`` (jobs in this process) on each dump,
+   crawl_files and documents, filtered, content_signals, deduplicated, scored (after training the quality
+   model), best of ``--passes`` passes into fresh lakes (the first pass pays one-time loads: the language
+   model, the compiled MinHash loops). Seconds per dump (wall, and this process's CPU time over all its
+   threads), docs/s per core, MB of WARC per core-second for the first stage, and the same costs as
+   core-hours per TB of WARC input, extrapolated linearly from the sample.
+3. What the driver does alone, whatever the number of workers, on the last pass's lake: the dedup
+   clustering step over a dump's band keys (seconds, and the memory per document held by this process,
+   traced by tracemalloc: the gathered hash outcomes, and the peak with the clustering's working set); the
+   Delta commit that rewrites a stage's Parquet parts into its table (MB/s, on the documents parts written
+   8 times over so the commit moves tens of MB); the driver's feed of a per-batch stage (read the upstream
+   partition in batches of 1,000 rows and serialize each: the most docs/s one driver can hand to tasks); and
+   the Parquet bytes of each table per byte of WARC.
+
+    python bench/ray_overhead.py [--workers 2] [--rounds 3] [--passes 2]
+"""
+
+import argparse
+import datetime
+import os
+import pickle
+import platform
+import statistics
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import ray
+
+from corpuslake.dedup.run import hash_jobs
+from corpuslake.filters import url as url_filter
+from corpuslake.filters.chain import FilterConfig
+from corpuslake.lineage import Lineage
+from corpuslake.parallel import RayExecutor, Workers, run_jobs
+from corpuslake.pipeline import (
+    StageReport,
+    build_quality_training_set,
+    deduplicate,
+    extract_documents,
+    filter_documents,
+    ingest_crawl_files,
+    score_documents,
+    tag_content,
+    train_quality_model,
+)
+from corpuslake.policies.run import PolicyConfig
+from corpuslake.quality.model import ModelConfig
+from corpuslake.quality.training import TrainingSetConfig
+from corpuslake.schemas import DOCUMENTS
+from corpuslake.settings import SAMPLE_LANDING, load_settings
+from corpuslake.stages.crawl_files import list_dump_files, list_dumps
+from corpuslake.stages.deduplicated import DedupConfig, Earlier, HashOutcome, cluster_dump, hash_batch
+from corpuslake.stages.documents import DocumentsConfig
+from corpuslake.store import Lake, parquet_parts_reader
+
+RUN_ID = "bench"
+COMMIT_COPIES = 8
+TABLES = ("crawl_files", "documents", "filtered", "rejections")
+STAGES = ("crawl_files+documents", "filtered", "content_signals", "deduplicated", "scored")
+LAKE_TABLES = ("documents", "rejections", "filtered", "content_signals", "deduplicated", "minhash_index", "scored")
+
+
+def quiet(_message: str) -> None:
+    """Progress messages are not printed."""
+
+
+@dataclass
+class Timing:
+    """One stage run: documents in and out, wall seconds, CPU seconds of this process (all its threads)."""
+
+    docs_in: int
+    docs_out: int
+    seconds: float
+    cpu: float = 0.0
+
+
+def run_documents(lake: Lake, landing: Path, dumps: list[str], workers: Workers) -> Timing:
+    """The documents stage of every dump: crawl_files (inventory and scan), then documents."""
+    records = documents = 0
+    started = time.perf_counter()
+    for dump in dumps:
+        ingest_crawl_files(lake, landing, dump, RUN_ID, workers, quiet)
+        report = extract_documents(lake, dump, RUN_ID, DocumentsConfig(), workers, quiet)
+        records += report.counters["response_records"]
+        documents += report.rows
+    return Timing(records, documents, time.perf_counter() - started)
+
+
+def run_filter(lake: Lake, dumps: list[str], workers: Workers) -> Timing:
+    docs_in = kept = 0
+    started = time.perf_counter()
+    for dump in dumps:
+        report = filter_documents(lake, dump, RUN_ID, FilterConfig(), workers, quiet)
+        docs_in += report.counters["documents"]
+        kept += report.rows
+    return Timing(docs_in, kept, time.perf_counter() - started)
+
+
+def row_counts(lake: Lake) -> dict[str, int]:
+    return {table: lake.read(table, columns=["dump"]).num_rows for table in TABLES}
+
+
+def trivial(value: int) -> int:
+    return value
+
+
+def call_seconds(workers: Workers, jobs: int) -> float:
+    """Wall seconds of one run_jobs call of trivial jobs: the executor's own cost per stage call."""
+    seconds = []
+    for _ in range(3):
+        started = time.perf_counter()
+        list(run_jobs(trivial, range(jobs), workers))
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def executor_figures(landing: Path, dumps: list[str], warc_bytes: int, cache: str, workers: int, rounds: int) -> None:
+    print(
+        f"\n== Ray against the local pool: {workers} workers each, {rounds} rounds, a fresh lake per round and executor"
+    )
+    started = time.perf_counter()
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    print(f"ray.init(num_cpus={workers}): {time.perf_counter() - started:.2f} s (outside the stage timings)")
+    executors: dict[str, Workers] = {"pool": workers, "ray": RayExecutor()}
+    fixed = {name: call_seconds(executor, 2 * workers) for name, executor in executors.items()}
+    print(
+        f"fixed cost of one stage call ({2 * workers} trivial jobs, median of 3): pool {fixed['pool']:.2f} s "
+        f"(spawns {workers} processes that import this script), ray {fixed['ray'] * 1000:.0f} ms"
+    )
+    times: dict[tuple[str, str], list[Timing]] = {}
+    counts: dict[str, list[dict[str, int]]] = {name: [] for name in executors}
+    with tempfile.TemporaryDirectory(prefix="corpuslake-ray-bench-") as scratch:
+        for number in range(rounds):
+            order = list(executors) if number % 2 == 0 else list(reversed(executors))
+            line = []
+            for name in order:
+                lake = Lake(str(Path(scratch) / f"round{number}-{name}"), cache=cache)
+                documents = run_documents(lake, landing, dumps, executors[name])
+                filtered = run_filter(lake, dumps, executors[name])
+                times.setdefault((name, "documents"), []).append(documents)
+                times.setdefault((name, "filtered"), []).append(filtered)
+                counts[name].append(row_counts(lake))
+                line.append(f"{name} documents {documents.seconds:6.2f} s, filtered {filtered.seconds:5.2f} s")
+            print(f"round {number + 1} ({order[0]} first): " + "; ".join(line))
+    ray.shutdown()
+    print(
+        f"\n{'stage':10} {'executor':8} {'in':>6} {'out':>6} {'best s':>7} {'median s':>8} "
+        f"{'docs/s':>7} {'MB WARC/s':>9}   (documents: in = response records, out and docs/s = documents)"
+    )
+    best_rate: dict[tuple[str, str], float] = {}
+    median_rate: dict[tuple[str, str], float] = {}
+    for stage in ("documents", "filtered"):
+        for name in executors:
+            runs = times[(name, stage)]
+            best = min(r.seconds for r in runs)
+            median = statistics.median(r.seconds for r in runs)
+            count = runs[0].docs_out if stage == "documents" else runs[0].docs_in
+            best_rate[(name, stage)] = count / best
+            median_rate[(name, stage)] = count / median
+            mb = f"{warc_bytes / 1e6 / best:9.2f}" if stage == "documents" else f"{'':9}"
+            print(
+                f"{stage:10} {name:8} {runs[0].docs_in:6} {runs[0].docs_out:6} {best:7.2f} {median:8.2f} "
+                f"{count / best:7.0f} {mb}"
+            )
+    for stage in ("documents", "filtered"):
+        print(
+            f"ray/pool throughput, {stage:9}: {best_rate[('ray', stage)] / best_rate[('pool', stage)]:.2f} (best), "
+            f"{median_rate[('ray', stage)] / median_rate[('pool', stage)]:.2f} (median)"
+        )
+    every = [c for per_round in counts.values() for c in per_round]
+    same = all(c == every[0] for c in every)
+    print(f"row counts, every round: pool {counts['pool'][0]}, ray {counts['ray'][0]}: {'same' if same else 'DIFFER'}")
+    if not same:
+        for name, per_round in counts.items():
+            print(f"  {name}: {per_round}")
+
+
+def timed(call: Callable[[], StageReport]) -> tuple[StageReport, float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    report = call()
+    return report, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def one_pass(lake: Lake, landing: Path, dumps: list[str]) -> tuple[float, dict[tuple[str, str], Timing]]:
+    """Every stage of every dump with one worker (in this process); return the model training seconds and
+    the timing of each (stage, dump)."""
+    started = time.perf_counter()
+    build_quality_training_set(lake, RUN_ID, TrainingSetConfig())
+    train_quality_model(lake, RUN_ID, ModelConfig())
+    training = time.perf_counter() - started
+    out: dict[tuple[str, str], Timing] = {}
+    for dump in dumps:
+        _, wall, cpu = timed(partial(ingest_crawl_files, lake, landing, dump, RUN_ID, 1, quiet))
+        docs, wall2, cpu2 = timed(partial(extract_documents, lake, dump, RUN_ID, DocumentsConfig(), 1, quiet))
+        out[(STAGES[0], dump)] = Timing(docs.counters["response_records"], docs.rows, wall + wall2, cpu + cpu2)
+        report, wall, cpu = timed(partial(filter_documents, lake, dump, RUN_ID, FilterConfig(), 1, quiet))
+        out[("filtered", dump)] = Timing(report.counters["documents"], report.rows, wall, cpu)
+        report, wall, cpu = timed(partial(tag_content, lake, dump, RUN_ID, PolicyConfig(), 1, quiet))
+        out[("content_signals", dump)] = Timing(report.rows, report.rows, wall, cpu)
+        report, wall, cpu = timed(partial(deduplicate, lake, dump, RUN_ID, DedupConfig(), 1, quiet))
+        out[("deduplicated", dump)] = Timing(report.counters["documents"], report.rows, wall, cpu)
+        report, wall, cpu = timed(partial(score_documents, lake, dump, RUN_ID, 1, quiet))
+        out[("scored", dump)] = Timing(report.rows, report.rows, wall, cpu)
+    return training, out
+
+
+def per_core_figures(lake: Lake, landing: Path, dumps: list[str], warc_bytes: int, passes: int) -> None:
+    print(f"\n== Per-core cost: workers=1 (jobs in this process), best of {passes} passes, a fresh lake per pass")
+    root = Path(lake.root)
+    best: dict[tuple[str, str], Timing] = {}
+    trainings = []
+    for number in range(passes):
+        pass_lake = Lake(str(root.parent / f"{root.name}-pass{number}"), cache=lake.cache)
+        training, timings = one_pass(pass_lake, landing, dumps)
+        trainings.append(training)
+        for key, timing in timings.items():
+            if key not in best or timing.seconds < best[key].seconds:
+                best[key] = timing
+    # the last pass's lake is the one section 3 reads
+    (root.parent / f"{root.name}-pass{passes - 1}").rename(root)
+    print(f"quality model (training set + fastText training, once per lake, not per dump): {min(trainings):.2f} s")
+    dump_bytes = {d: sum(p.stat().st_size for p in list_dump_files(landing, d)) for d in dumps}
+    print(
+        f"{'stage':22} {'dump':15} {'in':>5} {'out':>5} {'s':>6} {'cpu s':>6} {'docs/s/core':>11} "
+        f"{'MB WARC/core-s':>14}   (docs/s per core of the documents in; crawl_files+documents: in = responses)"
+    )
+    for stage in STAGES:
+        for dump in dumps:
+            t = best[(stage, dump)]
+            rate = (t.docs_out if stage == STAGES[0] else t.docs_in) / t.seconds
+            mb = f"{dump_bytes[dump] / 1e6 / t.seconds:14.3f}" if stage == STAGES[0] else ""
+            print(f"{stage:22} {dump:15} {t.docs_in:5} {t.docs_out:5} {t.seconds:6.2f} {t.cpu:6.2f} {rate:11.0f} {mb}")
+    print(f"\nper TB of WARC input, linear from the sample ({warc_bytes / 1e6:.2f} MB of WARC, both dumps):")
+    print(f"{'stage':22} {'docs in / TB':>14} {'core-hours / TB':>15} {'core-s / 1k docs in':>19}")
+    for stage in STAGES:
+        seconds = sum(best[(stage, d)].seconds for d in dumps)
+        docs_in = sum(best[(stage, d)].docs_out if stage == STAGES[0] else best[(stage, d)].docs_in for d in dumps)
+        per_tb = 1e12 / warc_bytes
+        print(f"{stage:22} {docs_in * per_tb:14,.0f} {seconds * per_tb / 3600:15,.1f} {1000 * seconds / docs_in:19.2f}")
+    total = sum(t.seconds for t in best.values())
+    print(f"{'all five':22} {'':14} {total * 1e12 / warc_bytes / 3600:15,.1f}")
+    responses = sum(best[(STAGES[0], d)].docs_in for d in dumps)
+    documents = sum(best[(STAGES[0], d)].docs_out for d in dumps)
+    kept = sum(best[("filtered", d)].docs_out for d in dumps)
+    unique = sum(best[("deduplicated", d)].docs_out for d in dumps)
+    print(
+        f"survival: {responses} responses, {documents} documents ({documents / (warc_bytes / 1e6):.0f} per MB of "
+        f"WARC, {warc_bytes / documents / 1e3:.1f} KB of WARC each), {kept} kept by the filters "
+        f"({kept / documents:.1%}), {unique} after dedup ({unique / kept:.1%} of kept, {unique / documents:.1%} "
+        "of documents)"
+    )
+
+
+def dedup_driver(lake: Lake, label: str, dumps: list[str], config: DedupConfig) -> None:
+    """Hash ``dumps``' filtered documents in this process, then cluster them as one dump: time and memory."""
+
+    def outcomes() -> list[HashOutcome]:
+        jobs = [j for d in dumps for j in hash_jobs(lake, lake.partition_version("filtered", d), d, config)]
+        return [hash_batch(replace(job, seq=seq)) for seq, job in enumerate(jobs)]
+
+    started = time.perf_counter()
+    hashed = outcomes()
+    hashing = time.perf_counter() - started
+    started = time.perf_counter()
+    cluster_dump(dumps[0], hashed, Earlier.none(), config)
+    clustering = time.perf_counter() - started
+    n = sum(len(o.ids) for o in hashed)
+    del hashed
+    tracemalloc.start()
+    traced = outcomes()
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    cluster_dump(dumps[0], traced, Earlier.none(), config)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del traced
+    print(
+        f"dedup {label:24} {n:5} documents: hashing (per-batch jobs) {hashing:.2f} s, clustering (driver) "
+        f"{clustering * 1000:.1f} ms; driver memory: outcomes held {held / n:,.0f} B/doc, peak while clustering "
+        f"(outcomes included) {peak / n:,.0f} B/doc"
+    )
+
+
+def commit_figures(lake: Lake, dumps: list[str], copies: int = COMMIT_COPIES) -> None:
+    """The commit of a documents partition from Parquet parts, as a stage makes it, into a scratch lake."""
+    with tempfile.TemporaryDirectory(prefix="corpuslake-commit-bench-") as scratch:
+        target = Lake(str(Path(scratch) / "lake"), cache=lake.cache)
+        size = seconds = 0.0
+        rows = 0
+        for dump in dumps:
+            # the dump's documents as the workers leave them, one part per WARC file, each part written
+            # ``copies`` times so that the commit moves more than a few MB
+            table = lake.read("documents", dumps=[dump])
+            parts = []
+            for source in sorted(set(table["source_file"].to_pylist())):
+                for copy in range(copies):
+                    part = Path(scratch) / f"{dump}.{source}.{copy}.parquet"
+                    pq.write_table(table.filter(pc.equal(table["source_file"], source)), part)
+                    parts.append(str(part))
+                    size += part.stat().st_size
+            rows += copies * table.num_rows
+            lineage = Lineage("documents", dump, RUN_ID, RUN_ID, {})
+            started = time.perf_counter()
+            target.write_partition("documents", parquet_parts_reader(parts, DOCUMENTS), lineage, {"dump": dump})
+            seconds += time.perf_counter() - started
+        print(
+            f"Delta commit of documents partitions (the driver reads the parts and writes the table; every part "
+            f"{copies}x): {rows} rows, {size / 1e6:.1f} MB of parts in {seconds:.2f} s = {size / 1e6 / seconds:.1f} "
+            f"MB/s, {rows / seconds:,.0f} rows/s"
+        )
+
+
+def feed_figures(lake: Lake, dumps: list[str], repeat: int = 5) -> None:
+    """The driver's side of a per-batch stage: read the upstream partition in batches and serialize each."""
+    best = float("inf")
+    rows = size = 0
+    for _ in range(repeat):
+        rows = size = 0
+        started = time.perf_counter()
+        for dump in dumps:
+            version = lake.partition_version("documents", dump)
+            for batch in lake.partition_batches("documents", version, dump, 1_000):
+                size += len(pickle.dumps(batch, protocol=5))
+                rows += batch.num_rows
+        best = min(best, time.perf_counter() - started)
+    print(
+        f"driver feed of a per-batch stage (read documents in batches of 1,000, pickle each; best of {repeat}): "
+        f"{rows / best:,.0f} docs/s, {size / 1e6 / best:.0f} MB/s of pickled batches ({size / rows:,.0f} B/doc)"
+    )
+
+
+def driver_figures(lake: Lake, dumps: list[str], warc_bytes: int) -> None:
+    print("\n== The driver's single-process steps (last pass's lake)")
+    for dump in dumps:
+        dedup_driver(lake, dump, [dump], DedupConfig())
+    dedup_driver(lake, "both dumps as one", dumps, DedupConfig())
+    commit_figures(lake, dumps)
+    feed_figures(lake, dumps)
+    sizes = {
+        table: sum(p.stat().st_size for p in (Path(lake.root) / table).rglob("*.parquet")) for table in LAKE_TABLES
+    }
+    print("Parquet bytes per byte of WARC: " + ", ".join(f"{t} {b / warc_bytes:.3f}" for t, b in sizes.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--landing", type=Path, default=SAMPLE_LANDING)
+    parser.add_argument("--workers", type=int, default=2, help="pool processes and Ray CPUs")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--passes", type=int, default=2, help="passes of the per-core section (best of)")
+    args = parser.parse_args()
+    landing = args.landing.resolve()
+    dumps = list_dumps(landing)
+    files = [p for d in dumps for p in list_dump_files(landing, d)]
+    warc_bytes = sum(p.stat().st_size for p in files)
+    cache = load_settings().cache
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, Ray {ray.__version__}, {datetime.date.today().isoformat()}"
+    )
+    print(f"input: {landing} ({', '.join(dumps)}), {len(files)} files, {warc_bytes / 1e6:.2f} MB of WARC")
+    print(f"cache: {cache}")
+    url_filter.prepare(FilterConfig().url, Path(cache))  # the blocklist compiled (or found) before any timing
+    executor_figures(landing, dumps, warc_bytes, cache, args.workers, args.rounds)
+    with tempfile.TemporaryDirectory(prefix="corpuslake-core-bench-") as scratch:
+        lake = Lake(str(Path(scratch) / "lake"), cache=cache)
+        per_core_figures(lake, landing, dumps, warc_bytes, args.passes)
+        driver_figures(lake, dumps, warc_bytes)
+
+
+if __name__ == "__main__":
+    main()
