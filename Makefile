@@ -56,6 +56,7 @@ bench: demo
 	$(BIN)/python bench/policies_throughput.py
 	$(BIN)/python bench/snapshot_streaming.py
 	$(BIN)/python bench/check_overhead.py
+	$(BIN)/python bench/ray_overhead.py
 
 fixtures: setup
 	$(BIN)/python -m tests.fixtures.build_fixtures

@@ -245,10 +245,10 @@ class Lake:
         """
         uri = self.table_uri(table)
         filesystem, base = self._filesystem(uri)
-        filesystem.create_dir(base, recursive=True)
         prefix = uuid.uuid4().hex
         written: list[WrittenFile] = []
         try:
+            filesystem.create_dir(base, recursive=True)
             for index, start in enumerate(range(0, max(rows.num_rows, 1), rows_per_file)):
                 name = f"part-{index:05d}-{prefix}.parquet"
                 chunk = rows.slice(start, rows_per_file)

@@ -203,3 +203,21 @@ def test_a_full_disk_is_a_clear_error_and_no_half_version(tiny_disk: Path) -> No
         lake.write_partition("documents", big, Lineage("documents", "D1", "r2", "t", {}), {"dump": "D1"})
     assert lake.version("documents") == first
     assert lake.read("documents", dumps=["D1"])["id"].to_pylist() == ["a", "b", "c"]
+
+
+def test_a_read_only_lake_is_a_clear_error_and_no_half_version(tiny_disk: Path) -> None:
+    """Root can write through file permissions; a read-only mount stops it, as a read-only volume would."""
+    lake = Lake(str(tiny_disk / "lake"))
+    small = pa.table({"dump": ["D1"] * 3, "id": ["a", "b", "c"]})
+    first = lake.write_partition("documents", small, Lineage("documents", "D1", "r1", "t", {}), {"dump": "D1"})
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+    try:
+        other = pa.table({"dump": ["D1"], "id": ["z"]})
+        with pytest.raises(LakeWriteError, match=rf"nothing was committed and it is still at v{first}.*[Rr]ead-only"):
+            lake.write_partition("documents", other, Lineage("documents", "D1", "r2", "t", {}), {"dump": "D1"})
+        with pytest.raises(LakeWriteError, match="nothing was committed"):
+            lake.write_ordered("snapshots/web", other, Lineage("snapshots", "web", "r2", "t", {}), first)
+        assert lake.version("documents") == first
+        assert lake.read("documents", dumps=["D1"])["id"].to_pylist() == ["a", "b", "c"]  # still readable
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(tiny_disk)], check=False)
