@@ -27,7 +27,7 @@ def crawl_files(
     dump = context.partition_key
     store = lake.lake()
     report = ingest_crawl_files(
-        store, landing.path(), dump, context.run.run_id, compute.resolved_workers(), context.log.info
+        store, landing.root, dump, context.run.run_id, compute.resolved_workers(), context.log.info
     )
     for problem in report.problems:
         context.log.warning(f"rejected file: {problem}")

@@ -2,15 +2,25 @@
 
 A dump is complete when its folder holds the marker file (``_SUCCESS`` by default, as Hadoop-style
 writers leave) or, without one, when nothing in it has changed for the quiet period. The landing zone
-is a local directory or any fsspec URL (``s3://bucket/landing``).
+is a local directory or an object-store URL (``s3://bucket/landing``) read through Arrow's filesystems,
+the same S3 client the lake uses. Stages read a remote file from a local copy.
 """
 
+import logging
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-import fsspec
+import pyarrow.fs as pafs
 
 from corpuslake.names import InvalidNameError, check_name
+
+log = logging.getLogger(__name__)
+_IGNORED_PREFIXES = (".", "_")
 
 
 @dataclass(frozen=True)
@@ -21,22 +31,98 @@ class DumpFolder:
     has_marker: bool
 
 
+def is_remote(location: str) -> bool:
+    return "://" in location and not location.startswith("file://")
+
+
+def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
+    """Arrow's filesystem for a landing zone: local, or ``s3://`` (credentials and endpoint from the
+    standard AWS environment), ``gs://``, ``hdfs://``."""
+    if not is_remote(root):
+        return pafs.LocalFileSystem(), str(Path(root.removeprefix("file://")).resolve())
+    filesystem, path = pafs.FileSystem.from_uri(root)
+    return filesystem, path.rstrip("/")
+
+
+def _join(root: str, relative: str) -> str:
+    return f"{root.rstrip('/')}/{relative}"
+
+
+def _dump_folders(filesystem: pafs.FileSystem, base: str, root: str) -> list[tuple[str, str]]:
+    try:
+        entries = filesystem.get_file_info(pafs.FileSelector(base, recursive=False))
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"landing zone {root} does not exist") from error
+    folders = []
+    for entry in sorted(entries, key=lambda e: e.path):
+        if entry.type != pafs.FileType.Directory or entry.base_name.startswith(_IGNORED_PREFIXES):
+            continue
+        try:
+            folders.append((check_name(entry.base_name, "dump"), entry.path))
+        except InvalidNameError as exc:
+            log.warning("skipping landing folder %s: %s", entry.path, exc)
+    return folders
+
+
+def list_dumps(root: str) -> list[str]:
+    """Names of the dump folders of a landing zone; folders whose name is unsafe are skipped with a warning."""
+    filesystem, base = _filesystem(root)
+    if not is_remote(root) and not Path(base).is_dir():
+        raise FileNotFoundError(f"landing zone {root} is not a directory")
+    return [name for name, _ in _dump_folders(filesystem, base, root)]
+
+
+def list_dump_files(root: str, dump: str) -> list[tuple[str, str]]:
+    """Every regular file of one dump folder (recursively), sorted, markers and hidden files aside, as
+    (location, path relative to the dump folder)."""
+    filesystem, base = _filesystem(root)
+    folder = f"{base}/{check_name(dump, 'dump')}"
+    info = filesystem.get_file_info(folder)
+    if info.type != pafs.FileType.Directory:
+        raise FileNotFoundError(f"dump {dump!r} has no folder in the landing zone {root}")
+    files = []
+    for entry in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True)):
+        relative = entry.path[len(folder) + 1 :]
+        if entry.type == pafs.FileType.File and not any(
+            part.startswith(_IGNORED_PREFIXES) for part in relative.split("/")
+        ):
+            location = entry.path if not is_remote(root) else _join(root, f"{dump}/{relative}")
+            files.append((location, relative))
+    return sorted(files, key=lambda f: f[1])
+
+
+@contextmanager
+def local_copy(location: str) -> Iterator[Path]:
+    """A local path for one landing-zone file: the file itself, or a copy of a remote one in the temporary
+    folder, removed afterwards (the WARC reader maps files into memory to recover from damage)."""
+    if not is_remote(location):
+        yield Path(location.removeprefix("file://"))
+        return
+    filesystem, path = pafs.FileSystem.from_uri(location)
+    handle, name = tempfile.mkstemp(prefix="corpuslake-landing-", suffix="-" + path.rsplit("/", 1)[-1])
+    copy = Path(name)
+    try:
+        with filesystem.open_input_stream(path, compression=None) as source, open(handle, "wb") as sink:  # noqa: PTH123
+            shutil.copyfileobj(source, sink, 1 << 22)
+        yield copy
+    finally:
+        copy.unlink(missing_ok=True)
+
+
 def scan_landing(root: str, marker: str = "_SUCCESS") -> list[DumpFolder]:
     """Every dump folder under ``root`` (names that are not valid dump names are skipped)."""
-    fs, path = fsspec.core.url_to_fs(root)
+    filesystem, base = _filesystem(root)
     found = []
-    for entry in sorted(fs.ls(path, detail=True), key=lambda e: e["name"]):
-        if entry["type"] != "directory":
-            continue
-        name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
-        try:
-            check_name(name, "dump")
-        except InvalidNameError:
-            continue
-        files = [f for f in fs.ls(entry["name"], detail=True) if f["type"] == "file"]
-        newest = max((_mtime(f) for f in files), default=0.0)
-        has_marker = any(f["name"].rsplit("/", 1)[-1] == marker for f in files)
-        found.append(DumpFolder(name, len(files), newest, has_marker))
+    for name, folder in _dump_folders(filesystem, base, root):
+        files = [
+            f
+            for f in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True))
+            if f.type == pafs.FileType.File
+        ]
+        newest = max((f.mtime.timestamp() for f in files if f.mtime is not None), default=0.0)
+        has_marker = any(f.path == f"{folder}/{marker}" for f in files)
+        data = [f for f in files if f.base_name != marker]
+        found.append(DumpFolder(name, len(data), newest, has_marker))
     return found
 
 
@@ -52,13 +138,3 @@ def complete_dumps(
         if folder.has_marker or (quiet_seconds >= 0 and folder.newest and current - folder.newest >= quiet_seconds):
             ready.append(folder.name)
     return ready
-
-
-def _mtime(info: dict[str, object]) -> float:
-    for key in ("mtime", "LastModified", "last_modified", "created"):
-        value = info.get(key)
-        if isinstance(value, int | float):
-            return float(value)
-        if hasattr(value, "timestamp"):
-            return float(value.timestamp())
-    return 0.0

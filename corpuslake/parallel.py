@@ -116,8 +116,8 @@ def run_jobs(
                 on_result(done, result)
             yield result
         return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = _pool(workers)
+    try:
         pending: set[Future[Result]] = set()
         job_iter = iter(jobs)
         exhausted = False
@@ -134,3 +134,26 @@ def run_jobs(
                 if on_result:
                     on_result(done, result)
                 yield result
+    except BaseException:
+        # A failed job, a dead worker, or the caller giving up: drop the pool and its queued jobs, so
+        # the next stage starts from clean workers.
+        _POOLS.pop(workers, None)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes, kept for the stages that follow in this process.
+
+    Starting a spawned worker costs about a second (interpreter, imports, the models a stage loads on
+    first use); a dump's five stages in one run would pay it five times per worker. Workers keep only
+    caches between jobs; every job's inputs travel with it.
+    """
+    pool = _POOLS.get(workers)
+    if pool is None:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        _POOLS[workers] = pool
+    return pool

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from corpuslake import __version__
+from corpuslake import landing as landing_zone
 from corpuslake.dedup.run import deduplicate_dump
 from corpuslake.filters import url as url_filter
 from corpuslake.filters.chain import FilterConfig
@@ -63,12 +64,12 @@ class StageReport:
 
 
 def ingest_crawl_files(
-    lake: Lake, landing: Path, dump: str, run_id: str, workers: Workers, progress: Progress | None = None
+    lake: Lake, landing: Path | str, dump: str, run_id: str, workers: Workers, progress: Progress | None = None
 ) -> StageReport:
     """Inventory and scan every file of ``dump`` in the landing zone into the crawl_files table."""
     started = time.perf_counter()
-    files = crawl_stage.list_dump_files(landing, dump)
-    jobs = [crawl_stage.ScanJob(dump, str(p), p.relative_to(landing / dump).as_posix()) for p in files]
+    files = landing_zone.list_dump_files(str(landing), dump)
+    jobs = [crawl_stage.ScanJob(dump, location, relative) for location, relative in files]
     note = _progress_printer("crawl_files", dump, len(jobs), progress)
     rows = sorted(run_jobs(crawl_stage.scan_file, jobs, workers, note), key=lambda r: r["source_file"])
     table = pa.Table.from_pylist(rows, schema=CRAWL_FILES)

@@ -252,7 +252,7 @@ class Lake:
             for index, start in enumerate(range(0, max(rows.num_rows, 1), rows_per_file)):
                 name = f"part-{index:05d}-{prefix}.parquet"
                 chunk = rows.slice(start, rows_per_file)
-                with filesystem.open_output_stream(f"{base}/{name}") as sink:
+                with filesystem.open_output_stream(f"{base}/{name}", compression=None) as sink:
                     pq.write_table(chunk, sink, row_group_size=row_group_rows, compression="snappy")
                 size = filesystem.get_file_info(f"{base}/{name}").size
                 written.append(WrittenFile(name, int(size), chunk.num_rows))
@@ -292,7 +292,7 @@ class Lake:
         """A binary input stream of one data file of ``table``."""
         filesystem, base = self._filesystem(self.table_uri(table))
         try:
-            return filesystem.open_input_stream(f"{base}/{relative}")
+            return filesystem.open_input_stream(f"{base}/{relative}", compression=None)
         except FileNotFoundError:
             raise
         except OSError as error:
@@ -322,7 +322,7 @@ class Lake:
         filesystem, base = self._filesystem(self.root.rstrip("/"))
         target = f"{base}/{relative}"
         filesystem.create_dir(target.rsplit("/", 1)[0], recursive=True)
-        with local.open("rb") as source, filesystem.open_output_stream(target) as sink:
+        with local.open("rb") as source, filesystem.open_output_stream(target, compression=None) as sink:
             shutil.copyfileobj(source, sink, 1 << 22)
 
     def fetch_file(self, relative: str, sha256: str) -> Path:
@@ -336,7 +336,7 @@ class Lake:
         target.parent.mkdir(parents=True, exist_ok=True)
         filesystem, base = self._filesystem(self.root.rstrip("/"))
         partial = target.with_name(target.name + f".{uuid.uuid4().hex}.part")
-        with filesystem.open_input_stream(f"{base}/{relative}") as source, partial.open("wb") as sink:
+        with filesystem.open_input_stream(f"{base}/{relative}", compression=None) as source, partial.open("wb") as sink:
             shutil.copyfileobj(source, sink, 1 << 22)
         if _sha256_of(partial) != sha256:
             partial.unlink()

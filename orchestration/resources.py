@@ -24,7 +24,7 @@ class LandingZoneResource(dg.ConfigurableResource):
     """The landing zone: one folder per crawl dump, each holding WARC files."""
 
     root: str
-    """The landing zone: a local directory or an fsspec URL (s3://bucket/landing)."""
+    """The landing zone: a local directory or an object-store URL (s3://bucket/landing)."""
     marker: str = "_SUCCESS"
     """A dump folder holding this file is complete."""
     quiet_seconds: float = 300

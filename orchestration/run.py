@@ -33,7 +33,7 @@ class DumpRun:
 
 def run_dumps(settings: Settings, dumps: list[str] | None = None, workers: int = 0) -> list[DumpRun]:
     """Materialize every asset for each dump (all dumps of the landing zone by default)."""
-    available = list_dumps(Path(settings.landing))
+    available = list_dumps(settings.landing)
     chosen = dumps or available
     missing = sorted(set(chosen) - set(available))
     if missing:

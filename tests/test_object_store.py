@@ -167,3 +167,39 @@ def test_credentials_appear_nowhere(graph: dict[str, Any], s3: Any) -> None:
                 leaks.append(str(path))
     assert len(graph["events"]) > 100  # the search covered the runs' events
     assert leaks == []
+
+
+@pytest.mark.slow
+def test_a_landing_zone_on_s3_feeds_the_sensor_and_the_stages(
+    s3: Any, tmp_path: Path, plan: dict[str, Any], blocklist_cache: Path
+) -> None:
+    from corpuslake.landing import complete_dumps, list_dump_files, list_dumps
+
+    for path in (LANDING / "FIXTURE-A").rglob("*"):
+        if path.is_file():
+            s3.upload_file(str(path), BUCKET, f"landing/FIXTURE-A/{path.relative_to(LANDING / 'FIXTURE-A').as_posix()}")
+    s3.put_object(Bucket=BUCKET, Key="landing/../escape/x.warc.gz", Body=b"")  # not a valid dump name
+    landing = f"s3://{BUCKET}/landing"
+    assert list_dumps(landing) == ["FIXTURE-A"]
+    assert complete_dumps(landing, quiet_seconds=-1) == ["FIXTURE-A"]  # the _SUCCESS marker is there
+    assert [relative for _, relative in list_dump_files(landing, "FIXTURE-A")] == sorted(
+        p.relative_to(LANDING / "FIXTURE-A").as_posix()
+        for p in (LANDING / "FIXTURE-A").rglob("*")
+        if p.is_file() and not p.name.startswith("_")
+    )
+
+    settings = Settings(lake=str(tmp_path / "lake"), landing=landing, dagster_home="unused", cache=str(blocklist_cache))
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["FIXTURE-A"])
+        definitions = build_definitions(settings, workers=2)
+        assert definitions.resolve_job_def(TRAIN_JOB).execute_in_process(instance=instance).success
+        config = {"ops": {"documents": {"config": {"max_payload_bytes": plan["FIXTURE-A"]["oversized_limit"]}}}}
+        result = definitions.resolve_job_def(INGEST_JOB).execute_in_process(
+            instance=instance, partition_key="FIXTURE-A", run_config=config
+        )
+        assert result.success
+    lake = Lake(settings.lake)
+    files = lake.read("crawl_files").to_pylist()
+    assert {f["source_file"]: f["format"] for f in files} == plan["FIXTURE-A"]["files"]
+    assert all(f["path"].startswith(f"{landing}/FIXTURE-A/") for f in files)
+    assert lake.read("documents").num_rows == plan["FIXTURE-A"]["documents"]

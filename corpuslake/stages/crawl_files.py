@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpuslake.names import InvalidNameError, check_name
+from corpuslake import landing as landing_zone
+from corpuslake.landing import local_copy
+from corpuslake.names import check_name
 from corpuslake.warc import NotAWarcFileError, WarcDamage, iter_warc, sniff_format
 
 log = logging.getLogger(__name__)
@@ -21,19 +23,9 @@ _IGNORED_PREFIXES = (".", "_")
 _RECORD_TYPES = ("response", "request", "metadata", "warcinfo", "revisit")
 
 
-def list_dumps(landing: Path) -> list[str]:
-    """Names of the dump folders in ``landing``; folders whose name is unsafe are skipped with a warning."""
-    if not landing.is_dir():
-        raise FileNotFoundError(f"landing zone {landing} is not a directory")
-    dumps = []
-    for entry in sorted(landing.iterdir()):
-        if not entry.is_dir() or entry.name.startswith(_IGNORED_PREFIXES):
-            continue
-        try:
-            dumps.append(check_name(entry.name, "dump"))
-        except InvalidNameError as exc:
-            log.warning("skipping landing folder %s: %s", entry, exc)
-    return dumps
+def list_dumps(landing: Path | str) -> list[str]:
+    """Names of the dump folders of a landing zone (a local directory or an object-store URL)."""
+    return landing_zone.list_dumps(str(landing))
 
 
 def list_dump_files(landing: Path, dump: str) -> list[Path]:
@@ -57,7 +49,11 @@ class ScanJob:
 
 def scan_file(job: ScanJob) -> dict[str, Any]:
     """One crawl_files row: size, sha256, format, records by type, damaged regions (payloads not read)."""
-    path = Path(job.path)
+    with local_copy(job.path) as path:
+        return _scan(job, path)
+
+
+def _scan(job: ScanJob, path: Path) -> dict[str, Any]:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -65,7 +61,7 @@ def scan_file(job: ScanJob) -> dict[str, Any]:
     row: dict[str, Any] = {
         "dump": job.dump,
         "source_file": job.source_file,
-        "path": str(path),
+        "path": job.path,
         "size": path.stat().st_size,
         "sha256": digest.hexdigest(),
         "format": "rejected",

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpuslake.extract import extract_text
+from corpuslake.landing import local_copy
 from corpuslake.langid import LanguageIdentifier
 from corpuslake.schemas import DOCUMENTS, REJECTIONS, document_id
 from corpuslake.warc import WarcDamage, WarcRecordData, iter_warc
@@ -77,7 +78,23 @@ def extract_file(job: FileJob) -> FileOutcome:
     outcome = FileOutcome(source_file=job.source_file)
     docs = _PartWriter(DOCUMENTS, Path(job.staging_dir), f"{_slug(job.source_file)}.documents", job.config)
     rejects = _PartWriter(REJECTIONS, Path(job.staging_dir), f"{_slug(job.source_file)}.rejections", job.config)
-    for item in iter_warc(Path(job.path), job.config.max_payload_bytes):
+    with local_copy(job.path) as path:  # a remote landing zone's file is read from a local copy
+        _extract(job, path, _IDENTIFIER, outcome, docs, rejects)
+    outcome.document_parts = docs.close()
+    outcome.rejection_parts = rejects.close()
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _extract(
+    job: FileJob,
+    path: Path,
+    identifier: LanguageIdentifier,
+    outcome: "FileOutcome",
+    docs: "_PartWriter",
+    rejects: "_PartWriter",
+) -> None:
+    for item in iter_warc(path, job.config.max_payload_bytes):
         if isinstance(item, WarcDamage):
             rejects.add(_damage_row(job, item))
             outcome.rejected[f"warc/{item.reason}"] += 1
@@ -85,7 +102,7 @@ def extract_file(job: FileJob) -> FileOutcome:
         if item.record_type != "response":
             continue  # requests, metadata, warcinfo: counted by crawl_files, never documents
         outcome.response_records += 1
-        row = _document_row(job, item, _IDENTIFIER)
+        row = _document_row(job, item, identifier)
         if row.get("stage") == STAGE:
             rejects.add(row)
             outcome.rejected[f"{row['filter']}/{row['reason']}"] += 1
@@ -94,10 +111,6 @@ def extract_file(job: FileJob) -> FileOutcome:
             outcome.documents += 1
             outcome.languages[row["language"]] += 1
             outcome.html_bytes += row["html_bytes"]
-    outcome.document_parts = docs.close()
-    outcome.rejection_parts = rejects.close()
-    outcome.seconds = time.perf_counter() - started
-    return outcome
 
 
 def _document_row(job: FileJob, rec: WarcRecordData, lid: LanguageIdentifier) -> dict[str, Any]:
