@@ -169,7 +169,7 @@ def publish(
         record_blocked(lake, name, run_id, failed)
         raise PublicationBlockedError(name, f"{table}@v{version} failed its audits", failed)
     manifest = build_manifest(lake, table, files)
-    read_back = pa.concat_tables(pq.read_table(pa.BufferReader(lake.read_file(table, f.path))) for f in manifest)
+    read_back = pa.concat_tables(pq.read_table(pa.BufferReader(lake.read_buffer(table, f.path))) for f in manifest)
     same = content_sha256(read_back) == content
     results.append(AuditResult("read_back_in_order", same, "rows read back in manifest order hash to the rows written"))
     if not same:

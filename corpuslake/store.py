@@ -288,32 +288,21 @@ class Lake:
         actions = pa.table(self._open(table, version).get_add_actions(flatten=True))
         return [{**row, "path": unquote(row["path"]), "size": int(row["size_bytes"])} for row in actions.to_pylist()]
 
-    def open_file(self, table: str, relative: str) -> Any:
-        """A binary input stream of one data file of ``table``."""
-        filesystem, base = self._filesystem(self.table_uri(table))
-        try:
-            return filesystem.open_input_stream(f"{base}/{relative}", compression=None)
-        except FileNotFoundError:
-            raise
-        except OSError as error:
-            if "No such file" in str(error) or "not found" in str(error).lower():
-                raise FileNotFoundError(f"{base}/{relative}") from error
-            raise
-
     def read_buffer(self, table: str, relative: str) -> pa.Buffer:
         """One data file of ``table`` as an Arrow buffer, memory-mapped on a local lake (no copy)."""
         filesystem, base = self._filesystem(self.table_uri(table))
         if self.is_local:
             with pa.memory_map(f"{base}/{relative}") as mapped:
                 return mapped.read_buffer()
-        with filesystem.open_input_file(f"{base}/{relative}") as handle:
-            return handle.read_buffer()
-
-    def read_file(self, table: str, relative: str) -> bytes:
-        """The bytes of one data file of ``table`` (FileNotFoundError when it is gone)."""
-        with self.open_file(table, relative) as stream:
-            data: bytes = stream.read()
-        return data
+        try:
+            with filesystem.open_input_file(f"{base}/{relative}") as handle:
+                return handle.read_buffer()
+        except FileNotFoundError:
+            raise
+        except OSError as error:  # object stores word a missing key in their own way
+            if any(m in str(error).lower() for m in ("does not exist", "nosuchkey", "not found")):
+                raise FileNotFoundError(f"{base}/{relative}") from error
+            raise
 
     def store_file(self, local: Path, relative: str) -> None:
         """Put a file beside the tables (a model file), unless it is already there (a local lake)."""

@@ -127,6 +127,9 @@ def test_the_graph_runs_with_the_lake_on_s3(graph: dict[str, Any], s3: Any, plan
         with pytest.raises(DamagedSnapshotError, match="was altered"):
             client.open("corpuslake://fx@1", lake).to_table()
         assert len(client.open("corpuslake://fx@1", lake).verify()) == 1
+        s3.delete_object(Bucket=BUCKET, Key=key)
+        with pytest.raises(DamagedSnapshotError, match="is missing"):
+            client.open("corpuslake://fx@1", lake).to_table()
     finally:
         s3.put_object(Bucket=BUCKET, Key=key, Body=original)
 
