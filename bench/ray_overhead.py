@@ -10,8 +10,8 @@ On the sample crawl (both dumps), in temporary lakes that share the usual cache 
    (``filter_documents``) of both dumps into a fresh lake, the executors' order alternating from round to
    round. Per stage and executor: documents in and out, best and median seconds, docs/s and (documents
    stage) MB of WARC/s; the Ray/pool throughput ratio; the row counts of both executors' tables.
-   The pool spawns its processes at every stage call, and each loads the language model or the URL lists
-   again; Ray keeps its workers between calls, so its first round pays their imports and later rounds do not.
+   Both keep their workers between stage calls (the local pool since it is reused across a run's
+   stages), so each pays its workers' imports and model loads once, in the first round.
 2. The per-core cost of every stage: each stage with ``workers=1`` (jobs in this process) on each dump,
    crawl_files and documents, filtered, content_signals, deduplicated, scored (after training the quality
    model), best of ``--passes`` passes into fresh lakes (the first pass pays one-time loads: the language
@@ -145,7 +145,7 @@ def executor_figures(landing: Path, dumps: list[str], warc_bytes: int, cache: st
     fixed = {name: call_seconds(executor, 2 * workers) for name, executor in executors.items()}
     print(
         f"fixed cost of one stage call ({2 * workers} trivial jobs, median of 3): pool {fixed['pool']:.2f} s "
-        f"(spawns {workers} processes that import this script), ray {fixed['ray'] * 1000:.0f} ms"
+        f"(its {workers} processes started by an earlier call), ray {fixed['ray'] * 1000:.0f} ms"
     )
     times: dict[tuple[str, str], list[Timing]] = {}
     counts: dict[str, list[dict[str, int]]] = {name: [] for name in executors}
