@@ -21,6 +21,7 @@ from corpuslake.schemas import PARTITIONS
 from corpuslake.store import Lake
 
 log = logging.getLogger(__name__)
+COMPACTED = ("check_results", "publication_log")
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ def lake_tables(lake: Lake) -> list[str]:
 def collect_garbage(
     lake: Lake, retention_hours: int = 168, dry_run: bool = False, tables: Iterable[str] | None = None
 ) -> list[TableGc]:
-    """Vacuum every table of the lake, keeping pinned versions and each table's latest."""
+    """Vacuum every table of the lake, keeping pinned versions and each table's latest; compact the
+    append-only registries first."""
     if not lake.is_local and tables is None:
         raise ValueError("name the tables to collect on an object-store lake (listing them needs a local root)")
     keep = pinned_versions(lake)
@@ -74,6 +76,10 @@ def collect_garbage(
             continue
         versions = sorted(keep.get(table, set()) | {latest})
         delta = DeltaTable(lake.table_uri(table), storage_options=lake.options)
+        if table in COMPACTED and not dry_run and len(delta.file_uris()) > 1:
+            # append-only registries grow by one small file per verdict or attempt: rewrite them as one
+            delta.optimize.compact()
+            versions = sorted(set(versions) | {delta.version()})
         removed = delta.vacuum(
             retention_hours=retention_hours,
             dry_run=dry_run,

@@ -17,6 +17,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from deltalake import DeltaTable
 
 from corpuslake import client
 from corpuslake.catalog import Catalog
@@ -24,6 +25,7 @@ from corpuslake.cli import main
 from corpuslake.datasets import publish_snapshot
 from corpuslake.drift import DriftConfig, drift
 from corpuslake.lineage import Lineage
+from corpuslake.maintenance import collect_garbage
 from corpuslake.publish import PublicationBlockedError
 from corpuslake.snapshots import SnapshotDefinition
 from corpuslake.store import Lake, LakeWriteError
@@ -198,6 +200,14 @@ def test_a_failed_gate_blocks_publication_and_old_pins_keep_reading(
     assert second.number == 2 and pc.sum(client.open(second.uri, lake).to_table()["tokens"]).as_py() == second.tokens
     assert main(["snapshots", "--lake", str(tmp_path / "lake")]) == 0
     assert "BLOCKED" not in capsys.readouterr().out  # a newer publication supersedes the blocked attempts
+
+    # gc compacts the verdicts (one small file each) into one, and the gate reads the same
+    verdicts = lake.read("check_results").sort_by([("evaluated_at", "ascending")])
+    assert len(DeltaTable(lake.table_uri("check_results")).file_uris()) == verdicts.num_rows == 7
+    collect_garbage(lake, retention_hours=0)
+    assert len(DeltaTable(lake.table_uri("check_results")).file_uris()) == 1
+    assert lake.read("check_results").sort_by([("evaluated_at", "ascending")]).equals(verdicts)
+    assert gate_failures(lake, "scored", bad, ["D1", "D2"], ["scored_expectations"]) == []
 
 
 def test_the_suites_cover_every_audited_table_and_load_lazily() -> None:
