@@ -12,6 +12,7 @@ cluster).
 """
 
 import multiprocessing
+import multiprocessing.util
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -137,12 +138,13 @@ def run_jobs(
     except BaseException:
         # A failed job, a dead worker, or the caller giving up: drop the pool and its queued jobs, so
         # the next stage starts from clean workers.
-        _POOLS.pop(workers, None)
+        if _POOLS.get(workers, (0, None))[1] is pool:
+            del _POOLS[workers]
         pool.shutdown(wait=False, cancel_futures=True)
         raise
 
 
-_POOLS: dict[int, ProcessPoolExecutor] = {}
+_POOLS: dict[int, tuple[int, ProcessPoolExecutor]] = {}
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -150,10 +152,26 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
     Starting a spawned worker costs about a second (interpreter, imports, the models a stage loads on
     first use); a dump's five stages in one run would pay it five times per worker. Workers keep only
-    caches between jobs; every job's inputs travel with it.
+    caches between jobs; every job's inputs travel with it. Workers inherit the environment when they
+    start, so a changed environment (another lake's credentials, another cache) gets a new pool.
     """
-    pool = _POOLS.get(workers)
-    if pool is None:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        _POOLS[workers] = pool
+    environment = hash(frozenset(os.environ.items()))
+    kept = _POOLS.get(workers)
+    if kept is not None and kept[0] == environment:
+        return kept[1]
+    if kept is not None:
+        kept[1].shutdown(wait=False, cancel_futures=True)
+    if not _POOLS:
+        # A process started by multiprocessing joins its children when it exits, before the interpreter's
+        # own exit hooks would stop the pool: stop the pools first, or such a process never exits.
+        multiprocessing.util.Finalize(None, shutdown_pools, exitpriority=100)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    _POOLS[workers] = (environment, pool)
     return pool
+
+
+def shutdown_pools() -> None:
+    """Stop every kept pool and its worker processes."""
+    while _POOLS:
+        _, (_, pool) = _POOLS.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
