@@ -137,7 +137,9 @@ def test_the_production_instance_keeps_its_state_in_postgresql(
 
 def _variables_read_by_the_code() -> set[str]:
     found: set[str] = set()
-    pattern = re.compile(r"""(?:environ\.get|getenv|env\.get|setdefault|environ\[|env\[)\(?\s*["']([A-Z][A-Z0-9_]+)["']""")
+    pattern = re.compile(
+        r"""(?:environ\.get|getenv|env\.get|setdefault|environ\[|env\[)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
+    )
     for folder in ("corpuslake", "orchestration", "assets", "quality_checks"):
         for path in (ROOT / folder).rglob("*.py"):
             found |= set(pattern.findall(path.read_text(encoding="utf-8")))
