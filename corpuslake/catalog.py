@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import blake3
 import pyarrow as pa
 
 from corpuslake.lineage import Lineage
@@ -121,6 +122,12 @@ class ManifestFile:
     sha256: str  # for anyone's tools (sha256sum)
     blake3: str  # what readers check as they stream: about four times faster than SHA-256 here
     rows: int
+
+
+def file_digests(data: pa.Buffer) -> tuple[str, str]:
+    """SHA-256 and BLAKE3 of one file's bytes, as a manifest records them."""
+    view = memoryview(data)
+    return hashlib.sha256(view).hexdigest(), blake3.blake3(view).hexdigest()
 
 
 def manifest_sha256(files: Sequence[ManifestFile]) -> str:

@@ -27,6 +27,7 @@ from corpuslake.catalog import (
     DamagedSnapshotError,
     ManifestFile,
     PinError,
+    file_digests,
     manifest_sha256,
     parse_pin,
 )
@@ -89,6 +90,7 @@ class Snapshot:
     def __init__(self, lake: Lake, entry: CatalogEntry) -> None:
         self.lake = lake
         self.entry = entry
+        self._version_checked = False  # the Delta log agreed with the manifest (it is read once)
 
     @property
     def uri(self) -> str:
@@ -122,6 +124,7 @@ class Snapshot:
                     f"{sorted(version_files ^ listed)}"
                 ],
             )
+        self._version_checked = True
 
     def verify(self) -> list[str]:
         """Every damaged file (missing, wrong size, wrong BLAKE3 or SHA-256), one sentence each; empty when
@@ -131,9 +134,8 @@ class Snapshot:
             data = _read_whole(self.lake, self.entry.table, file)
             problem = self._problem(file, data)
             if problem is None and data is not None:
-                problem = self._digest_problem(file, _blake3(data), "BLAKE3")
-                sha256 = hashlib.sha256(memoryview(data)).hexdigest()
-                problem = problem or (None if sha256 == file.sha256 else self._digest_problem(file, "", "SHA-256"))
+                sha256, blake = file_digests(data)
+                problem = self._digest_problem(file, blake, "BLAKE3") or self._digest_problem(file, sha256, "SHA-256")
             if problem:
                 problems.append(problem)
         return problems
@@ -165,10 +167,11 @@ class Snapshot:
         Every file is checked against the manifest before any of its rows is yielded: the file is mapped,
         its BLAKE3 computed on one thread while its rows are decoded on the others (and the next file is
         mapped meanwhile), and the decoded rows are released only when the digest matches. Memory holds
-        one decoded file at a time. ``check_version=False`` skips re-reading the Delta log (a DataLoader
-        worker whose parent already opened the snapshot).
+        one decoded file at a time. The Delta log is compared with the manifest once per snapshot (``open``
+        already did); ``check_version=False`` skips that comparison altogether (a DataLoader worker whose
+        parent opened the snapshot).
         """
-        if check_version:
+        if check_version and not self._version_checked:
             self.check_files()
         stop = self.entry.documents if stop_row is None else min(stop_row, self.entry.documents)
         offset, wanted = 0, []

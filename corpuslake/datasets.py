@@ -4,20 +4,17 @@ A definitions folder holds ``snapshots/*.yaml`` and ``mixtures/*.yaml``. Snapsho
 recipe can pin a number that this same run minted.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpuslake import __version__
-from corpuslake.catalog import Catalog
 from corpuslake.mixtures import MixtureRecipe, build_mixture, load_recipes
 from corpuslake.publish import Audit, Publication, publish
 from corpuslake.snapshots import SnapshotDefinition, load_snapshot_definitions, select_snapshot
 from corpuslake.store import ROWS_PER_FILE, Lake
 from corpuslake.tokens import Tokenizer, default_tokenizer
 from corpuslake.verdicts import gate_failures
-
-Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -91,8 +88,7 @@ def publish_mixture(
 ) -> Publication:
     """Build, write, audit and record one mixture (its token counts are its sources')."""
     selection = build_mixture(lake, recipe)
-    catalog = Catalog(lake)
-    tokenizers = sorted({catalog.resolve(s.uri).tokenizer for p in recipe.phases for s in p.sources})
+    tokenizers = sorted({source["tokenizer"] for source in selection.report["sources"].values()})
     return publish(
         lake,
         recipe.name,

@@ -251,11 +251,8 @@ def build_mixture(lake: Lake, recipe: MixtureRecipe) -> Selection:
         entry = catalog.resolve(parse_pin(uri))
         entries[uri] = entry
         snapshot = Snapshot(lake, entry)
-        columns = [
-            c
-            for c in ("id", "dump", "url", "language", "text", "tokens", "quality_score")
-            if c in snapshot.schema.names
-        ]
+        available = snapshot.schema.names  # opens the Delta version: once, not per column
+        columns = [c for c in ("id", "dump", "url", "language", "text", "tokens", "quality_score") if c in available]
         tables[uri] = snapshot.to_table(columns)
     streams: dict[tuple[str, float | None], _Stream] = {}
     phase_rows: list[pa.Table] = []
@@ -319,7 +316,12 @@ def build_mixture(lake: Lake, recipe: MixtureRecipe) -> Selection:
         "phases": report_phases,
         "shortfalls": shortfalls,
         "sources": {
-            uri: {"documents": e.documents, "tokens": e.tokens, "manifest_sha256": e.manifest_sha256}
+            uri: {
+                "documents": e.documents,
+                "tokens": e.tokens,
+                "tokenizer": e.tokenizer,
+                "manifest_sha256": e.manifest_sha256,
+            }
             for uri, e in sorted(entries.items())
         },
     }

@@ -54,10 +54,8 @@ def scan_file(job: ScanJob) -> dict[str, Any]:
 
 
 def _scan(job: ScanJob, path: Path) -> dict[str, Any]:
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+        digest = hashlib.file_digest(fh, "sha256")
     row: dict[str, Any] = {
         "dump": job.dump,
         "source_file": job.source_file,
