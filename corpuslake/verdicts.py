@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpuslake.lineage import Lineage, TableVersion
+from corpuslake.lineage import LINEAGE_KEY, Lineage, TableVersion
 from corpuslake.store import Lake
 
 CHECK_RESULTS_TABLE = "check_results"
@@ -84,18 +84,25 @@ def record_verdict(lake: Lake, verdict: Verdict) -> None:
     lake.append(CHECK_RESULTS_TABLE, pa.Table.from_pylist([row], schema=CHECK_RESULTS), lineage)
 
 
-def partition_versions(lake: Lake, table: str, at: int) -> dict[str, int]:
-    """For each dump, the version (at or before ``at``) whose commit last wrote that partition."""
-    written: dict[str, int] = {}
+def partition_commits(lake: Lake, table: str, at: int) -> dict[str, tuple[int, Lineage]]:
+    """For each dump, the version (at or before ``at``) whose commit last wrote that partition, with the
+    lineage that commit carries (one read of the history)."""
+    written: dict[str, tuple[int, Lineage]] = {}
     for entry in lake.history(table):
         version = int(entry["version"])
-        raw = entry.get("corpuslake.lineage")
+        raw = entry.get(LINEAGE_KEY)
         if version > at or not raw:
             continue
-        dump = Lineage.from_json(raw).partition
-        if dump is not None and version > written.get(dump, -1):
-            written[dump] = version
+        lineage = Lineage.from_json(raw)
+        dump = lineage.partition
+        if dump is not None and version > written.get(dump, (-1, lineage))[0]:
+            written[dump] = (version, lineage)
     return written
+
+
+def partition_versions(lake: Lake, table: str, at: int) -> dict[str, int]:
+    """For each dump, the version (at or before ``at``) whose commit last wrote that partition."""
+    return {dump: version for dump, (version, _) in partition_commits(lake, table, at).items()}
 
 
 def gate_failures(lake: Lake, table: str, version: int, dumps: Sequence[str], required: Sequence[str]) -> list[str]:

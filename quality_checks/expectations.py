@@ -20,7 +20,7 @@ from corpuslake.lineage import Lineage
 from corpuslake.policies.run import CONTENT_SIGNALS
 from corpuslake.schemas import DEDUPLICATED, DOCUMENTS, FILTERED, SCORED
 from corpuslake.store import Lake
-from corpuslake.verdicts import partition_versions
+from corpuslake.verdicts import partition_commits
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no usage statistics: this machine is offline
 
@@ -200,12 +200,11 @@ def audit_partition(lake: Lake, table: str, dump: str) -> Audit:
     latest = lake.version(table)
     if latest is None:
         raise LookupError(f"{table} does not exist yet")
-    written = partition_versions(lake, table, latest)
+    written = partition_commits(lake, table, latest)
     if dump not in written:
         raise LookupError(f"{table} has no partition {dump!r}")
-    version = written[dump]
-    rows = lake.read(table, version, dumps=[dump])
-    return Audit(table, version, dump, rows, lake.lineage(table, version))
+    version, lineage = written[dump]
+    return Audit(table, version, dump, lake.read(table, version, dumps=[dump]), lineage)
 
 
 def run_suite(lake: Lake, table: str, dump: str) -> tuple[Audit, SuiteOutcome]:
