@@ -118,11 +118,16 @@ def _run(args: argparse.Namespace) -> int:
         status = "ok" if run.success else f"FAILED ({', '.join(run.failed_steps)})"
         what = f"dump {run.dump}" if run.dump else run.job
         print(f"run {run.run_id} {what}: {status}")
+        if run.settled is not None and run.settled.merged:
+            tags = f", tagged {', '.join(run.settled.tags)}" if run.settled.tags else ""
+            print(f"  lakeFS: {run.settled.branch} merged into main as {run.settled.commit}{tags}")
+        elif run.settled is not None:
+            print(f"  lakeFS: {run.settled.branch} kept, main unchanged: {'; '.join(run.settled.reasons)}")
     print(lake_summary(Lake(settings.lake), [r.dump for r in runs if r.dump]))
     entries = Catalog(Lake(settings.lake)).entries()
     _print_entries(entries)
     _print_blocked(Lake(settings.lake), entries, None)
-    return 0 if all(r.success for r in runs) else 1
+    return 0 if all(r.landed for r in runs) else 1
 
 
 def _lineage(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from corpuslake.catalog import (
     CatalogEntry,
     DamagedSnapshotError,
     ManifestFile,
+    Pin,
     PinError,
     file_digests,
     manifest_sha256,
@@ -47,6 +48,19 @@ def _lake(lake: str | Lake | None) -> Lake:
     return Lake(load_settings(lake=lake).lake)
 
 
+def pinned_lake(lake: Lake, pin: Pin) -> Lake:
+    """The lake a pin is read from: on lakeFS, the commit its publication tag names (so its bytes are
+    those of that commit, whatever main holds later); elsewhere the lake itself."""
+    if not lake.is_lakefs or pin.number is None:
+        return lake
+    from corpuslake.lakefs_store import LakeFSVersionStore, parse_lake_uri
+
+    _, _, prefix = parse_lake_uri(lake.root)
+    with LakeFSVersionStore.for_lake(lake.root) as store:
+        commit = store.resolve_pin(pin.name, pin.number)
+        return Lake(store.lake_root(commit, prefix), cache=lake.cache)
+
+
 @dataclass(frozen=True)
 class LockedPin:
     """One pin as a lock file records it."""
@@ -58,6 +72,8 @@ class LockedPin:
     manifest_sha256: str
     documents: int
     tokens: int
+    lake: str = ""
+    """On lakeFS: the lake at the commit the pin's tag named when the lock was written."""
 
 
 def read_lock(path: str | Path) -> tuple[str, dict[str, LockedPin]]:
@@ -76,6 +92,7 @@ def read_lock(path: str | Path) -> tuple[str, dict[str, LockedPin]]:
                 manifest_sha256=str(pin["manifest_sha256"]),
                 documents=int(pin["documents"]),
                 tokens=int(pin["tokens"]),
+                lake=str(pin.get("lake", "")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise PinError(f"{path}: the entry for {written} is incomplete or malformed ({error})") from error
@@ -255,8 +272,9 @@ def resolve(uri: str, lake: str | Lake | None = None, lock: str | Path | None = 
     if lock is None and not uri.startswith(SCHEME) and (uri.endswith(LOCK_SUFFIX) or Path(uri).is_file()):
         lock, uri = uri, ""
     if lock is None:
-        store = _lake(lake)
-        return store, Catalog(store).resolve(parse_pin(uri))
+        pin = parse_pin(uri)
+        store = pinned_lake(_lake(lake), pin)
+        return store, Catalog(store).resolve(pin)
     root, pins = read_lock(lock)
     if not uri:
         distinct = {p.uri for p in pins.values()}
@@ -266,7 +284,7 @@ def resolve(uri: str, lake: str | Lake | None = None, lock: str | Path | None = 
     if uri not in pins:
         raise PinError(f"{uri} is not in {lock} (locked: {', '.join(sorted({p.uri for p in pins.values()}))})")
     locked = pins[uri]
-    store = lake if isinstance(lake, Lake) else Lake(lake or root)
+    store = lake if isinstance(lake, Lake) else Lake(lake or locked.lake or root)
     entry = Catalog(store).resolve(locked.uri)
     if (entry.delta_version, entry.manifest_sha256) != (locked.delta_version, locked.manifest_sha256):
         raise LockMismatchError(
@@ -320,7 +338,10 @@ def write_lock(config: str | Path, lake: str | Lake | None = None) -> Path:
     pins: dict[str, dict[str, Any]] = {}
     for text in written:
         entry = catalog.resolve(parse_pin(text, allow_latest=True))
-        Snapshot(store, entry).check_files()
+        pinned = pinned_lake(store, Pin(entry.name, entry.number))
+        if pinned is not store:
+            entry = Catalog(pinned).resolve(Pin(entry.name, entry.number))
+        Snapshot(pinned, entry).check_files()
         pins[text] = {
             "uri": entry.uri,
             "table": entry.table,
@@ -328,6 +349,7 @@ def write_lock(config: str | Path, lake: str | Lake | None = None) -> Path:
             "manifest_sha256": entry.manifest_sha256,
             "documents": entry.documents,
             "tokens": entry.tokens,
+            **({"lake": pinned.root} if pinned is not store else {}),
         }
     lock = {
         "lake": store.root,

@@ -39,10 +39,12 @@ from corpuslake.names import InvalidNameError, check_name
 
 log = logging.getLogger(__name__)
 
+SCHEME = "lakefs://"
 RUN_BRANCH_PREFIX = "run-"
 TAG_PREFIX = "corpuslake-"
 API_PATH = "/api/v1"
 ENV_VARIABLES = ("LAKEFS_ENDPOINT", "LAKEFS_ACCESS_KEY_ID", "LAKEFS_SECRET_ACCESS_KEY", "LAKEFS_REPOSITORY")
+CREDENTIAL_VARIABLES = ("LAKEFS_ENDPOINT", "LAKEFS_ACCESS_KEY_ID", "LAKEFS_SECRET_ACCESS_KEY")
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 _REPOSITORY = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")  # lakeFS's own rule for repository ids
@@ -78,6 +80,28 @@ def publication_tag(name: str, number: int) -> str:
     if isinstance(number, bool) or not isinstance(number, int) or number < 1:
         raise ValueError(f"invalid publication number {number!r} of {name}: numbers are integers from 1")
     return f"{TAG_PREFIX}{name}-{number}"
+
+
+def parse_lake_uri(uri: str) -> tuple[str, str, str]:
+    """``lakefs://<repository>/<ref>/<prefix>`` as (repository, ref, prefix); the prefix may be several
+    folders but not empty (the lake is a folder of the repository, never its root)."""
+    if not isinstance(uri, str) or not uri.startswith(SCHEME):
+        raise ValueError(f"not a lakeFS lake root: {uri!r} (expected lakefs://<repository>/<branch>/<folder>)")
+    parts = uri.removeprefix(SCHEME).strip("/").split("/")
+    if len(parts) < 3 or not all(parts):
+        raise ValueError(
+            f"a lakeFS lake root names a repository, a branch and a folder: lakefs://corpus/main/lake, not {uri}"
+        )
+    repository, ref, *prefix = parts
+    if not _REPOSITORY.fullmatch(repository):
+        raise InvalidNameError(
+            f"invalid lakeFS repository {repository!r} in {uri}: 3 to 63 lowercase letters, digits or '-'"
+        )
+    return repository, _check_ref(ref), "/".join(check_name(p, "lake prefix") for p in prefix)
+
+
+def is_lakefs(root: str) -> bool:
+    return isinstance(root, str) and root.startswith(SCHEME)
 
 
 def _check_ref(ref: str, kind: str = "ref") -> str:
@@ -140,6 +164,16 @@ class LakeFSVersionStore:
             env["LAKEFS_SECRET_ACCESS_KEY"],
         )
 
+    @classmethod
+    def for_lake(cls, root: str, environ: Mapping[str, str] | None = None) -> "LakeFSVersionStore":
+        """The store of a ``lakefs://<repository>/<branch>/<folder>`` lake root: the repository and the main
+        branch come from the root, the endpoint and the credentials from ``LAKEFS_ENDPOINT``,
+        ``LAKEFS_ACCESS_KEY_ID`` and ``LAKEFS_SECRET_ACCESS_KEY``."""
+        repository, main, _ = parse_lake_uri(root)
+        env = os.environ if environ is None else environ
+        endpoint, key_id, secret = _credentials(env, root)
+        return cls(endpoint, repository, key_id, secret, main=main)
+
     def __repr__(self) -> str:
         return f"LakeFSVersionStore(endpoint={self.endpoint!r}, repository={self.repository!r}, main={self.main!r})"
 
@@ -200,6 +234,13 @@ class LakeFSVersionStore:
         _check_ref(branch, "branch")
         if branch == self.main:
             raise ValueError(f"refusing to commit to {self.main} directly: write on a run branch and merge it")
+        return self.commit_writes(branch, message, metadata, allow_empty)
+
+    def commit_writes(self, branch: str, message: str, metadata: Mapping[str, str], allow_empty: bool = True) -> str:
+        """Commit what a writer staged on ``branch``, whichever branch it is: a :class:`~corpuslake.store.Lake`
+        commits the files it writes without deltalake on the branch it is on (a run's branch, or the
+        branch a lake root names outside runs). :meth:`commit` is the guarded form for callers."""
+        _check_ref(branch, "branch")
         bad = sorted(str(k) for k, v in metadata.items() if not isinstance(k, str) or not isinstance(v, str))
         if bad:
             raise TypeError(f"lakeFS commit metadata must map strings to strings: {', '.join(bad)}")
@@ -315,6 +356,24 @@ class LakeFSVersionStore:
             raise LakeFSStoreError(f"{what} in {where} failed: {type(error).__name__}") from error
         except urllib3.exceptions.HTTPError as error:
             raise LakeFSStoreError(f"{what} in {where} failed: lakeFS could not be reached ({error})") from error
+
+
+def _credentials(env: Mapping[str, str], root: str) -> tuple[str, str, str]:
+    missing = [name for name in CREDENTIAL_VARIABLES if not env.get(name)]
+    if missing:
+        raise ValueError(f"the lake {root} is on lakeFS: set {', '.join(missing)}")
+    return env["LAKEFS_ENDPOINT"], env["LAKEFS_ACCESS_KEY_ID"], env["LAKEFS_SECRET_ACCESS_KEY"]
+
+
+def lake_storage_options(root: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """deltalake's options for a ``lakefs://`` lake root, from the ``LAKEFS_*`` variables (credentials are
+    read when needed and never stored in a :class:`~corpuslake.store.Lake`)."""
+    parse_lake_uri(root)
+    endpoint, key_id, secret = _credentials(os.environ if environ is None else environ, root)
+    options = {"endpoint": _base_endpoint(endpoint), "access_key_id": key_id, "secret_access_key": secret}
+    if options["endpoint"].startswith("http://"):
+        options["allow_http"] = "true"
+    return options
 
 
 def _answer(error: ServerException) -> str:

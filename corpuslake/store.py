@@ -16,9 +16,9 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 import pyarrow.dataset as pads
@@ -72,8 +72,19 @@ class Lake:
         concurrent writers are safe without a DynamoDB lock table. Credentials are never options: they
         come from the standard AWS environment (variables, profile, instance role), so they cannot end up
         in a commit's metadata or a run's logs."""
+        if self.is_lakefs:
+            # deltalake's lakefs backend needs the endpoint and the key in its options; they are read
+            # from LAKEFS_* here, each time, and never kept in the Lake (nor in its repr or pickles).
+            from corpuslake.lakefs_store import lake_storage_options
+
+            return lake_storage_options(self.root) | dict(self.storage_options)
         defaults = {"conditional_put": "etag"} if self.root.startswith(("s3://", "s3a://")) else {}
         return defaults | dict(self.storage_options)
+
+    @property
+    def is_lakefs(self) -> bool:
+        """A lake in a lakeFS repository (``lakefs://<repository>/<ref>/<folder>``)."""
+        return self.root.startswith("lakefs://")
 
     @property
     def is_local(self) -> bool:
@@ -114,19 +125,18 @@ class Lake:
     def dataset(self, table: str, version: int | None = None) -> pads.Dataset:
         """A pyarrow dataset over the files of one table version: for streaming reads.
 
-        For a local lake the dataset reads the version's files with Arrow's own local filesystem.
-        deltalake's ``to_pyarrow_dataset`` routes Arrow's I/O threads through a Python filesystem
-        object, and a process that used it aborts now and then at exit ("terminate called without an
-        active exception", delta-rs#2184, polars#24169): a CLI must not exit with 134 after a read.
+        The dataset reads the version's files with Arrow's own filesystems (local, S3, or lakeFS's S3
+        gateway). deltalake's ``to_pyarrow_dataset`` routes Arrow's I/O threads through a Python
+        filesystem object, and a process that used it aborts now and then at exit ("terminate called
+        without an active exception", delta-rs#2184, polars#24169): a CLI must not exit with 134 after a read.
         """
         delta = self._open(table, version)
-        if not self.is_local:
-            return delta.to_pyarrow_dataset()
         schema = pa.schema(delta.schema().to_arrow())
         actions = pa.table(delta.get_add_actions(flatten=True))
-        root = Path(self.table_uri(table).removeprefix("file://"))
+        filesystem, base = self._filesystem(self.table_uri(table))
+        root = PurePosixPath(base)
         columns = [name for name in actions.column_names if name.startswith("partition.")]
-        parquet, local = pads.ParquetFileFormat(), pafs.LocalFileSystem()
+        parquet = pads.ParquetFileFormat()
         fragments = []
         for row in actions.select(["path", *columns]).to_pylist():
             where = pads.scalar(True)
@@ -134,8 +144,10 @@ class Lake:
                 value = row[column]
                 field_ = pads.field(column.removeprefix("partition."))
                 where = where & (field_.is_null() if value is None else field_ == value)
-            fragments.append(parquet.make_fragment(str(root / unquote(row["path"])), local, partition_expression=where))
-        return pads.FileSystemDataset(fragments, schema, parquet, local)
+            fragments.append(
+                parquet.make_fragment(str(root / unquote(row["path"])), filesystem, partition_expression=where)
+            )
+        return pads.FileSystemDataset(fragments, schema, parquet, filesystem)
 
     def write_partition(
         self,
@@ -256,6 +268,7 @@ class Lake:
                     pq.write_table(chunk, sink, row_group_size=row_group_rows, compression="snappy")
                 size = filesystem.get_file_info(f"{base}/{name}").size
                 written.append(WrittenFile(name, int(size), chunk.num_rows))
+            self._commit_direct_writes(f"corpuslake: {len(written)} ordered files of {table}")
             now = int(time.time() * 1000)
             adds = [AddAction(f.path, f.size, {}, now, True, json.dumps({"numRecords": f.rows})) for f in written]
             actions: list[AddAction | RemoveAction] = list(adds)
@@ -269,6 +282,9 @@ class Lake:
             for f in written:
                 with suppress(OSError):
                     filesystem.delete_file(f"{base}/{f.path}")
+            if written:
+                with suppress(Exception):  # the original error matters more than a failed clean-up
+                    self._commit_direct_writes(f"corpuslake: files of an uncommitted write to {table} removed")
             if isinstance(error, CommitFailedError):
                 raise ConcurrentUpdateError(f"{table} changed after v{expected}: {error}") from error
             if isinstance(error, OSError | DeltaError):
@@ -279,8 +295,37 @@ class Lake:
     def _filesystem(self, uri: str) -> tuple[pafs.FileSystem, str]:
         if self.is_local:
             return pafs.LocalFileSystem(), uri.removeprefix("file://")
+        if self.is_lakefs:
+            # lakeFS's S3 gateway: the repository is the bucket, the ref the first folder of every key.
+            options = self.options
+            endpoint = urlsplit(options["endpoint"])
+            gateway = pafs.S3FileSystem(
+                access_key=options["access_key_id"],
+                secret_key=options["secret_access_key"],
+                endpoint_override=endpoint.netloc + endpoint.path.rstrip("/"),
+                scheme=endpoint.scheme,
+                region="us-east-1",
+                allow_bucket_creation=False,
+                allow_bucket_deletion=False,
+            )
+            return gateway, uri.removeprefix("lakefs://")
         filesystem, path = pafs.FileSystem.from_uri(uri)
         return filesystem, path
+
+    def _commit_direct_writes(self, message: str) -> None:
+        """On lakeFS, commit the files this process wrote to the branch without deltalake.
+
+        deltalake's lakefs backend commits each Delta transaction on a transaction branch created from
+        the lake's branch and merges it back, and lakeFS merges nothing into a branch holding uncommitted
+        changes: files written here directly (ordered snapshot files, model files) are committed first,
+        so the transaction branch sees them and the merge finds the branch clean."""
+        if not self.is_lakefs:
+            return
+        from corpuslake.lakefs_store import LakeFSVersionStore, parse_lake_uri
+
+        _, ref, prefix = parse_lake_uri(self.root)
+        with LakeFSVersionStore.for_lake(self.root) as store:
+            store.commit_writes(ref, message, {"corpuslake.lake": prefix}, allow_empty=True)
 
     def files(self, table: str, version: int) -> list[dict[str, Any]]:
         """The data files of one table version: ``path`` (relative to the table), ``size``, and the
@@ -313,6 +358,7 @@ class Lake:
         filesystem.create_dir(target.rsplit("/", 1)[0], recursive=True)
         with local.open("rb") as source, filesystem.open_output_stream(target, compression=None) as sink:
             shutil.copyfileobj(source, sink, 1 << 22)
+        self._commit_direct_writes(f"corpuslake: {relative}")
 
     def fetch_file(self, relative: str, sha256: str) -> Path:
         """A local copy of a file beside the tables: the file itself on a local lake, else a download into

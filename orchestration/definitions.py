@@ -11,6 +11,7 @@ from assets.policies import content_signals
 from assets.quality import quality_model, quality_training_set, scored
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
+from orchestration.lakefs import is_lakefs
 from orchestration.resources import (
     ComputeResource,
     DatasetsResource,
@@ -18,7 +19,7 @@ from orchestration.resources import (
     LakeResource,
     LandingZoneResource,
 )
-from orchestration.sensors import build_sensor
+from orchestration.sensors import build_lakefs_sensors, build_sensor
 from quality_checks.deduplicated import deduplicated_accounts_for_every_document
 from quality_checks.documents import documents_account_for_every_record, documents_ids_unique
 from quality_checks.drift import DRIFT_CHECKS
@@ -67,9 +68,11 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
         cron_schedule="0 3 * * *",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
+    # On a lakeFS lake every run writes its own branch; these merge or keep it when the run ends.
+    lakefs_sensors = build_lakefs_sensors(settings.lake, [ingest, train, publish]) if is_lakefs(settings.lake) else []
     return dg.Definitions(
         assets=[*ASSETS, *TRAINING_ASSETS, *PUBLISH_ASSETS],
-        sensors=[build_sensor(INGEST_JOB)],
+        sensors=[build_sensor(INGEST_JOB), *lakefs_sensors],
         schedules=[daily],
         asset_checks=CHECKS,
         jobs=[ingest, train, publish],

@@ -3,21 +3,38 @@
 from pathlib import Path
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from corpuslake.parallel import RayExecutor, Workers, default_workers
 from corpuslake.store import Lake
+from orchestration.lakefs import is_lakefs, run_lake
 
 
 class LakeResource(dg.ConfigurableResource):
     """The lake root holding one Delta table per stage."""
 
     root: str
-    """A local directory, or a URL deltalake can open (s3://...)."""
+    """A local directory, a URL deltalake can open (s3://...), or a lakeFS branch (lakefs://repo/main/lake):
+    then each run works on its own branch, merged into main when its checks passed."""
     cache: str = ""
     """Local folder for derived files kept between runs (the compiled URL blocklist); empty: inside the lake."""
 
+    _run_id: str | None = PrivateAttr(default=None)
+    _lake: Lake | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_id = context.run.run_id if context.run is not None else None
+
     def lake(self) -> Lake:
-        return Lake(self.root, cache=self.cache or None)
+        """The lake this run works on: on lakeFS the run's own branch (see orchestration.lakefs)."""
+        if self._lake is None:
+            if self._run_id is not None:
+                self._lake = run_lake(self.root, self._run_id, self.cache or None)
+            elif is_lakefs(self.root):
+                raise RuntimeError("a lakeFS lake is written only inside a Dagster run (on the run's branch)")
+            else:
+                self._lake = Lake(self.root, cache=self.cache or None)
+        return self._lake
 
 
 class LandingZoneResource(dg.ConfigurableResource):

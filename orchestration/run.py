@@ -15,6 +15,7 @@ from corpuslake.settings import Settings
 from corpuslake.stages.crawl_files import list_dumps
 from corpuslake.store import Lake
 from orchestration.definitions import INGEST_JOB, PUBLISH_JOB, TRAIN_JOB, build_definitions
+from orchestration.lakefs import Settlement, settle_run
 from orchestration.partitions import DUMP_PARTITIONS_NAME
 
 # The console shows progress and results; the step-by-step engine events stay in the run's event log.
@@ -29,6 +30,13 @@ class DumpRun:
     success: bool
     failed_steps: tuple[str, ...]
     job: str = INGEST_JOB
+    settled: Settlement | None = None
+    """On a lakeFS lake: whether the run's branch was merged into main, and the tags it created."""
+
+    @property
+    def landed(self) -> bool:
+        """The run succeeded and, on lakeFS, its branch was merged into main."""
+        return self.success and (self.settled is None or self.settled.merged)
 
 
 def run_dumps(settings: Settings, dumps: list[str] | None = None, workers: int = 0) -> list[DumpRun]:
@@ -49,30 +57,36 @@ def run_dumps(settings: Settings, dumps: list[str] | None = None, workers: int =
             instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE
         )
         failed = tuple(e.step_key or "" for e in trained.all_events if e.is_step_failure)
-        results.append(DumpRun("", trained.run_id, trained.success, failed, TRAIN_JOB))
+        settled = settle_run(instance, trained.run_id, settings.lake)
+        results.append(DumpRun("", trained.run_id, trained.success, failed, TRAIN_JOB, settled))
     job = definitions.resolve_job_def(INGEST_JOB)
     for dump in chosen:
         result = job.execute_in_process(
             partition_key=dump, instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE
         )
         failed = tuple(e.step_key or "" for e in result.all_events if e.is_step_failure)
-        results.append(DumpRun(dump, result.run_id, result.success, failed))
-    if all(r.success for r in results):
-        results.append(_execute(definitions, PUBLISH_JOB, instance))
+        # On lakeFS the run wrote its own branch: merged into main now if it passed, as the sensor would.
+        results.append(
+            DumpRun(
+                dump, result.run_id, result.success, failed, settled=settle_run(instance, result.run_id, settings.lake)
+            )
+        )
+    if all(r.landed for r in results):
+        results.append(_execute(definitions, PUBLISH_JOB, instance, settings.lake))
     return results
 
 
 def run_publish(settings: Settings) -> DumpRun:
     """Publish every snapshot definition and mixture recipe (the ``publish_datasets`` job)."""
-    return _execute(build_definitions(settings), PUBLISH_JOB, _instance(settings))
+    return _execute(build_definitions(settings), PUBLISH_JOB, _instance(settings), settings.lake)
 
 
-def _execute(definitions: dg.Definitions, job_name: str, instance: dg.DagsterInstance) -> DumpRun:
+def _execute(definitions: dg.Definitions, job_name: str, instance: dg.DagsterInstance, lake: str) -> DumpRun:
     result = definitions.resolve_job_def(job_name).execute_in_process(
         instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE
     )
     failed = tuple(e.step_key or "" for e in result.all_events if e.is_step_failure)
-    return DumpRun("", result.run_id, result.success, failed, job_name)
+    return DumpRun("", result.run_id, result.success, failed, job_name, settle_run(instance, result.run_id, lake))
 
 
 def _instance(settings: Settings) -> dg.DagsterInstance:

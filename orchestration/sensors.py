@@ -1,10 +1,13 @@
 """The landing-zone sensor: a new, complete dump folder becomes a partition and one run of its chain."""
 
 import json
+from collections.abc import Sequence
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from corpuslake.landing import complete_dumps
+from orchestration.lakefs import settle_run
 from orchestration.partitions import dump_partitions
 from orchestration.resources import LandingZoneResource
 
@@ -34,3 +37,43 @@ def build_sensor(job_name: str) -> dg.SensorDefinition:
         )
 
     return new_crawl_dumps
+
+
+LAKEFS_MERGE_SENSOR = "lakefs_merge_passed_runs"
+LAKEFS_KEEP_SENSOR = "lakefs_keep_failed_runs"
+
+
+def build_lakefs_sensors(
+    root: str, jobs: Sequence[dg.JobDefinition | UnresolvedAssetJobDefinition]
+) -> list[dg.SensorDefinition]:
+    """On a lakeFS lake: merge each finished run's branch into main when the run and its checks passed,
+    and tag its publications; a failed run's branch is kept and main is left as it was."""
+
+    def settle(context: dg.RunStatusSensorContext) -> dg.SkipReason:
+        settled = settle_run(context.instance, context.dagster_run.run_id, root)
+        if settled is None:  # the lake root is not on lakeFS (the sensors are only built when it is)
+            return dg.SkipReason(f"{root} is not a lakeFS lake")
+        if settled.merged:
+            context.log.info(
+                f"run {settled.run_id}: {settled.branch} merged into main as {settled.commit}; "
+                f"tags: {', '.join(settled.tags) or 'none'}; warnings: {', '.join(settled.warnings) or 'none'}"
+            )
+            return dg.SkipReason(f"merged {settled.branch} as {settled.commit}")
+        context.log.warning(f"run {settled.run_id}: {settled.branch} kept, not merged: {'; '.join(settled.reasons)}")
+        return dg.SkipReason(f"kept {settled.branch}: {'; '.join(settled.reasons)}")
+
+    merge = dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        name=LAKEFS_MERGE_SENSOR,
+        monitored_jobs=jobs,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Merges a successful run's lakeFS branch into main unless a check failed; tags its publications.",
+    )(settle)
+    keep = dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.FAILURE,
+        name=LAKEFS_KEEP_SENSOR,
+        monitored_jobs=jobs,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Records that a failed run's lakeFS branch was kept for inspection and main left unchanged.",
+    )(settle)
+    return [merge, keep]
