@@ -260,7 +260,8 @@ class Lake:
         prefix = uuid.uuid4().hex
         written: list[WrittenFile] = []
         try:
-            filesystem.create_dir(base, recursive=True)
+            if not self.is_lakefs:  # lakeFS's gateway has no folders (a folder marker is a 404)
+                filesystem.create_dir(base, recursive=True)
             for index, start in enumerate(range(0, max(rows.num_rows, 1), rows_per_file)):
                 name = f"part-{index:05d}-{prefix}.parquet"
                 chunk = rows.slice(start, rows_per_file)
@@ -268,16 +269,16 @@ class Lake:
                     pq.write_table(chunk, sink, row_group_size=row_group_rows, compression="snappy")
                 size = filesystem.get_file_info(f"{base}/{name}").size
                 written.append(WrittenFile(name, int(size), chunk.num_rows))
-            self._commit_direct_writes(f"corpuslake: {len(written)} ordered files of {table}")
             now = int(time.time() * 1000)
             adds = [AddAction(f.path, f.size, {}, now, True, json.dumps({"numRecords": f.rows})) for f in written]
             actions: list[AddAction | RemoveAction] = list(adds)
-            self._open(table, expected).create_write_transaction(
+            self._transaction_table(table, expected).create_write_transaction(
                 actions,
                 mode="overwrite",
                 schema=DeltaSchema.from_arrow(rows.schema),
                 commit_properties=_conditional(lineage),
             )
+            self._commit_direct_writes(f"corpuslake: {table} replaced by {len(written)} ordered files")
         except BaseException as error:
             for f in written:
                 with suppress(OSError):
@@ -312,13 +313,35 @@ class Lake:
         filesystem, path = pafs.FileSystem.from_uri(uri)
         return filesystem, path
 
-    def _commit_direct_writes(self, message: str) -> None:
-        """On lakeFS, commit the files this process wrote to the branch without deltalake.
+    def _transaction_table(self, table: str, version: int) -> DeltaTable:
+        """The table handle a hand-built transaction commits through.
 
-        deltalake's lakefs backend commits each Delta transaction on a transaction branch created from
-        the lake's branch and merges it back, and lakeFS merges nothing into a branch holding uncommitted
-        changes: files written here directly (ordered snapshot files, model files) are committed first,
-        so the transaction branch sees them and the merge finds the branch clean."""
+        deltalake's lakefs backend runs only the transactions it starts itself (``create_write_transaction``
+        fails there with "Transaction ID ... not found"), so on lakeFS the commit goes through the S3
+        gateway instead, as to any S3 store: the log entry is a conditional put (``If-None-Match``, which
+        lakeFS honours) on the lake's own branch, committed in lakeFS right after."""
+        if not self.is_lakefs:
+            return self._open(table, version)
+        options = self.options
+        gateway = {
+            "aws_endpoint": options["endpoint"],
+            "aws_access_key_id": options["access_key_id"],
+            "aws_secret_access_key": options["secret_access_key"],
+            "aws_region": "us-east-1",
+            "conditional_put": "etag",
+        }
+        if "allow_http" in options:
+            gateway["aws_allow_http"] = options["allow_http"]
+        uri = "s3://" + self.table_uri(table).removeprefix("lakefs://")
+        return DeltaTable(uri, version=version, storage_options=gateway)
+
+    def _commit_direct_writes(self, message: str) -> None:
+        """On lakeFS, commit what this process wrote to the branch without deltalake's lakefs backend.
+
+        That backend commits each Delta transaction on a transaction branch created from the lake's
+        branch and merges it back, and lakeFS merges nothing into a branch holding uncommitted changes:
+        files written here directly (ordered snapshot files and their log entry, model files) are
+        committed at once, so the next transaction branch sees them and its merge finds the branch clean."""
         if not self.is_lakefs:
             return
         from corpuslake.lakefs_store import LakeFSVersionStore, parse_lake_uri
@@ -355,7 +378,8 @@ class Lake:
             return
         filesystem, base = self._filesystem(self.root.rstrip("/"))
         target = f"{base}/{relative}"
-        filesystem.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        if not self.is_lakefs:
+            filesystem.create_dir(target.rsplit("/", 1)[0], recursive=True)
         with local.open("rb") as source, filesystem.open_output_stream(target, compression=None) as sink:
             shutil.copyfileobj(source, sink, 1 << 22)
         self._commit_direct_writes(f"corpuslake: {relative}")

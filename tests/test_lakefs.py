@@ -1,12 +1,13 @@
 """lakeFS as the version store: a branch per run, merges gated on checks, publications as tags, pins.
 
 Touches: corpuslake.lakefs_store through the real ``lakefs`` SDK, against tests/lakefs_server.py (an
-in-memory lakeFS API on loopback that validates every request body with the generated ``lakefs-sdk``
-models and answers with them); deltalake's ``lakefs://`` backend reaching that server with the store's
-storage options. The secret and the key id are searched for in exception chains, ``repr``, and the logs
-(urllib3 and the SDK at DEBUG). The last class runs the same calls against a real lakeFS server, with a
-Delta table written through deltalake, only when ``LAKEFS_ENDPOINT`` (and ``LAKEFS_ACCESS_KEY_ID``,
-``LAKEFS_SECRET_ACCESS_KEY``, ``LAKEFS_REPOSITORY``: use a scratch repository, its main gets merges) is set.
+in-memory lakeFS API on loopback that validates every request body with the generated ``lakefs-sdk`` models
+and answers with them); deltalake's ``lakefs://`` backend reaching that server's S3 gateway with the store's
+storage options (tests/test_lakefs_gateway.py writes and reads real tables through it). The secret and the
+key id are searched for in exception chains, ``repr``, and the logs (urllib3 and the SDK at DEBUG). The last
+class runs the same calls against a real lakeFS server, with a Delta table written through deltalake, only
+when ``LAKEFS_ENDPOINT`` (and ``LAKEFS_ACCESS_KEY_ID``, ``LAKEFS_SECRET_ACCESS_KEY``, ``LAKEFS_REPOSITORY``:
+use a scratch repository, its main gets merges) is set.
 """
 
 import base64
@@ -26,6 +27,7 @@ import lakefs
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
 
 from corpuslake.catalog import PinError
 from corpuslake.lakefs_store import (
@@ -101,7 +103,7 @@ def test_a_commit_carries_its_message_and_metadata(server: LakeFSServer, store: 
     assert info.message == "ingest CC-MAIN-2024-10"
     assert info.metadata == {"corpuslake.run_id": RUN, "dump": "CC-MAIN-2024-10"}
     assert info.parents == [server.head(REPO, "main")]
-    assert server.tree(REPO, branch) == {"lake/documents/part-0.parquet": "documents"}
+    assert server.tree(REPO, branch) == {"lake/documents/part-0.parquet": b"documents"}
     assert server.tree(REPO, "main") == {}
 
     marker = store.commit(branch, "checks ran", {"checks": "3 passed"})  # nothing staged: allowed by default
@@ -130,7 +132,7 @@ def test_only_a_run_whose_checks_passed_is_merged(server: LakeFSServer, store: L
     assert server.requests == []  # main is not even asked
     assert server.head(REPO, "main") == main
     assert server.head(REPO, failed) == failed_head  # kept for inspection
-    assert server.tree(REPO, failed) == {"lake/scored/part-0.parquet": "bad rows"}
+    assert server.tree(REPO, failed) == {"lake/scored/part-0.parquet": b"bad rows"}
 
     passed = store.run_branch("passed-run")
     server.stage(REPO, passed, "lake/scored/part-0.parquet", "good rows")
@@ -141,7 +143,7 @@ def test_only_a_run_whose_checks_passed_is_merged(server: LakeFSServer, store: L
     info = server.commit_info(REPO, merged)
     assert info.parents == [main, passed_head]
     assert info.metadata == {"corpuslake.run_branch": "run-passed-run", "corpuslake.run_id": "passed-run"}
-    assert server.tree(REPO, "main") == {"lake/scored/part-0.parquet": "good rows"}
+    assert server.tree(REPO, "main") == {"lake/scored/part-0.parquet": b"good rows"}
     assert store.commit_id("main") == merged
 
     with pytest.raises(TypeError, match="must be True or False, not list"):
@@ -161,7 +163,7 @@ def test_a_merge_conflict_merges_nothing(server: LakeFSServer, store: LakeFSVers
         store.merge_if_passed(second, True)
     assert error.value.status == 409
     assert server.head(REPO, "main") == merged
-    assert server.tree(REPO, "main") == {"lake/catalog/part-0.parquet": "catalog of the first run"}
+    assert server.tree(REPO, "main") == {"lake/catalog/part-0.parquet": b"catalog of the first run"}
 
 
 def test_publications_are_tags_that_never_move(server: LakeFSServer, store: LakeFSVersionStore) -> None:
@@ -191,7 +193,7 @@ def test_publications_are_tags_that_never_move(server: LakeFSServer, store: Lake
 
     assert store.resolve_pin("web-en", 1) == first
     assert store.resolve_pin("web-en", 2) == second
-    assert server.tree(REPO, store.resolve_pin("web-en", 1)) == {"lake/snapshots/web-en/part-0.parquet": "v1"}
+    assert server.tree(REPO, store.resolve_pin("web-en", 1)) == {"lake/snapshots/web-en/part-0.parquet": b"v1"}
     assert store.lake_root(store.resolve_pin("web-en", 1)) == f"lakefs://{REPO}/{first}/lake"
 
 
@@ -253,11 +255,17 @@ def test_lake_roots_and_deltalake_options(server: LakeFSServer, store: LakeFSVer
         and "allow_http" not in remote.storage_options()
     )
 
-    # deltalake's lakefs backend takes these options: it reaches the server's S3 gateway path, signed with the key.
-    with pytest.raises(OSError, match="authentication") as error:
+    # deltalake's lakefs backend takes these options: it reaches the server's S3 gateway path, signed with the
+    # key; the signatures verify (a 404 for the missing checkpoint and an empty listing, not a 403), so a table
+    # that is not there is reported as not found.
+    with pytest.raises(TableNotFoundError) as error:
         DeltaTable(store.lake_root("main", "lake/scored"), storage_options=store.storage_options())
-    gateway = [r for r in server.requests if r.path.startswith(f"/{REPO}/main/lake/scored/_delta_log/")]
-    assert gateway and {r.auth_scheme for r in gateway} == {"AWS4-HMAC-SHA256"}
+    gateway = [r for r in server.requests if not r.path.startswith("/api/")]
+    assert {r.auth_scheme for r in gateway} == {"AWS4-HMAC-SHA256"}
+    assert {(r.method, r.path, r.status) for r in gateway} == {
+        ("GET", f"/{REPO}/main/lake/scored/_delta_log/_last_checkpoint", 404),
+        ("GET", f"/{REPO}", 200),  # ListObjectsV2 of main/lake/scored/_delta_log/
+    }
     assert SECRET not in _chain_text(error.value)
 
 
