@@ -7,6 +7,8 @@ all against tests/lakefs_server.py: lakeFS's API (every body validated with lake
 S3 gateway (SigV4-verified), which deltalake's ``lakefs://`` backend and pyarrow's S3 filesystem use.
 """
 
+import contextlib
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,3 +226,45 @@ def test_corpuslake_run_merges_each_passed_run_and_pins_resolve_through_tags(
         "FIXTURE-A",
         "FIXTURE-B",
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("LAKEFS_ENDPOINT"),
+    reason="no lakeFS server: set LAKEFS_ENDPOINT, LAKEFS_ACCESS_KEY_ID, LAKEFS_SECRET_ACCESS_KEY and "
+    "LAKEFS_REPOSITORY (a scratch repository) to run the graph against one",
+)
+def test_corpuslake_run_on_a_real_lakefs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blocklist_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The graph on a real server, in a fresh folder of the scratch repository (its main gets the merges)."""
+    import lakefs as sdk
+
+    from corpuslake.lakefs_store import LakeFSVersionStore
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CORPUSLAKE_CACHE", str(blocklist_cache))
+    repository = os.environ["LAKEFS_REPOSITORY"]
+    folder = f"itest-{uuid.uuid4().hex[:12]}"
+    root = f"lakefs://{repository}/main/{folder}"
+    argv = ["run", "--landing", str(LANDING), "--lake", root, "--datasets", str(DATASETS), "--workers", "1"]
+    store = LakeFSVersionStore.from_env()
+    repo = sdk.Repository(repository, client=store._client)
+    code = main([*argv, "--dump", "FIXTURE-A"])
+    out = capsys.readouterr().out
+    try:
+        assert code == 0, out
+        assert out.count("merged into main as") == 3 and "tagged fx@1, fx-mix@1" in out, out
+        tagged = store.resolve_pin("fx", 1)
+        snapshot = client.open("corpuslake://fx@1", Lake(root))
+        assert snapshot.lake.root == f"lakefs://{repository}/{tagged}/{folder}"
+        assert snapshot.to_table().num_rows == snapshot.entry.documents > 0 and snapshot.verify() == []
+    finally:
+        # the tags and run branches this test made go (main keeps the merges: a scratch repository)
+        for tag in ("corpuslake-fx-1", "corpuslake-fx-mix-1"):
+            with contextlib.suppress(Exception):
+                repo.tag(tag).delete()
+        for line in out.splitlines():
+            if "lakeFS: run-" in line:
+                with contextlib.suppress(Exception):
+                    repo.branch(line.split()[1]).delete()
