@@ -86,7 +86,13 @@ def settle_run(instance: dg.DagsterInstance, run_id: str, root: str) -> Settleme
     creates no second tag: lakeFS records an empty merge, and a tag on the same commit is a no-op."""
     if not is_lakefs(root):
         return None
-    from corpuslake.lakefs_store import LakeFSVersionStore, MergeConflictError, parse_lake_uri
+    from corpuslake.lakefs_store import (
+        LakeFSStoreError,
+        LakeFSVersionStore,
+        MergeConflictError,
+        parse_lake_uri,
+        run_branch_name,
+    )
 
     run = instance.get_run_by_id(run_id)
     if run is None:
@@ -96,7 +102,14 @@ def settle_run(instance: dg.DagsterInstance, run_id: str, root: str) -> Settleme
     reasons = [f"run {run.status.value.lower()}"] if run.status != dg.DagsterRunStatus.SUCCESS else []
     reasons += [f"check failed: {name}" for name in errors]
     with LakeFSVersionStore.for_lake(root) as store:
-        branch = store.run_branch(run_id, source=store.main)
+        branch = run_branch_name(run_id)
+        if not reasons:
+            try:
+                store.commit_id(branch)
+            except LakeFSStoreError as error:
+                if error.status != 404:
+                    raise
+                store.run_branch(run_id, source=store.main)  # a run that never opened the lake: merges nothing
         metadata = {"corpuslake.run_id": run_id, "corpuslake.job": run.job_name}
         try:
             commit = store.merge_if_passed(branch, not reasons, into=store.main, metadata=metadata)
