@@ -57,6 +57,7 @@ bench: demo
 	$(BIN)/python bench/snapshot_streaming.py
 	$(BIN)/python bench/check_overhead.py
 	$(BIN)/python bench/ray_overhead.py
+	$(BIN)/python bench/history_lookups.py
 
 fixtures: setup
 	$(BIN)/python -m tests.fixtures.build_fixtures

@@ -414,7 +414,12 @@ class Lake:
         that was written is a result; one never written means the upstream stage has not run."""
         if self.version(table) is None:
             return False
-        for entry in self._open(table).history():
+        # A partition holding files now was written; only an empty (or since emptied) one needs the log.
+        delta = self._open(table)
+        values = pa.table(delta.get_add_actions(flatten=True))
+        if "partition.dump" in values.column_names and partition in set(values.column("partition.dump").to_pylist()):
+            return True
+        for entry in delta.history():
             raw = entry.get(LINEAGE_KEY)
             if raw and Lineage.from_json(raw).partition == partition:
                 return True
@@ -452,15 +457,37 @@ class Lake:
 
     def lineage(self, table: str, version: int | None = None) -> Lineage:
         """The lineage recorded by the commit that made ``table`` at ``version`` (latest if None)."""
-        dt = self._open(table)
-        wanted = dt.version() if version is None else version
-        for entry in dt.history():
-            if int(entry["version"]) == wanted:
-                raw = entry.get(LINEAGE_KEY)
-                if not raw:
-                    raise LineageMissingError(f"{table}@v{wanted} carries no corpuslake lineage")
-                return Lineage.from_json(raw)
-        raise LookupError(f"{table} has no version {wanted}")
+        if version is None:
+            version = self.version(table)
+            if version is None:
+                raise LookupError(f"table {table} does not exist in {self.root}")
+        # One commit file, not the whole history: deltalake's history() of a table loaded at an older
+        # version returns the newest commits numbered from that version down (deltalake 1.6.6).
+        info = self._commit_info(table, version)
+        if info is None:
+            raise LookupError(f"{table} has no version {version}")
+        raw = info.get(LINEAGE_KEY)
+        if not raw:
+            raise LineageMissingError(f"{table}@v{version} carries no corpuslake lineage")
+        return Lineage.from_json(raw)
+
+    def _commit_info(self, table: str, version: int) -> dict[str, Any] | None:
+        """The ``commitInfo`` action of commit ``version`` of ``table`` (None when the commit file is gone)."""
+        filesystem, base = self._filesystem(self.table_uri(table))
+        try:
+            with filesystem.open_input_stream(f"{base}/_delta_log/{version:020d}.json", compression=None) as log:
+                lines = log.read().decode("utf-8").splitlines()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            if any(m in str(error).lower() for m in ("does not exist", "nosuchkey", "not found")):
+                return None
+            raise
+        for line in lines:
+            action = json.loads(line) if line.strip() else {}
+            if "commitInfo" in action:
+                return dict(action["commitInfo"])
+        return {}
 
     def history(self, table: str) -> list[dict[str, Any]]:
         """The Delta history of ``table``, newest first."""

@@ -66,6 +66,25 @@ def test_lineage_rides_in_the_commit(tmp_path: Path) -> None:
     assert back.config_fingerprint == fingerprint({"k": 1})
 
 
+def test_each_version_has_its_own_lineage_and_written_partitions_are_known(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    lineages = [_lineage(dump, (TableVersion("upstream_table", i),)) for i, dump in enumerate("ABCA")]
+    for lineage in lineages:
+        lake.write_partition("crawl_files", _rows(str(lineage.partition), 1), lineage, {"dump": str(lineage.partition)})
+    # older versions too: deltalake's history() of a table loaded at an older version misnumbers commits
+    assert [lake.lineage("crawl_files", v) for v in range(4)] == lineages
+    assert lake.lineage("crawl_files") == lineages[-1]
+    with pytest.raises(LookupError, match="no version 9"):
+        lake.lineage("crawl_files", 9)
+    with pytest.raises(LookupError, match="does not exist"):
+        lake.lineage("missing_table")
+    # an emptied partition was still written; one never written was not
+    lake.write_partition("crawl_files", _rows("B", 0), _lineage("B"), {"dump": "B"})
+    assert lake.read("crawl_files", dumps=["B"]).num_rows == 0
+    assert lake.has_written("crawl_files", "A") and lake.has_written("crawl_files", "B")
+    assert not lake.has_written("crawl_files", "Z") and not lake.has_written("missing_table", "A")
+
+
 def test_fingerprint_ignores_key_order() -> None:
     assert fingerprint({"a": 1, "b": [1, 2]}) == fingerprint({"b": [1, 2], "a": 1})
     assert fingerprint({"a": 1}) != fingerprint({"a": 2})
