@@ -62,18 +62,25 @@ def build_lakefs_sensors(
         context.log.warning(f"run {settled.run_id}: {settled.branch} kept, not merged: {'; '.join(settled.reasons)}")
         return dg.SkipReason(f"kept {settled.branch}: {'; '.join(settled.reasons)}")
 
-    merge = dg.run_status_sensor(
-        run_status=dg.DagsterRunStatus.SUCCESS,
-        name=LAKEFS_MERGE_SENSOR,
-        monitored_jobs=jobs,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Merges a successful run's lakeFS branch into main unless a check failed; tags its publications.",
-    )(settle)
-    keep = dg.run_status_sensor(
-        run_status=dg.DagsterRunStatus.FAILURE,
-        name=LAKEFS_KEEP_SENSOR,
-        monitored_jobs=jobs,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Records that a failed run's lakeFS branch was kept for inspection and main left unchanged.",
-    )(settle)
-    return [merge, keep]
+    roles = [
+        (
+            dg.DagsterRunStatus.SUCCESS,
+            LAKEFS_MERGE_SENSOR,
+            "Merges a successful run's lakeFS branch into main unless a check failed; tags its publications.",
+        ),
+        (
+            dg.DagsterRunStatus.FAILURE,
+            LAKEFS_KEEP_SENSOR,
+            "Records that a failed run's lakeFS branch was kept for inspection and main left unchanged.",
+        ),
+    ]
+    return [
+        dg.run_status_sensor(
+            run_status=status,
+            name=name,
+            monitored_jobs=jobs,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description=description,
+        )(settle)
+        for status, name, description in roles
+    ]

@@ -39,26 +39,13 @@ from corpuslake.lakefs_store import (
     run_branch_name,
 )
 from corpuslake.names import InvalidNameError
+from tests.conftest import LAKEFS_KEY_ID as KEY_ID
+from tests.conftest import LAKEFS_REPO as REPO
+from tests.conftest import LAKEFS_SECRET as SECRET
 from tests.lakefs_server import LakeFSServer
 
-REPO = "corpus"
-KEY_ID = f"AKIALAKEFS{uuid.uuid4().hex[:10].upper()}"
-SECRET = f"lakefs-test-secret-{uuid.uuid4().hex}"
 RUN = "3f2a9c1e-7b4d-4e0f-9a55-0c6d2b1e8f77"  # a Dagster run id
 API = f"/api/v1/repositories/{REPO}"
-
-
-@pytest.fixture
-def server() -> Iterator[LakeFSServer]:
-    with LakeFSServer(KEY_ID, SECRET) as running:
-        running.create_repository(REPO)
-        yield running
-
-
-@pytest.fixture
-def store(server: LakeFSServer) -> Iterator[LakeFSVersionStore]:
-    with LakeFSVersionStore(server.endpoint, REPO, KEY_ID, SECRET) as opened:
-        yield opened
 
 
 def _chain_text(error: BaseException) -> str:

@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
@@ -35,30 +35,17 @@ from lakefs_sdk.exceptions import NotFoundException as SdkNotFoundException
 from pyarrow import fs
 
 from corpuslake.lakefs_store import LakeFSVersionStore
+from tests.conftest import LAKEFS_KEY_ID as KEY_ID
+from tests.conftest import LAKEFS_REPO as REPO
+from tests.conftest import LAKEFS_SECRET as SECRET
 from tests.lakefs_server import LakeFSServer
 
-REPO = "corpus"
-KEY_ID = f"AKIAGATEWAY{uuid.uuid4().hex[:9].upper()}"
-SECRET = f"gateway-test-secret-{uuid.uuid4().hex}"
 API = f"/api/v1/repositories/{REPO}"
 SIGV4 = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 LOG_0 = "lake/t/_delta_log/00000000000000000000.json"
 LOG_1 = "lake/t/_delta_log/00000000000000000001.json"
 LOG_2 = "lake/t/_delta_log/00000000000000000002.json"
-
-
-@pytest.fixture
-def server() -> Iterator[LakeFSServer]:
-    with LakeFSServer(KEY_ID, SECRET) as running:
-        running.create_repository(REPO)
-        yield running
-
-
-@pytest.fixture
-def store(server: LakeFSServer) -> Iterator[LakeFSVersionStore]:
-    with LakeFSVersionStore(server.endpoint, REPO, KEY_ID, SECRET) as opened:
-        yield opened
 
 
 def _table(*ids: str) -> pa.Table:

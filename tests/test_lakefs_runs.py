@@ -10,7 +10,6 @@ S3 gateway (SigV4-verified), which deltalake's ``lakefs://`` backend and pyarrow
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,24 +26,23 @@ from corpuslake.store import Lake
 from orchestration.lakefs import check_outcomes, settle_run
 from orchestration.resources import LakeResource
 from orchestration.sensors import LAKEFS_KEEP_SENSOR, LAKEFS_MERGE_SENSOR, build_lakefs_sensors
+from tests.conftest import LAKEFS_KEY_ID as KEY_ID
+from tests.conftest import LAKEFS_REPO as REPO
+from tests.conftest import LAKEFS_SECRET as SECRET
 from tests.conftest import LANDING
 from tests.lakefs_server import LakeFSServer
 
-REPO = "corpus"
 ROOT = f"lakefs://{REPO}/main/lake"
-KEY_ID = f"AKIALAKEFS{uuid.uuid4().hex[:10].upper()}"
-SECRET = f"lakefs-run-secret-{uuid.uuid4().hex}"
 DATASETS = Path(__file__).resolve().parent / "fixtures" / "datasets"
 
 
 @pytest.fixture
-def lakefs(monkeypatch: pytest.MonkeyPatch) -> Iterator[LakeFSServer]:
-    with LakeFSServer(KEY_ID, SECRET) as server:
-        server.create_repository(REPO)
-        monkeypatch.setenv("LAKEFS_ENDPOINT", server.endpoint)
-        monkeypatch.setenv("LAKEFS_ACCESS_KEY_ID", KEY_ID)
-        monkeypatch.setenv("LAKEFS_SECRET_ACCESS_KEY", SECRET)
-        yield server
+def lakefs(server: LakeFSServer, monkeypatch: pytest.MonkeyPatch) -> LakeFSServer:
+    """The stand-in, with the LAKEFS_* variables a lakefs:// lake root reads pointing at it."""
+    monkeypatch.setenv("LAKEFS_ENDPOINT", server.endpoint)
+    monkeypatch.setenv("LAKEFS_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("LAKEFS_SECRET_ACCESS_KEY", SECRET)
+    return server
 
 
 def _paths(server: LakeFSServer, ref: str) -> set[str]:
