@@ -11,7 +11,7 @@ from assets.policies import content_signals
 from assets.quality import quality_model, quality_training_set, scored
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
-from orchestration.lakefs import is_lakefs
+from orchestration.lakefs import is_lakefs, run_tags
 from orchestration.resources import (
     ComputeResource,
     DatasetsResource,
@@ -45,18 +45,22 @@ CHECKS = [
 
 def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
     """The code location for a given lake and landing zone (the CLI passes its own)."""
+    tags = run_tags(settings.lake)  # on lakeFS, one run at a time per repository (deploy/production)
     ingest = dg.define_asset_job(
         INGEST_JOB,
+        tags=tags,
         selection=dg.AssetSelection.assets(*ASSETS),
         description="Every stage of one crawl dump, in order, with its checks.",
     )
     train = dg.define_asset_job(
         TRAIN_JOB,
+        tags=tags,
         selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
         description="Build the quality training set and train the quality classifier (scored needs a model).",
     )
     publish = dg.define_asset_job(
         PUBLISH_JOB,
+        tags=tags,
         selection=dg.AssetSelection.assets(*PUBLISH_ASSETS),
         description="Publish every snapshot definition, then every mixture recipe, under catalog numbers.",
     )

@@ -23,10 +23,21 @@ from corpuslake.store import Lake
 
 # corpuslake.lakefs_store (and the lakeFS SDK, 0.4 s) is imported only when a lake is on lakeFS.
 SCHEME = "lakefs://"
+WRITER_TAG = "corpuslake/lakefs-repository"
+"""Carried by every run on a lakeFS lake; production/dagster.yaml lets one such run per repository run at
+a time, because any two runs write shared tables (check verdicts at least) and the later merge would
+conflict."""
 
 
 def is_lakefs(root: str) -> bool:
     return root.startswith(SCHEME)
+
+
+def run_tags(root: str) -> dict[str, str]:
+    """The tags of every job on lake ``root``: on lakeFS, the repository its runs write (see WRITER_TAG)."""
+    if not is_lakefs(root):
+        return {}
+    return {WRITER_TAG: root.removeprefix(SCHEME).split("/", 1)[0]}
 
 
 log = logging.getLogger(__name__)

@@ -21,6 +21,7 @@ import psycopg2
 import pytest
 import yaml
 
+from orchestration.lakefs import WRITER_TAG
 from orchestration.partitions import DUMP_PARTITIONS_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +121,9 @@ def test_the_production_instance_keeps_its_state_in_postgresql(
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         settings = instance.get_concurrency_config().run_queue_config
         assert settings is not None and settings.max_concurrent_runs == 4
+        # one run at a time per lakeFS repository: the tag every job on a lakeFS lake carries
+        limits = {limit["key"]: limit for limit in settings.tag_concurrency_limits}
+        assert limits[WRITER_TAG]["limit"] == 1 and limits[WRITER_TAG]["value"] == {"applyLimitPerUniqueValue": True}
         instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["CC-MAIN-2024-10"])
         result = dg.materialize([probe], instance=instance, partition_key="CC-MAIN-2024-10")
         assert result.success

@@ -154,6 +154,21 @@ def test_two_runs_writing_the_same_table_merge_one_and_keep_the_other(
     assert Lake(ROOT).read("probe").num_rows == 3
 
 
+def test_jobs_on_a_lakefs_lake_queue_one_run_per_repository() -> None:
+    from corpuslake.settings import load_settings
+    from orchestration.definitions import build_definitions
+    from orchestration.lakefs import WRITER_TAG
+
+    on_lakefs = build_definitions(load_settings(lake=ROOT))
+    local = build_definitions(load_settings(lake="/tmp/a-local-lake"))
+    for name in ("ingest_dump", "train_quality_model", "publish_datasets"):
+        assert on_lakefs.resolve_job_def(name).tags[WRITER_TAG] == REPO
+        assert WRITER_TAG not in local.resolve_job_def(name).tags
+    sensors = {s.name for s in on_lakefs.sensors or []}
+    assert {LAKEFS_MERGE_SENSOR, LAKEFS_KEEP_SENSOR} <= sensors
+    assert not {LAKEFS_MERGE_SENSOR, LAKEFS_KEEP_SENSOR} & {s.name for s in local.sensors or []}
+
+
 def test_a_lakefs_lake_without_credentials_or_outside_a_run_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
