@@ -66,6 +66,14 @@ def collect_garbage(
 ) -> list[TableGc]:
     """Vacuum every table of the lake, keeping pinned versions and each table's latest; compact the
     append-only registries first."""
+    if lake.is_lakefs:
+        # A vacuum on lakeFS deletes files from main's next commit only: every earlier commit (and each
+        # publication tag) still holds them, so nothing is reclaimed, and main would change outside a run.
+        raise ValueError(
+            f"{lake.root} is on lakeFS: its storage is reclaimed by lakeFS's own garbage collection (the "
+            "repository's retention rules), which keeps whatever a tag or a retained commit reaches; "
+            "corpuslake gc does not vacuum a lakeFS lake"
+        )
     if not lake.is_local and tables is None:
         raise ValueError("name the tables to collect on an object-store lake (listing them needs a local root)")
     keep = pinned_versions(lake)

@@ -22,6 +22,7 @@ from corpuslake import client
 from corpuslake.catalog import Catalog, PinError
 from corpuslake.cli import main
 from corpuslake.lakefs_store import run_branch_name
+from corpuslake.maintenance import collect_garbage
 from corpuslake.store import Lake
 from orchestration.lakefs import check_outcomes, settle_run
 from orchestration.resources import LakeResource
@@ -181,6 +182,8 @@ def test_a_lakefs_lake_without_credentials_or_outside_a_run_is_a_clear_error(
     with pytest.raises(ValueError, match="names a repository, a branch and a folder"):
         _ = Lake("lakefs://corpus/main").options
     assert settle_run(dg.DagsterInstance.ephemeral(), "any", "/tmp/local-lake") is None
+    with pytest.raises(ValueError, match="lakeFS's own garbage collection"):
+        collect_garbage(Lake(ROOT))
 
 
 # -- the whole graph through `corpuslake run` --------------------------------------------------------
