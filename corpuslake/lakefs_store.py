@@ -36,10 +36,10 @@ from lakefs.exceptions import (
 
 from corpuslake.catalog import Pin, PinError
 from corpuslake.names import InvalidNameError, check_name
+from corpuslake.store import LAKEFS_SCHEME as SCHEME
 
 log = logging.getLogger(__name__)
 
-SCHEME = "lakefs://"
 RUN_BRANCH_PREFIX = "run-"
 TAG_PREFIX = "corpuslake-"
 API_PATH = "/api/v1"
@@ -98,10 +98,6 @@ def parse_lake_uri(uri: str) -> tuple[str, str, str]:
             f"invalid lakeFS repository {repository!r} in {uri}: 3 to 63 lowercase letters, digits or '-'"
         )
     return repository, _check_ref(ref), "/".join(check_name(p, "lake prefix") for p in prefix)
-
-
-def is_lakefs(root: str) -> bool:
-    return isinstance(root, str) and root.startswith(SCHEME)
 
 
 def _check_ref(ref: str, kind: str = "ref") -> str:
@@ -203,14 +199,7 @@ class LakeFSVersionStore:
         """deltalake's options for ``lakefs://`` URIs: the endpoint and the credentials (deltalake's lakefs
         backend speaks the lakeFS API and its S3 gateway at the same endpoint). Hand them only to deltalake:
         they hold the secret."""
-        options = {
-            "endpoint": self.endpoint,
-            "access_key_id": self.__access_key_id,
-            "secret_access_key": self.__secret_access_key,
-        }
-        if self.endpoint.startswith("http://"):
-            options["allow_http"] = "true"
-        return options
+        return _deltalake_options(self.endpoint, self.__access_key_id, self.__secret_access_key)
 
     # -- runs -----------------------------------------------------------------------------------------
 
@@ -370,9 +359,13 @@ def lake_storage_options(root: str, environ: Mapping[str, str] | None = None) ->
     read when needed and never stored in a :class:`~corpuslake.store.Lake`)."""
     parse_lake_uri(root)
     endpoint, key_id, secret = _credentials(os.environ if environ is None else environ, root)
-    options = {"endpoint": _base_endpoint(endpoint), "access_key_id": key_id, "secret_access_key": secret}
-    if options["endpoint"].startswith("http://"):
-        options["allow_http"] = "true"
+    return _deltalake_options(_base_endpoint(endpoint), key_id, secret)
+
+
+def _deltalake_options(endpoint: str, key_id: str, secret: str) -> dict[str, str]:
+    options = {"endpoint": endpoint, "access_key_id": key_id, "secret_access_key": secret}
+    if endpoint.startswith("http://"):
+        options["allow_http"] = "true"  # deltalake refuses plain http unless told
     return options
 
 

@@ -30,7 +30,7 @@ from corpuslake.catalog import Catalog, CatalogEntry, parse_pin
 from corpuslake.client import Snapshot
 from corpuslake.lineage import TableVersion
 from corpuslake.names import check_name
-from corpuslake.snapshots import DefinitionError, Selection, load_yaml
+from corpuslake.snapshots import DefinitionError, Selection, load_named
 from corpuslake.store import Lake
 
 MIXTURE = pa.schema(
@@ -142,9 +142,7 @@ def recipe_from_mapping(data: Any, where: str) -> MixtureRecipe:
         phases = tuple(_phase(p, where) for p in raw_phases)
         values = {k: v for k, v in data.items() if k not in ("phases", "sources")}
         return MixtureRecipe(phases=phases, **values)
-    except (TypeError, KeyError) as error:
-        raise DefinitionError(f"{where}: {error}") from error
-    except ValueError as error:
+    except (TypeError, KeyError, ValueError) as error:
         raise DefinitionError(f"{where}: {error}") from error
 
 
@@ -160,11 +158,8 @@ def _phase(data: Any, where: str) -> Phase:
 
 
 def load_recipes(folder: Path) -> list[MixtureRecipe]:
-    recipes = [recipe_from_mapping(load_yaml(p), str(p)) for p in sorted(folder.glob("*.yaml"))]
-    repeated = [n for n, c in Counter(r.name for r in recipes).items() if c > 1]
-    if repeated:
-        raise DefinitionError(f"{folder}: mixture name(s) defined twice: {', '.join(repeated)}")
-    return recipes
+    """Every ``*.yaml`` recipe in ``folder``; names must be unique."""
+    return load_named(folder, recipe_from_mapping, "mixture")
 
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)

@@ -10,10 +10,10 @@ Rows are ordered by ``id`` and carry a ``tokens`` column counted with the record
 """
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -131,13 +131,27 @@ def load_yaml(path: Path) -> Any:
         raise DefinitionError(f"{path}: not valid YAML: {error}") from error
 
 
+class _HasName(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_Named = TypeVar("_Named", bound=_HasName)
+
+
+def load_named(folder: Path, parse: Callable[[Any, str], _Named], kind: str) -> list[_Named]:
+    """Every ``*.yaml`` file in ``folder`` parsed by ``parse`` (none when the folder does not exist); the
+    names they define must be unique."""
+    loaded = [parse(load_yaml(p), str(p)) for p in sorted(folder.glob("*.yaml"))]
+    repeated = [n for n, c in Counter(d.name for d in loaded).items() if c > 1]
+    if repeated:
+        raise DefinitionError(f"{folder}: {kind} name(s) defined twice: {', '.join(repeated)}")
+    return loaded
+
+
 def load_snapshot_definitions(folder: Path) -> list[SnapshotDefinition]:
     """Every ``*.yaml`` definition in ``folder`` (none when it does not exist); names must be unique."""
-    definitions = [definition_from_mapping(load_yaml(p), str(p)) for p in sorted(folder.glob("*.yaml"))]
-    repeated = [n for n, c in Counter(d.name for d in definitions).items() if c > 1]
-    if repeated:
-        raise DefinitionError(f"{folder}: snapshot name(s) defined twice: {', '.join(repeated)}")
-    return definitions
+    return load_named(folder, definition_from_mapping, "snapshot")
 
 
 @dataclass(frozen=True)

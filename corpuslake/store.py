@@ -38,6 +38,15 @@ ROWS_PER_FILE = 32_768
 bounds its memory (about 100 MB of web text) and lets it hash one file while decoding another."""
 
 
+LAKEFS_SCHEME = "lakefs://"
+"""A lake root in a lakeFS repository: ``lakefs://<repository>/<branch, tag or commit>/<folder>``."""
+
+
+def is_lakefs(root: str) -> bool:
+    """Whether ``root`` is on lakeFS (known here so that callers need not import the lakeFS SDK to ask)."""
+    return root.startswith(LAKEFS_SCHEME)
+
+
 @dataclass(frozen=True)
 class WrittenFile:
     path: str  # relative to the table folder
@@ -84,7 +93,7 @@ class Lake:
     @property
     def is_lakefs(self) -> bool:
         """A lake in a lakeFS repository (``lakefs://<repository>/<ref>/<folder>``)."""
-        return self.root.startswith("lakefs://")
+        return is_lakefs(self.root)
 
     @property
     def is_local(self) -> bool:
@@ -174,7 +183,7 @@ class Lake:
                 predicate=predicate or None,  # an unpartitioned table is replaced whole
                 partition_by=columns or None,
                 storage_options=self.options,
-                commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
+                commit_properties=_commit_properties(lineage),
             )
         except (OSError, DeltaError) as error:
             where = "it does not exist yet" if before is None else f"it is still at v{before}"
@@ -191,7 +200,7 @@ class Lake:
             data,
             mode="append",
             storage_options=self.options,
-            commit_properties=CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}),
+            commit_properties=_commit_properties(lineage),
         )
         return self.version_of_commit(table, lineage.commit_id)
 
@@ -230,7 +239,7 @@ class Lake:
                 data,
                 mode="overwrite",
                 storage_options=self.options,
-                commit_properties=_conditional(lineage),
+                commit_properties=_commit_properties(lineage, max_commit_retries=0),
             )
         except CommitFailedError as error:
             raise ConcurrentUpdateError(f"{table} changed after v{expected}: {error}") from error
@@ -276,7 +285,7 @@ class Lake:
                 actions,
                 mode="overwrite",
                 schema=DeltaSchema.from_arrow(rows.schema),
-                commit_properties=_conditional(lineage),
+                commit_properties=_commit_properties(lineage, max_commit_retries=0),
             )
             self._commit_direct_writes(f"corpuslake: {table} replaced by {len(written)} ordered files")
         except BaseException as error:
@@ -309,7 +318,7 @@ class Lake:
                 allow_bucket_creation=False,
                 allow_bucket_deletion=False,
             )
-            return gateway, uri.removeprefix("lakefs://")
+            return gateway, uri.removeprefix(LAKEFS_SCHEME)
         filesystem, path = pafs.FileSystem.from_uri(uri)
         return filesystem, path
 
@@ -332,7 +341,7 @@ class Lake:
         }
         if "allow_http" in options:
             gateway["aws_allow_http"] = options["allow_http"]
-        uri = "s3://" + self.table_uri(table).removeprefix("lakefs://")
+        uri = "s3://" + self.table_uri(table).removeprefix(LAKEFS_SCHEME)
         return DeltaTable(uri, version=version, storage_options=gateway)
 
     def _commit_direct_writes(self, message: str) -> None:
@@ -365,10 +374,8 @@ class Lake:
         try:
             with filesystem.open_input_file(f"{base}/{relative}") as handle:
                 return handle.read_buffer()
-        except FileNotFoundError:
-            raise
-        except OSError as error:  # object stores word a missing key in their own way
-            if any(m in str(error).lower() for m in ("does not exist", "nosuchkey", "not found")):
+        except OSError as error:
+            if _is_missing(error):
                 raise FileNotFoundError(f"{base}/{relative}") from error
             raise
 
@@ -412,26 +419,21 @@ class Lake:
     def has_written(self, table: str, partition: str) -> bool:
         """Whether a corpuslake commit ever wrote ``partition`` (a dump) of ``table``: an empty partition
         that was written is a result; one never written means the upstream stage has not run."""
-        if self.version(table) is None:
+        try:
+            return _has_written(self._open(table), partition)
+        except TableNotFoundError:
             return False
-        # A partition holding files now was written; only an empty (or since emptied) one needs the log.
-        delta = self._open(table)
-        values = pa.table(delta.get_add_actions(flatten=True))
-        if "partition.dump" in values.column_names and partition in set(values.column("partition.dump").to_pylist()):
-            return True
-        for entry in delta.history():
-            raw = entry.get(LINEAGE_KEY)
-            if raw and Lineage.from_json(raw).partition == partition:
-                return True
-        return False
 
     def partition_version(self, table: str, dump: str) -> int:
         """The latest version of ``table`` for a stage to read ``dump`` from; a clear error when no
         commit ever wrote that partition (the upstream stage has not run for it)."""
-        version = self.version(table)
-        if version is None or not self.has_written(table, dump):
+        try:
+            delta = self._open(table)
+        except TableNotFoundError:
+            delta = None
+        if delta is None or not _has_written(delta, dump):
             raise LookupError(f"{table} has no partition {dump!r}: materialize {table} for this dump first")
-        return version
+        return delta.version()
 
     def partition_batches(
         self, table: str, version: int, dump: str, batch_rows: int, columns: Sequence[str] | None = None
@@ -477,10 +479,8 @@ class Lake:
         try:
             with filesystem.open_input_stream(f"{base}/_delta_log/{version:020d}.json", compression=None) as log:
                 lines = log.read().decode("utf-8").splitlines()
-        except FileNotFoundError:
-            return None
         except OSError as error:
-            if any(m in str(error).lower() for m in ("does not exist", "nosuchkey", "not found")):
+            if _is_missing(error):
                 return None
             raise
         for line in lines:
@@ -542,15 +542,35 @@ class Lake:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _has_written(delta: DeltaTable, partition: str) -> bool:
+    # A partition holding files now was written; only an empty (or since emptied) one needs the log.
+    values = pa.table(delta.get_add_actions(flatten=True))
+    if "partition.dump" in values.column_names and partition in set(values.column("partition.dump").to_pylist()):
+        return True
+    for entry in delta.history():
+        raw = entry.get(LINEAGE_KEY)
+        if raw and Lineage.from_json(raw).partition == partition:
+            return True
+    return False
+
+
+def _is_missing(error: OSError) -> bool:
+    """A missing file: local filesystems raise FileNotFoundError, object stores word it their own way."""
+    return isinstance(error, FileNotFoundError) or any(
+        marker in str(error).lower() for marker in ("does not exist", "nosuchkey", "not found")
+    )
+
+
 def _sha256_of(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def _conditional(lineage: Lineage) -> CommitProperties:
-    """Commit exactly the version after the one read, or fail: no retry that would rebase the commit on a
-    concurrent one (an overwrite of an empty version conflicts with nothing, so a retry would merge)."""
-    return CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}, max_commit_retries=0)
+def _commit_properties(lineage: Lineage, max_commit_retries: int | None = None) -> CommitProperties:
+    """A commit carrying ``lineage``. ``max_commit_retries=0`` commits exactly the version after the one
+    read, or fails: no retry that would rebase the commit on a concurrent one (an overwrite of an empty
+    version conflicts with nothing, so a retry would merge)."""
+    return CommitProperties(custom_metadata={LINEAGE_KEY: lineage.to_json()}, max_commit_retries=max_commit_retries)
 
 
 _OWNER = ".owner"

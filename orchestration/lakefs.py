@@ -14,30 +14,28 @@ each in-process run.
 """
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import dagster as dg
 
 from corpuslake.catalog import Catalog
-from corpuslake.store import Lake
+from corpuslake.store import Lake, is_lakefs
 
 # corpuslake.lakefs_store (and the lakeFS SDK, 0.4 s) is imported only when a lake is on lakeFS.
-SCHEME = "lakefs://"
 WRITER_TAG = "corpuslake/lakefs-repository"
 """Carried by every run on a lakeFS lake; production/dagster.yaml lets one such run per repository run at
 a time, because any two runs write shared tables (check verdicts at least) and the later merge would
 conflict."""
 
 
-def is_lakefs(root: str) -> bool:
-    return root.startswith(SCHEME)
-
-
 def run_tags(root: str) -> dict[str, str]:
     """The tags of every job on lake ``root``: on lakeFS, the repository its runs write (see WRITER_TAG)."""
     if not is_lakefs(root):
         return {}
-    return {WRITER_TAG: root.removeprefix(SCHEME).split("/", 1)[0]}
+    from corpuslake.lakefs_store import parse_lake_uri
+
+    repository, _, _ = parse_lake_uri(root)
+    return {WRITER_TAG: repository}
 
 
 log = logging.getLogger(__name__)
@@ -56,7 +54,7 @@ class Settlement:
     """Publication tags created on the merge commit."""
     reasons: tuple[str, ...] = ()
     """Why the branch was not merged (failed run, failed checks, a conflict)."""
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
     """Checks that failed with warning severity: reported, not blocking."""
 
 
@@ -97,13 +95,7 @@ def settle_run(instance: dg.DagsterInstance, run_id: str, root: str) -> Settleme
     creates no second tag: lakeFS records an empty merge, and a tag on the same commit is a no-op."""
     if not is_lakefs(root):
         return None
-    from corpuslake.lakefs_store import (
-        LakeFSStoreError,
-        LakeFSVersionStore,
-        MergeConflictError,
-        parse_lake_uri,
-        run_branch_name,
-    )
+    from corpuslake.lakefs_store import LakeFSVersionStore, MergeConflictError, parse_lake_uri, run_branch_name
 
     run = instance.get_run_by_id(run_id)
     if run is None:
@@ -113,14 +105,8 @@ def settle_run(instance: dg.DagsterInstance, run_id: str, root: str) -> Settleme
     reasons = [f"run {run.status.value.lower()}"] if run.status != dg.DagsterRunStatus.SUCCESS else []
     reasons += [f"check failed: {name}" for name in errors]
     with LakeFSVersionStore.for_lake(root) as store:
-        branch = run_branch_name(run_id)
-        if not reasons:
-            try:
-                store.commit_id(branch)
-            except LakeFSStoreError as error:
-                if error.status != 404:
-                    raise
-                store.run_branch(run_id, source=store.main)  # a run that never opened the lake: merges nothing
+        # A passed run that never opened the lake has no branch yet: created here, it merges nothing.
+        branch = store.run_branch(run_id, source=store.main) if not reasons else run_branch_name(run_id)
         metadata = {"corpuslake.run_id": run_id, "corpuslake.job": run.job_name}
         try:
             commit = store.merge_if_passed(branch, not reasons, into=store.main, metadata=metadata)

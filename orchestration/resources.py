@@ -6,8 +6,8 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from corpuslake.parallel import RayExecutor, Workers, default_workers
-from corpuslake.store import Lake
-from orchestration.lakefs import is_lakefs, run_lake
+from corpuslake.store import Lake, is_lakefs
+from orchestration.lakefs import run_lake
 
 
 class LakeResource(dg.ConfigurableResource):
