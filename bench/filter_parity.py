@@ -39,7 +39,9 @@ from corpuslake.filters import c4, fineweb, gopher_quality, gopher_repetition
 from corpuslake.filters.base import Failure, Signals, TextView
 from corpuslake.filters.chain import Document, FilterChain, FilterConfig
 from corpuslake.filters.text import clear_caches
-from corpuslake.stages.filtered import BatchJob, filter_batch
+from corpuslake.runner import Sink, partition_output
+from corpuslake.schemas import FILTERED, REJECTIONS
+from corpuslake.stages.filtered import FilterSettings, filter_batch
 from corpuslake.store import Lake
 
 Judge = Callable[[str], Failure | None]
@@ -170,16 +172,28 @@ def our_chain_seconds(lake_root: str, limit: int) -> tuple[float, int]:
 
 def stage_seconds(lake_root: str, limit: int) -> tuple[float, int]:
     table = _load(lake_root, limit)
-    cache = str(Lake(lake_root).cache_dir())
+    settings = FilterSettings(FilterConfig(), str(Lake(lake_root).cache_dir()))
     kept = 0
-    with tempfile.TemporaryDirectory() as staging:
-        filter_batch(BatchJob("warm-up", -1, table.slice(0, 1), staging, cache, FilterConfig()))  # lists, regexes
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch_lake = Lake(scratch)  # the stage writes its rows as it would into the lake
+
+        def sink(dump: str, stem: str) -> Sink:
+            outputs = [
+                partition_output("rejections", "rejections", REJECTIONS, dump, "filtered"),
+                partition_output("kept", "filtered", FILTERED, dump),
+            ]
+            return Sink(scratch_lake, outputs, stem, 1_000)
+
+        warm = sink("warm-up", "warm-up")
+        filter_batch(table.slice(0, 1), settings, warm)  # lists, regexes
+        warm.close()
         clear_caches()
         started = time.perf_counter()
         for seq, batch in enumerate(table.to_batches(max_chunksize=1_000)):
-            dump = batch.column("dump")[0].as_py()
-            job = BatchJob(dump, seq, pa.Table.from_batches([batch]), staging, cache, FilterConfig())
-            kept += filter_batch(job).kept
+            out = sink(batch.column("dump")[0].as_py(), f"b{seq}")
+            filter_batch(pa.Table.from_batches([batch]), settings, out)
+            out.close()
+            kept += out.counters["kept"]
         return time.perf_counter() - started, kept
 
 

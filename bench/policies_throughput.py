@@ -18,7 +18,8 @@ import pyarrow as pa
 
 from corpuslake.policies import badwords, pii
 from corpuslake.policies.contamination import EvalIndex
-from corpuslake.policies.run import PolicyConfig, SignalJob, signal_batch
+from corpuslake.policies.run import CONTENT_SIGNALS, PolicyConfig, signal_batch
+from corpuslake.runner import Sink, partition_output
 from corpuslake.store import Lake
 
 
@@ -37,11 +38,14 @@ def main() -> None:
     config = PolicyConfig()
     index = EvalIndex.load(Path(config.eval_sets), config.ngram)
     badwords.count("warm up", "en")
-    with tempfile.TemporaryDirectory() as staging:
-        signal_batch(SignalJob(-1, docs.slice(0, 10), config, staging))  # loads the index in this process
+    with tempfile.TemporaryDirectory() as scratch:
+        outputs = [partition_output("signals", "content_signals", CONTENT_SIGNALS, "bench")]
+        sink = Sink(Lake(scratch), outputs, "bench", 1_000)  # rows are written as the stage writes them
+        signal_batch(docs.slice(0, 10), config, sink)  # loads the index in this process
         started = time.perf_counter()
-        for seq, batch in enumerate(docs.to_batches(max_chunksize=1_000)):
-            signal_batch(SignalJob(seq, pa.Table.from_batches([batch]), config, staging))
+        for batch in docs.to_batches(max_chunksize=1_000):
+            signal_batch(pa.Table.from_batches([batch]), config, sink)
+        sink.close()
         whole = time.perf_counter() - started
     parts = {}
     started = time.perf_counter()

@@ -8,7 +8,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,40 +26,18 @@ from corpuslake.policies.run import PolicyConfig
 from corpuslake.quality import run as quality_run
 from corpuslake.quality.model import ModelConfig
 from corpuslake.quality.training import TrainingSetConfig
+from corpuslake.runner import StageReport, partition_output, run_stage
 from corpuslake.schemas import CRAWL_FILES, DOCUMENTS, FILTERED, REJECTIONS
 from corpuslake.stages import crawl_files as crawl_stage
 from corpuslake.stages import deduplicated as dedup_stage
 from corpuslake.stages import documents as doc_stage
 from corpuslake.stages import filtered as filter_stage
 from corpuslake.stages.deduplicated import DedupConfig
-from corpuslake.store import Lake, parquet_parts_reader
+from corpuslake.store import Lake
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class StageReport:
-    """What one stage run wrote and found."""
-
-    table: str
-    version: int
-    rows: int
-    upstream: tuple[TableVersion, ...]
-    counters: dict[str, int] = field(default_factory=dict)
-    """Named counts: e.g. ``rejected.extract/empty_extraction`` or ``language.en``."""
-    extra_versions: dict[str, int] = field(default_factory=dict)
-    """Other tables this run committed to (the rejections table)."""
-    seconds: float = 0.0
-    problems: list[str] = field(default_factory=list)
-    """Whole inputs that could not be used (a file that is not WARC), one sentence each."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Figures that are not counts (a model hash, precision, a mean score)."""
-
-    @property
-    def data_version(self) -> str:
-        return f"{self.table}@v{self.version}"
 
 
 def ingest_crawl_files(
@@ -111,40 +88,30 @@ def extract_documents(
         raise LookupError(f"crawl_files@v{files_version} has no files for dump {dump!r}")
     upstream = (TableVersion("crawl_files", files_version),)
     readable = [row for row in inventory if row["error"] is None and row["format"] != "empty"]
-    with lake.staging() as staging:
-        jobs = [doc_stage.FileJob(dump, r["path"], r["source_file"], str(staging), config) for r in readable]
-        note = _progress_printer("documents", dump, len(jobs), progress)
-        outcomes = list(run_jobs(doc_stage.extract_file, jobs, workers, note))
-        doc_parts = sorted(p for o in outcomes for p in o.document_parts)
-        rej_parts = sorted(p for o in outcomes for p in o.rejection_parts)
-        lineage = Lineage(
-            "documents",
-            dump,
-            run_id,
-            _code_version(doc_stage.STAGE_VERSION),
-            plain(config),
-            upstream,
-        )
-        version, rej_version = _commit_with_rejections(
-            lake, "documents", DOCUMENTS, doc_parts, rej_parts, doc_stage.STAGE, lineage, dump
-        )
-    counters: Counter[str] = Counter()
-    for outcome in outcomes:
-        counters["response_records"] += outcome.response_records
-        counters["documents"] += outcome.documents
-        counters["html_bytes"] += outcome.html_bytes
-        for reason, n in outcome.rejected.items():
-            counters[f"rejected.{reason}"] += n
-        for language, n in outcome.languages.items():
-            counters[f"language.{language}"] += n
+    lineage = Lineage("documents", dump, run_id, _code_version(doc_stage.STAGE_VERSION), plain(config), upstream)
+    run = run_stage(
+        lake,
+        doc_stage.extract_file,
+        config,
+        [doc_stage.FileJob(dump, r["path"], r["source_file"], config) for r in readable],
+        outputs=[
+            partition_output("rejections", "rejections", REJECTIONS, dump, doc_stage.STAGE),
+            partition_output("documents", "documents", DOCUMENTS, dump),
+        ],
+        lineage=lineage,
+        workers=workers,
+        batch_rows=config.batch_rows,
+        note=_progress_printer("documents", dump, len(readable), progress),
+    )
+    counters = Counter(run.counters)
     counters["files_skipped"] = len(inventory) - len(readable)
     return StageReport(
         "documents",
-        version,
+        run.versions["documents"],
         counters["documents"],
         upstream,
         dict(counters),
-        {"rejections": rej_version},
+        {"rejections": run.versions["rejections"]},
         time.perf_counter() - started,
     )
 
@@ -160,43 +127,37 @@ def filter_documents(
 ) -> StageReport:
     """Score every document of ``dump`` with the filter chain into ``filtered`` (kept) and ``rejections``.
 
-    Reads the documents partition at the table's current version (recorded in lineage) in batches of
-    ``batch_rows``; at most two batches per worker are in memory at once.
+    Workers read the documents partition at the table's current version (recorded in lineage) one row
+    group at a time, in batches of at most ``batch_rows``.
     """
-    started = time.perf_counter()
     check_name(dump, "dump")
     docs_version = lake.partition_version("documents", dump)
     upstream = (TableVersion("documents", docs_version),)
     cache = lake.cache_dir()
     url_filter.prepare(config.url, cache)  # compile the lists once here, not in every worker
     lineage = Lineage("filtered", dump, run_id, _code_version(filter_stage.STAGE_VERSION), plain(config), upstream)
-    with lake.staging() as staging:
-        jobs = (
-            filter_stage.BatchJob(dump, seq, batch, str(staging), str(cache), config)
-            for seq, batch in enumerate(lake.partition_batches("documents", docs_version, dump, batch_rows))
-        )
-        note = _progress_printer("filtered", dump, 0, progress)
-        outcomes = sorted(run_jobs(filter_stage.filter_batch, jobs, workers, note), key=lambda o: o.seq)
-        kept_parts = [o.kept_part for o in outcomes if o.kept_part]
-        rej_parts = [o.rejection_part for o in outcomes if o.rejection_part]
-        version, rej_version = _commit_with_rejections(
-            lake, "filtered", FILTERED, kept_parts, rej_parts, filter_stage.STAGE, lineage, dump
-        )
-    counters: Counter[str] = Counter()
-    for outcome in outcomes:
-        counters["documents"] += outcome.documents
-        counters["kept"] += outcome.kept
-        counters.update({f"rejected.{code}": n for code, n in outcome.rejected.items()})
-        counters.update({f"fails.{code}": n for code, n in outcome.fails.items()})
-        counters.update({f"language.{lang}": n for lang, n in outcome.kept_languages.items()})
+    run = run_stage(
+        lake,
+        filter_stage.filter_batch,
+        filter_stage.FilterSettings(config, str(cache)),
+        lake.row_groups("documents", docs_version, dump),
+        outputs=[
+            partition_output("rejections", "rejections", REJECTIONS, dump, filter_stage.STAGE),
+            partition_output("kept", "filtered", FILTERED, dump),
+        ],
+        lineage=lineage,
+        workers=workers,
+        batch_rows=batch_rows,
+        note=_progress_printer("filtered", dump, 0, progress),
+    )
     return StageReport(
         "filtered",
-        version,
-        counters["kept"],
+        run.versions["kept"],
+        run.rows["kept"],
         upstream,
-        dict(counters),
-        {"rejections": rej_version},
-        time.perf_counter() - started,
+        dict(run.counters),
+        {"rejections": run.versions["rejections"]},
+        run.seconds,
     )
 
 
@@ -261,21 +222,7 @@ def score_documents(
 ) -> StageReport:
     """Give every deduplicated document of ``dump`` a quality score (P(hq)) into ``scored``."""
     note = _progress_printer("scored", dump, 0, progress)
-    result = quality_run.score_dump(lake, dump, run_id, workers, _code_version("1"), note)
-    report = StageReport(
-        "scored",
-        result["version"],
-        result["documents"],
-        result["upstream"],
-        {"documents": result["documents"]},
-        seconds=result["seconds"],
-    )
-    report.extra = {
-        "model_hash": result["model_hash"],
-        "mean_score": result["mean_score"],
-        "docs_per_second_per_worker": result["docs_per_second_per_worker"],
-    }
-    return report
+    return quality_run.score_dump(lake, dump, run_id, workers, _code_version("1"), note)
 
 
 def tag_content(
@@ -283,38 +230,7 @@ def tag_content(
 ) -> StageReport:
     """Count PII, bad words and benchmark overlaps of ``dump``'s filtered documents into ``content_signals``."""
     note = _progress_printer("content_signals", dump, 0, progress)
-    result = policy_run.signal_dump(lake, dump, run_id, config, workers, _code_version(policy_run.STAGE_VERSION), note)
-    counters = result["counters"]
-    report = StageReport(
-        "content_signals",
-        result["version"],
-        counters.get("documents", 0),
-        result["upstream"],
-        counters,
-        seconds=result["seconds"],
-    )
-    report.extra = {"examples": result["examples"], "docs_per_second_per_worker": result["docs_per_second_per_worker"]}
-    return report
-
-
-def _commit_with_rejections(
-    lake: Lake,
-    table: str,
-    schema: pa.Schema,
-    parts: list[str],
-    rejection_parts: list[str],
-    stage: str,
-    lineage: Lineage,
-    dump: str,
-) -> tuple[int, int]:
-    """Commit a stage's dropped rows, then its kept rows, under one lineage; return (version, rejections
-    version). Rejections first: if the second commit fails, a re-run replaces both. The shared commit id
-    lets a check find the rejections written with the rows."""
-    rejections = lake.write_partition(
-        "rejections", parquet_parts_reader(rejection_parts, REJECTIONS), lineage, {"dump": dump, "stage": stage}
-    )
-    version = lake.write_partition(table, parquet_parts_reader(parts, schema), lineage, {"dump": dump})
-    return version, rejections
+    return policy_run.signal_dump(lake, dump, run_id, config, workers, _code_version(policy_run.STAGE_VERSION), note)
 
 
 def _code_version(stage_version: str) -> str:

@@ -13,7 +13,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
-from deltalake.transaction import AddAction, RemoveAction
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from corpuslake.lineage import LINEAGE_KEY, Lineage, TableVersion
 from corpuslake.names import check_name
@@ -250,41 +250,49 @@ class Lake:
     def write_ordered(
         self,
         table: str,
-        rows: pa.Table,
+        rows: pa.Table | Iterable[WrittenFile],
         lineage: Lineage,
         expected: int,
         rows_per_file: int = ROWS_PER_FILE,
         row_group_rows: int = 8_192,
+        *,
+        schema: pa.Schema | None = None,
+        before_commit: Callable[[list[WrittenFile]], None] | None = None,
     ) -> tuple[int, list[WrittenFile]]:
-        """Replace a whole unpartitioned table with ``rows`` in exactly this order; return the new version
+        """Replace a whole unpartitioned table with rows in exactly their order; return the new version
         and its files in row order.
 
         Delta writers are free to reorder record batches; a published dataset is read in a fixed order,
-        so its Parquet files are written here one after the other and committed as one transaction that
-        is conditional on version ``expected`` (see :meth:`ensure_table`). A conflict raises
+        so its Parquet files are committed as one transaction that is conditional on version ``expected``
+        (see :meth:`ensure_table`). ``rows`` is either a table, written here one file after the other, or
+        the files already written into the table's folder by :meth:`write_ordered_part` (by workers, in
+        any order: their names sort in row order), with their ``schema``. ``before_commit`` sees the
+        files once all are written; an exception from it abandons the write. A conflict raises
         :class:`ConcurrentUpdateError`; any failure removes the files written, and nothing is committed.
         """
-        uri = self.table_uri(table)
-        filesystem, base = self._filesystem(uri)
-        prefix = uuid.uuid4().hex
+        filesystem, base = self._filesystem(self.table_uri(table))
         written: list[WrittenFile] = []
         try:
-            if not self.is_lakefs:  # lakeFS's gateway has no folders (a folder marker is a 404)
-                filesystem.create_dir(base, recursive=True)
-            for index, start in enumerate(range(0, max(rows.num_rows, 1), rows_per_file)):
-                name = f"part-{index:05d}-{prefix}.parquet"
-                chunk = rows.slice(start, rows_per_file)
-                with filesystem.open_output_stream(f"{base}/{name}", compression=None) as sink:
-                    pq.write_table(chunk, sink, row_group_size=row_group_rows, compression="snappy")
-                size = filesystem.get_file_info(f"{base}/{name}").size
-                written.append(WrittenFile(name, int(size), chunk.num_rows))
+            if isinstance(rows, pa.Table):
+                schema, prefix = rows.schema, uuid.uuid4().hex
+                for index, start in enumerate(range(0, max(rows.num_rows, 1), rows_per_file)):
+                    chunk = rows.slice(start, rows_per_file)
+                    written.append(self.write_ordered_part(table, f"part-{index:05d}-{prefix}.parquet", chunk))
+            else:
+                for part in rows:  # collected as they come: a failure below removes every one of them
+                    written.append(part)
+                written.sort(key=lambda f: f.path)
+            if schema is None:
+                raise ValueError("write_ordered needs the schema of files written elsewhere")
+            if before_commit is not None:
+                before_commit(list(written))
             now = int(time.time() * 1000)
             adds = [AddAction(f.path, f.size, {}, now, True, json.dumps({"numRecords": f.rows})) for f in written]
             actions: list[AddAction | RemoveAction] = list(adds)
             self._transaction_table(table, expected).create_write_transaction(
                 actions,
                 mode="overwrite",
-                schema=DeltaSchema.from_arrow(rows.schema),
+                schema=DeltaSchema.from_arrow(schema),
                 commit_properties=_commit_properties(lineage, max_commit_retries=0),
             )
             self._commit_direct_writes(f"corpuslake: {table} replaced by {len(written)} ordered files")
@@ -301,6 +309,22 @@ class Lake:
                 raise LakeWriteError(f"writing {table} failed, nothing was committed: {error}") from error
             raise
         return expected + 1, written
+
+    def write_ordered_part(self, table: str, name: str, rows: pa.Table, row_group_rows: int = 8_192) -> WrittenFile:
+        """Write one data file of an ordered table into its folder, not yet committed (a worker's share of
+        :meth:`write_ordered`); a failure removes the partial file."""
+        filesystem, base = self._filesystem(self.table_uri(table))
+        target = f"{base}/{name}"
+        try:
+            if not self.is_lakefs:  # lakeFS's gateway has no folders (a folder marker is a 404)
+                filesystem.create_dir(base, recursive=True)
+            with filesystem.open_output_stream(target, compression=None) as sink:
+                pq.write_table(rows, sink, row_group_size=row_group_rows, compression="snappy")
+            return WrittenFile(name, int(filesystem.get_file_info(target).size), rows.num_rows)
+        except BaseException:
+            with suppress(OSError):
+                filesystem.delete_file(target)
+            raise
 
     def _filesystem(self, uri: str) -> tuple[pafs.FileSystem, str]:
         if self.is_local:
@@ -331,6 +355,13 @@ class Lake:
         lakeFS honours) on the lake's own branch, committed in lakeFS right after."""
         if not self.is_lakefs:
             return self._open(table, version)
+        uri, gateway = self._transaction_location(table)
+        return DeltaTable(uri, version=version, storage_options=gateway)
+
+    def _transaction_location(self, table: str) -> tuple[str, dict[str, str]]:
+        """The URI and storage options hand-built transactions use (see :meth:`_transaction_table`)."""
+        if not self.is_lakefs:
+            return self.table_uri(table), self.options
         options = self.options
         gateway = {
             "aws_endpoint": options["endpoint"],
@@ -341,8 +372,7 @@ class Lake:
         }
         if "allow_http" in options:
             gateway["aws_allow_http"] = options["allow_http"]
-        uri = "s3://" + self.table_uri(table).removeprefix(LAKEFS_SCHEME)
-        return DeltaTable(uri, version=version, storage_options=gateway)
+        return "s3://" + self.table_uri(table).removeprefix(LAKEFS_SCHEME), gateway
 
     def _commit_direct_writes(self, message: str) -> None:
         """On lakeFS, commit what this process wrote to the branch without deltalake's lakefs backend.
@@ -358,6 +388,115 @@ class Lake:
         _, ref, prefix = parse_lake_uri(self.root)
         with LakeFSVersionStore.for_lake(self.root) as store:
             store.commit_writes(ref, message, {"corpuslake.lake": prefix}, allow_empty=True)
+
+    def row_groups(self, table: str, version: int, dump: str) -> list["RowGroup"]:
+        """References to every Parquet row group of one dump partition at ``version``, in file order.
+
+        Only the files' footers are read: a worker reads the rows of its own row group
+        (:meth:`RowGroup.batches`), so no rows pass through the process that plans the jobs.
+        """
+        delta = self._open(table, version)
+        schema = pa.schema(delta.schema().to_arrow())
+        actions = pa.table(delta.get_add_actions(flatten=True))
+        columns = [name for name in actions.column_names if name.startswith("partition.")]
+        filesystem, base = self._filesystem(self.table_uri(table))
+        groups: list[RowGroup] = []
+        for row in sorted(actions.select(["path", *columns]).to_pylist(), key=lambda r: str(r["path"])):
+            values = tuple((c.removeprefix("partition."), row[c]) for c in columns)
+            if dict(values).get("dump") != dump:
+                continue
+            relative = unquote(row["path"])
+            with filesystem.open_input_file(f"{base}/{relative}") as handle:
+                metadata = pq.ParquetFile(handle).metadata
+            for index in range(metadata.num_row_groups):
+                rows = metadata.row_group(index).num_rows
+                if rows:
+                    groups.append(RowGroup(self, table, relative, index, rows, values, schema))
+        return groups
+
+    def file_writer(self, table: str, relative: str, schema: pa.Schema) -> "FileWriter":
+        """A Parquet file at ``relative`` inside ``table``'s folder, written one row group at a time and
+        not visible to readers until committed (Delta readers see only the files a commit adds: see
+        :meth:`commit_files`)."""
+        return FileWriter(self, table, relative, schema)
+
+    def commit_files(
+        self,
+        table: str,
+        files: Sequence[WrittenFile],
+        schema: pa.Schema,
+        lineage: Lineage,
+        partition: Mapping[str, str],
+    ) -> int:
+        """Replace one partition of ``table`` with data files already written into its folder, in one
+        commit of add actions (the rows never pass through this process); return the new version.
+
+        ``files`` are relative to the table folder and hold the table's columns except the partition
+        columns, whose values are ``partition``. A failure leaves the table as it was.
+        """
+        columns = PARTITIONS.get(table.split("/")[0], ["dump"])
+        if sorted(partition) != sorted(columns):
+            raise ValueError(f"{table} is partitioned by {columns}, got {sorted(partition)}")
+        values = {col: check_name(partition[col], col) for col in columns}
+        before = self.version(table)
+        now = int(time.time() * 1000)
+        adds: list[AddAction | RemoveAction] = [
+            AddAction(f.path, f.size, values, now, True, json.dumps({"numRecords": f.rows})) for f in files
+        ]
+        try:
+            created = False
+            if before is None:  # the table's first version is this commit, unless another writer's is
+                uri, options = self._transaction_location(table)
+                try:
+                    create_table_with_add_actions(
+                        uri,
+                        DeltaSchema.from_arrow(schema),
+                        [a for a in adds if isinstance(a, AddAction)],
+                        mode="error",
+                        partition_by=columns or None,
+                        storage_options=options,
+                        commit_properties=_commit_properties(lineage),
+                    )
+                    created = True
+                except DeltaError:
+                    if self.version(table) is None:
+                        raise
+            if not created:
+                self._transaction_table(table, self.version(table) or 0).create_write_transaction(
+                    adds,
+                    mode="overwrite",
+                    schema=DeltaSchema.from_arrow(schema),
+                    partition_by=columns or None,
+                    partition_filters=[(col, "=", value) for col, value in values.items()] or None,
+                    commit_properties=_commit_properties(lineage),
+                )
+            self._commit_direct_writes(f"corpuslake: {table} {values} replaced by {len(files)} files")
+        except (OSError, DeltaError) as error:
+            where = "it does not exist yet" if before is None else f"it is still at v{before}"
+            raise LakeWriteError(
+                f"committing {table} ({', '.join(f'{k}={v}' for k, v in values.items()) or 'whole table'}) "
+                f"failed, nothing was committed and {where}: {error}"
+            ) from error
+        return self.version_of_commit(table, lineage.commit_id)
+
+    def remove_uncommitted(self, table: str, folder: str, prefix: str) -> int:
+        """Delete the files named ``<folder>/<prefix>*`` of ``table`` that a failed stage wrote and never
+        committed; return how many. Files of committed versions never carry another run's prefix."""
+        filesystem, base = self._filesystem(self.table_uri(table))
+        try:
+            infos = filesystem.get_file_info(pafs.FileSelector(f"{base}/{folder}", allow_not_found=True))
+        except OSError:
+            return 0
+        removed = 0
+        for info in infos:
+            if info.type == pafs.FileType.File and info.base_name.startswith(prefix):
+                with suppress(OSError):
+                    filesystem.delete_file(info.path)
+                    removed += 1
+        if removed:
+            with suppress(Exception):  # the failure that brought us here matters more
+                self._commit_direct_writes(f"corpuslake: uncommitted files of {table} removed")
+        return removed
 
     def files(self, table: str, version: int) -> list[dict[str, Any]]:
         """The data files of one table version: ``path`` (relative to the table), ``size``, and the
@@ -446,7 +585,7 @@ class Lake:
         )
         for batch in scanner.to_batches():
             if batch.num_rows:
-                yield pa.Table.from_batches([batch])
+                yield compact(pa.Table.from_batches([batch]))
 
     def version_of_commit(self, table: str, commit_id: str) -> int:
         """The version of ``table`` written with lineage ``commit_id`` (a stage writing two tables in one
@@ -601,9 +740,83 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def compact(rows: pa.Table) -> pa.Table:
+    """A copy of ``rows`` in buffers of their own: a scanner's batches are slices of a whole decoded row
+    group, and pickling a slice ships the parent buffers with it (28-61x the slice's size measured)."""
+    return rows.take(pa.array(range(rows.num_rows), pa.int64())) if rows.num_rows else rows
+
+
 def parquet_parts_reader(parts: Sequence[str], schema: pa.Schema) -> pa.RecordBatchReader:
     """Stream the rows of Parquet parts as one reader with ``schema`` (empty parts list: no rows)."""
     if not parts:
         return pa.RecordBatchReader.from_batches(schema, iter([]))
     dataset = pads.dataset(list(parts), schema=schema, format="parquet")
     return dataset.scanner(batch_size=2_000).to_reader()
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    """One Parquet row group of a table version: a job's input, read by the worker that runs the job.
+
+    It pickles to a few hundred bytes, however many rows it names; the rows never travel between
+    processes (an Arrow slice pickles with the buffers of its whole row group, 28-61x its own size)."""
+
+    lake: Lake
+    table: str
+    path: str  # relative to the table folder
+    index: int
+    rows: int
+    partition: tuple[tuple[str, str | None], ...]
+    schema: pa.Schema
+
+    def batches(self, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.Table]:
+        """The row group's rows in tables of at most ``batch_rows``, with the table's column types;
+        partition columns (not stored in the files) and columns added after the file was written are
+        filled in."""
+        wanted = list(columns) if columns else self.schema.names
+        filesystem, base = self.lake._filesystem(self.lake.table_uri(self.table))
+        values = dict(self.partition)
+        with filesystem.open_input_file(f"{base}/{self.path}") as handle:
+            parquet = pq.ParquetFile(handle)
+            stored = [name for name in wanted if name in parquet.schema_arrow.names]
+            for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=[self.index], columns=stored):
+                arrays = []
+                for name in wanted:
+                    field_ = self.schema.field(name)
+                    if name in stored:
+                        arrays.append(batch.column(name).cast(field_.type))
+                    else:
+                        arrays.append(pa.array([values.get(name)] * batch.num_rows, field_.type))
+                yield pa.table(arrays, schema=pa.schema([self.schema.field(n) for n in wanted]))
+
+
+class FileWriter:
+    """One Parquet data file being written into a table's folder (see :meth:`Lake.file_writer`)."""
+
+    def __init__(self, lake: Lake, table: str, relative: str, schema: pa.Schema) -> None:
+        self.lake, self.relative, self.rows = lake, relative, 0
+        self._filesystem, base = lake._filesystem(lake.table_uri(table))
+        self._target = f"{base}/{relative}"
+        if not lake.is_lakefs:  # lakeFS's gateway has no folders
+            self._filesystem.create_dir(self._target.rsplit("/", 1)[0], recursive=True)
+        self._sink = self._filesystem.open_output_stream(self._target, compression=None)
+        self._writer = pq.ParquetWriter(self._sink, schema, compression="snappy")
+
+    def write(self, rows: pa.Table) -> None:
+        """Append ``rows`` as one row group."""
+        self._writer.write_table(rows, row_group_size=max(rows.num_rows, 1))
+        self.rows += rows.num_rows
+
+    def close(self) -> WrittenFile:
+        self._writer.close()
+        self._sink.close()
+        size = self._filesystem.get_file_info(self._target).size
+        return WrittenFile(self.relative, int(size), self.rows)
+
+    def abort(self) -> None:
+        """Stop writing and remove what was written."""
+        with suppress(Exception):
+            self._writer.close()
+            self._sink.close()
+        with suppress(OSError):
+            self._filesystem.delete_file(self._target)

@@ -3,24 +3,23 @@ document of a dump, one row per document (score first: selections decide what to
 
 import hashlib
 import json
-import time
-from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
-from corpuslake.parallel import Workers, run_jobs
+from corpuslake.parallel import Workers
 from corpuslake.policies import badwords, pii
 from corpuslake.policies.contamination import EVAL_SETS, EvalIndex, words
-from corpuslake.store import Lake, parquet_parts_reader
+from corpuslake.runner import Sink, StageReport, partition_output, run_stage
+from corpuslake.store import Lake
 
 STAGE_VERSION = "1"
+INPUT_COLUMNS = ("id", "dump", "text", "language", "url_blocklisted")
 Note = Callable[[int, Any], None]
 
 CONTENT_SIGNALS = pa.schema(
@@ -61,27 +60,6 @@ class PolicyConfig:
     """Documents per job."""
 
 
-@dataclass(frozen=True)
-class SignalJob:
-    seq: int
-    documents: pa.Table
-    config: PolicyConfig
-    staging_dir: str
-
-
-@dataclass
-class SignalOutcome:
-    seq: int
-    part: str
-    counters: Counter[str]
-    examples: dict[str, list[str]]
-    seconds: float
-
-    @property
-    def source_file(self) -> str:
-        return f"batch {self.seq}"
-
-
 _INDEX: tuple[tuple[str, int], EvalIndex] | None = None  # one loaded index per worker process
 
 
@@ -93,27 +71,20 @@ def _index(config: PolicyConfig) -> EvalIndex:
     return _INDEX[1]
 
 
-def signal_batch(job: SignalJob) -> SignalOutcome:
-    started = time.perf_counter()
-    index = _index(job.config)
-    docs = job.documents
-    columns = {name: docs.column(name).to_pylist() for name in ("id", "dump", "text", "language", "url_blocklisted")}
+def signal_batch(docs: pa.Table, config: PolicyConfig, sink: Sink) -> None:
+    """The content signals of one batch of filtered documents, one row each, with counts and example ids."""
+    index = _index(config)
+    columns = {name: docs.column(name).to_pylist() for name in INPUT_COLUMNS}
     rows: list[dict[str, Any]] = []
-    counters: Counter[str] = Counter()
-    examples: dict[str, list[str]] = defaultdict(list)
-
-    def note(key: str, doc_id: str) -> None:
-        counters[key] += 1
-        if len(examples[key]) < 5:
-            examples[key].append(doc_id)
+    note = sink.example
 
     for doc_id, dump, text, language, blocked in zip(*columns.values(), strict=True):
         found = pii.find(text)
         lowered = text.lower()
         tokens = words(lowered)  # one split for the bad words and the n-grams
-        bad = badwords.count_words(lowered, tokens, language, job.config.badword_lists)
+        bad = badwords.count_words(lowered, tokens, language, config.badword_lists)
         shared = index.overlaps_words(tokens)
-        overlaps = {b: n for b, n in shared.items() if n >= job.config.min_shared_ngrams}
+        overlaps = {b: n for b, n in shared.items() if n >= config.min_shared_ngrams}
         rows.append(
             {
                 "id": doc_id,
@@ -131,22 +102,20 @@ def signal_batch(job: SignalJob) -> SignalOutcome:
                 "contamination": json.dumps(overlaps, sort_keys=True),
             }
         )
-        counters["documents"] += 1
         for kind in ("emails", "ips", "phones", "cards"):
             if getattr(found, kind):
                 note(f"pii.{kind}", doc_id)
         if found.any:
             note("pii.any", doc_id)
-        for level in job.config.toxicity_levels:
+        for level in config.toxicity_levels:
             if bad.rate >= level and bad.matches:
                 note(f"badword_rate>={level}", doc_id)
         if blocked is not None:
             note("adult_url", doc_id)
         for benchmark in overlaps:
             note(f"contaminated.{benchmark}", doc_id)
-    part = f"{job.staging_dir}/content_signals.{job.seq:06d}.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=CONTENT_SIGNALS), part)
-    return SignalOutcome(job.seq, part, counters, dict(examples), time.perf_counter() - started)
+    sink.count("documents", docs.num_rows)
+    sink.write("signals", pa.Table.from_pylist(rows, schema=CONTENT_SIGNALS))
 
 
 def signal_dump(
@@ -157,9 +126,8 @@ def signal_dump(
     workers: Workers,
     code_version: str,
     note: Note | None = None,
-) -> dict[str, Any]:
-    """Write the content signals of ``dump``'s filtered documents; return version, counters, examples."""
-    started = time.perf_counter()
+) -> StageReport:
+    """Write the content signals of ``dump``'s filtered documents, with counters and example ids."""
     check_name(dump, "dump")
     version = lake.partition_version("filtered", dump)
     index = EvalIndex.load(Path(config.eval_sets), config.ngram)  # fail early, in the caller, on a bad folder
@@ -171,31 +139,28 @@ def signal_dump(
     lineage_config = plain(config) | {"eval_set_sha256": inputs, "benchmarks": index.examples}
     upstream = (TableVersion("filtered", version),)
     lineage = Lineage("content_signals", dump, run_id, code_version, lineage_config, upstream)
-    columns = ["id", "dump", "text", "language", "url_blocklisted"]
-    with lake.staging() as staging:
-        jobs = (
-            SignalJob(seq, batch, config, str(staging))
-            for seq, batch in enumerate(lake.partition_batches("filtered", version, dump, config.batch_rows, columns))
-        )
-        outcomes = sorted(run_jobs(signal_batch, jobs, workers, note), key=lambda o: o.seq)
-        written = lake.write_partition(
-            "content_signals",
-            parquet_parts_reader([o.part for o in outcomes], CONTENT_SIGNALS),
-            lineage,
-            {"dump": dump},
-        )
-    counters: Counter[str] = Counter()
-    examples: dict[str, list[str]] = defaultdict(list)
-    for outcome in outcomes:
-        counters.update(outcome.counters)
-        for key, ids in outcome.examples.items():
-            examples[key] = (examples[key] + ids)[:5]
-    busy = sum(o.seconds for o in outcomes)
-    return {
-        "version": written,
-        "upstream": upstream,
-        "counters": dict(counters),
-        "examples": dict(examples),
-        "seconds": time.perf_counter() - started,
-        "docs_per_second_per_worker": counters["documents"] / busy if busy else 0.0,
-    }
+    run = run_stage(
+        lake,
+        signal_batch,
+        config,
+        lake.row_groups("filtered", version, dump),
+        outputs=[partition_output("signals", "content_signals", CONTENT_SIGNALS, dump)],
+        lineage=lineage,
+        workers=workers,
+        columns=INPUT_COLUMNS,
+        batch_rows=config.batch_rows,
+        note=note,
+    )
+    documents = run.counters["documents"]
+    return StageReport(
+        "content_signals",
+        run.versions["signals"],
+        documents,
+        upstream,
+        dict(run.counters),
+        seconds=run.seconds,
+        extra={
+            "examples": run.examples,
+            "docs_per_second_per_worker": documents / run.busy_seconds if run.busy_seconds else 0.0,
+        },
+    )

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
-from corpuslake.parallel import Workers, run_jobs
+from corpuslake.parallel import Workers
 from corpuslake.quality.model import Evaluation, ModelConfig, QualityModelError, QualityScorer, train
 from corpuslake.quality.training import TrainingSetConfig, build_training_set
+from corpuslake.runner import Sink, StageReport, partition_output, run_stage
 from corpuslake.schemas import QUALITY_MODELS, SCORED
-from corpuslake.store import Lake, parquet_parts_reader
+from corpuslake.store import Lake
 
 MODELS_DIR = "_models/quality"
 Note = Callable[[int, Any], None]
@@ -72,41 +72,28 @@ def train_model(lake: Lake, run_id: str, config: ModelConfig, code_version: str)
 
 
 @dataclass(frozen=True)
-class ScoreJob:
-    seq: int
-    documents: pa.Table
+class ScoreSettings:
+    """The model a worker scores with: its local file, named by its hash."""
+
     model_path: str
-    staging_dir: str
-
-
-@dataclass
-class ScoreOutcome:
-    seq: int
-    part: str
-    documents: int
-    score_sum: float
-    seconds: float
-
-    @property
-    def source_file(self) -> str:
-        return f"batch {self.seq}"
 
 
 _SCORER: QualityScorer | None = None  # one loaded model per worker process
 
 
-def score_batch(job: ScoreJob) -> ScoreOutcome:
+def score_batch(docs: pa.Table, settings: ScoreSettings, sink: Sink) -> None:
+    """Add the quality score (P(hq)) and the model's hash to one batch of deduplicated documents."""
     global _SCORER
+    if _SCORER is None or _SCORER.hash != Path(settings.model_path).stem:
+        _SCORER = QualityScorer(Path(settings.model_path))
     started = time.perf_counter()
-    if _SCORER is None or _SCORER.hash != Path(job.model_path).stem:
-        _SCORER = QualityScorer(Path(job.model_path))
-    docs = job.documents
     scores = _SCORER.score(docs.column("text").to_pylist())
     table = docs.append_column("quality_score", pa.array(scores, pa.float32()))
     table = table.append_column("quality_model", pa.array([_SCORER.hash] * docs.num_rows, pa.string()))
-    part = f"{job.staging_dir}/scored.{job.seq:06d}.parquet"
-    pq.write_table(table.select(SCORED.names).cast(SCORED), part)
-    return ScoreOutcome(job.seq, part, docs.num_rows, float(scores.sum()), time.perf_counter() - started)
+    sink.write("scored", table.select(SCORED.names).cast(SCORED))
+    sink.count("documents", docs.num_rows)
+    sink.measure("score_sum", float(scores.sum()))
+    sink.measure("scoring_seconds", time.perf_counter() - started)
 
 
 def current_model(lake: Lake) -> tuple[int, dict[str, Any]]:
@@ -126,9 +113,8 @@ def score_dump(
     code_version: str,
     note: Note | None = None,
     batch_rows: int = 1_000,
-) -> dict[str, Any]:
+) -> StageReport:
     """Add a quality score to every kept document of ``dump`` into ``scored``; nothing is dropped."""
-    started = time.perf_counter()
     check_name(dump, "dump")
     dedup_version = lake.partition_version("deduplicated", dump)
     registry_version, model = current_model(lake)
@@ -143,23 +129,29 @@ def score_dump(
     upstream = (TableVersion("deduplicated", dedup_version), TableVersion("quality_models", registry_version))
     config = {"model_hash": model["model_hash"], "batch_rows": batch_rows}
     lineage = Lineage("scored", dump, run_id, code_version, config, upstream)
-    with lake.staging() as staging:
-        jobs = (
-            ScoreJob(seq, batch, str(model_path), str(staging))
-            for seq, batch in enumerate(lake.partition_batches("deduplicated", dedup_version, dump, batch_rows))
-        )
-        outcomes = sorted(run_jobs(score_batch, jobs, workers, note), key=lambda o: o.seq)
-        version = lake.write_partition(
-            "scored", parquet_parts_reader([o.part for o in outcomes], SCORED), lineage, {"dump": dump}
-        )
-    documents = sum(o.documents for o in outcomes)
-    scoring = sum(o.seconds for o in outcomes)
-    return {
-        "version": version,
-        "upstream": upstream,
-        "documents": documents,
-        "mean_score": sum(o.score_sum for o in outcomes) / documents if documents else 0.0,
-        "model_hash": model["model_hash"],
-        "seconds": time.perf_counter() - started,
-        "docs_per_second_per_worker": documents / scoring if scoring else 0.0,
-    }
+    run = run_stage(
+        lake,
+        score_batch,
+        ScoreSettings(str(model_path)),
+        lake.row_groups("deduplicated", dedup_version, dump),
+        outputs=[partition_output("scored", "scored", SCORED, dump)],
+        lineage=lineage,
+        workers=workers,
+        batch_rows=batch_rows,
+        note=note,
+    )
+    documents = run.counters["documents"]
+    scoring = run.figures.get("scoring_seconds", 0.0)
+    return StageReport(
+        "scored",
+        run.versions["scored"],
+        documents,
+        upstream,
+        {"documents": documents},
+        seconds=run.seconds,
+        extra={
+            "model_hash": model["model_hash"],
+            "mean_score": run.figures.get("score_sum", 0.0) / documents if documents else 0.0,
+            "docs_per_second_per_worker": documents / scoring if scoring else 0.0,
+        },
+    )
