@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from assets.metadata import report_metadata
-from corpuslake.pipeline import StageReport, deduplicate
+from corpuslake.pipeline import deduplicate
+from corpuslake.runner import StageReport
 from corpuslake.stages.deduplicated import DedupConfig
 from orchestration.config import config_class, to_dataclass
 from orchestration.partitions import dump_partitions

@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from corpuslake.pipeline import StageReport
+from corpuslake.runner import StageReport
 
 
 def report_metadata(report: StageReport, preview: pa.Table | None = None) -> dict[str, Any]:
@@ -19,6 +19,8 @@ def report_metadata(report: StageReport, preview: pa.Table | None = None) -> dic
     }
     for table, version in report.extra_versions.items():
         metadata[f"{table}_version"] = f"{table}@v{version}"
+    if report.places:
+        metadata["jobs_per_place"] = dict(sorted(report.places.items()))
     if report.problems:
         metadata["rejected_inputs"] = dg.MetadataValue.md("\n".join(f"- {p}" for p in report.problems))
     if preview is not None and preview.num_rows:

@@ -113,6 +113,7 @@ def extract_documents(
         dict(counters),
         {"rejections": run.versions["rejections"]},
         time.perf_counter() - started,
+        places=dict(run.places),
     )
 
 
@@ -158,6 +159,7 @@ def filter_documents(
         dict(run.counters),
         {"rejections": run.versions["rejections"]},
         run.seconds,
+        places=dict(run.places),
     )
 
 

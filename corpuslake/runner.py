@@ -16,6 +16,9 @@ or Ray (:func:`corpuslake.parallel.run_jobs`), and:
 The peak memory of every process follows ``batch_rows`` and the row groups, not the partition.
 """
 
+import os
+import socket
+import sys
 import time
 import uuid
 from collections import Counter
@@ -152,6 +155,8 @@ class JobResult:
     rows_in: int
     seconds: float
     label: str
+    place: str
+    """Where the job ran: a Ray node, or a host and process id."""
 
     @property
     def source_file(self) -> str:  # what a progress line names
@@ -177,7 +182,14 @@ def run_job(job: "Job[Any, Any]") -> JobResult:
         sink.abort()
         raise
     seconds = time.perf_counter() - started
-    return JobResult(job.seq, files, sink.counters, sink.figures, sink.examples, rows_in, seconds, label)
+    return JobResult(job.seq, files, sink.counters, sink.figures, sink.examples, rows_in, seconds, label, _place())
+
+
+def _place() -> str:
+    ray = sys.modules.get("ray")  # imported only by a Ray worker or a driver that chose Ray
+    if ray is not None and ray.is_initialized():
+        return f"ray node {ray.get_runtime_context().get_node_id()[:12]}"
+    return f"{socket.gethostname()} pid {os.getpid()}"
 
 
 @dataclass
@@ -197,6 +209,8 @@ class StageReport:
     """Whole inputs that could not be used (a file that is not WARC), one sentence each."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Figures that are not counts (a model hash, precision, a mean score, example ids)."""
+    places: dict[str, int] = field(default_factory=dict)
+    """Jobs per place they ran (a Ray node, or a host and process)."""
 
     @property
     def data_version(self) -> str:
@@ -220,6 +234,8 @@ class StageRun:
     busy_seconds: float
     """Seconds the workers spent in jobs (summed): per-worker throughput is rows over this."""
     seconds: float
+    places: Counter[str]
+    """Jobs per place they ran (Ray node, or host and process)."""
 
 
 def run_stage(
@@ -289,6 +305,7 @@ def run_stage(
         len(results),
         sum(r.seconds for r in results),
         time.perf_counter() - started,
+        Counter(r.place for r in results),
     )
 
 

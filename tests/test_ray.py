@@ -1,8 +1,10 @@
 """Ray execution: the same stage functions as Ray tasks give the same tables as the local process pool.
 
 Touches: corpuslake.parallel.RayExecutor, the ComputeResource's ``executor`` setting, and the whole ingest
-graph on the committed fixture dump, once with a local Ray instance (``ray.init(num_cpus=2)``) and once
-with the local pool, into two lakes under tmp_path.
+graph on the committed fixture dump, once on a two-node Ray cluster started here with Ray's own
+``ray.cluster_utils.Cluster`` (a head and a second node, one CPU each: separate raylets, object stores and
+worker processes, as on two machines sharing the lake's disk) and once with the local pool, into two lakes
+under tmp_path.
 """
 
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 import ray
+from ray.cluster_utils import Cluster
 
 from corpuslake.parallel import RayExecutor, run_jobs
 from corpuslake.settings import Settings
@@ -26,9 +29,14 @@ TABLES = ["crawl_files", "documents", "filtered", "content_signals", "deduplicat
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1)
+        ray.init(address=cluster.address, log_to_driver=False)
+        yield
+    finally:
+        ray.shutdown()
+        cluster.shutdown()  # type: ignore[no-untyped-call]  # ray.cluster_utils carries no annotations
 
 
 def _square(value: int) -> int:
@@ -45,12 +53,12 @@ def test_jobs_run_as_ray_tasks(local_ray: None) -> None:
     seen: list[int] = []
     results = sorted(run_jobs(_square, range(20), executor, lambda done, _: seen.append(done)))
     assert results == [i * i for i in range(20)] and seen == list(range(1, 21))
-    assert executor.slots() == 2
+    assert executor.slots() == 2  # one CPU on each of the two nodes
     with pytest.raises(ValueError, match="bad job 3"):  # the stage's own error, not Ray's wrapper
         list(run_jobs(_fail, [3], executor))
 
 
-def _ingest(root: Path, executor: str, plan: dict[str, Any], cache: Path) -> Lake:
+def _ingest(root: Path, executor: str, plan: dict[str, Any], cache: Path) -> tuple[Lake, dict[str, int]]:
     settings = Settings(
         lake=str(root / "lake"), landing=str(LANDING), dagster_home="unused", cache=str(cache), executor=executor
     )
@@ -63,7 +71,10 @@ def _ingest(root: Path, executor: str, plan: dict[str, Any], cache: Path) -> Lak
             partition_key="FIXTURE-A", instance=instance, run_config=config
         )
         assert result.success
-    return Lake(settings.lake)
+        [documents] = result.asset_materializations_for_node("documents")
+        places = documents.metadata["jobs_per_place"].value
+    assert isinstance(places, dict)
+    return Lake(settings.lake), places
 
 
 def _canonical(table: pa.Table) -> pa.Table:
@@ -77,8 +88,11 @@ def test_ray_and_the_local_pool_build_identical_tables(
 ) -> None:
     (tmp_path / "ray").mkdir()
     (tmp_path / "pool").mkdir()
-    with_ray = _ingest(tmp_path / "ray", "ray", plan, blocklist_cache)
-    with_pool = _ingest(tmp_path / "pool", "local", plan, blocklist_cache)
+    with_ray, ray_places = _ingest(tmp_path / "ray", "ray", plan, blocklist_cache)
+    with_pool, pool_places = _ingest(tmp_path / "pool", "local", plan, blocklist_cache)
+    # The fixture's three WARC files ran as tasks on both nodes of the cluster, and in pool processes.
+    assert len(ray_places) == 2 and all(place.startswith("ray node") for place in ray_places), ray_places
+    assert sum(ray_places.values()) == sum(pool_places.values()) == 3
     for table in TABLES:
         left, right = _canonical(with_ray.read(table)), _canonical(with_pool.read(table))
         assert left.num_rows == right.num_rows and left.equals(right), table

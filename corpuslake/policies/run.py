@@ -159,6 +159,7 @@ def signal_dump(
         upstream,
         dict(run.counters),
         seconds=run.seconds,
+        places=dict(run.places),
         extra={
             "examples": run.examples,
             "docs_per_second_per_worker": documents / run.busy_seconds if run.busy_seconds else 0.0,

@@ -149,6 +149,7 @@ def score_dump(
         upstream,
         {"documents": documents},
         seconds=run.seconds,
+        places=dict(run.places),
         extra={
             "model_hash": model["model_hash"],
             "mean_score": run.figures.get("score_sum", 0.0) / documents if documents else 0.0,
