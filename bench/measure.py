@@ -1,0 +1,244 @@
+"""Measuring a command as a process tree: CPU seconds, peak RSS per process and role, wall time.
+
+Linux only: it reads ``/proc`` and uses prctl. The measuring process makes itself a child subreaper, so
+every descendant of the command, orphans included, is finally reaped by it or by a process of the tree,
+and the total CPU is exact: ``getrusage(RUSAGE_CHILDREN)`` around the run (user+sys of every process of
+the tree, pool workers and forkservers included). While the command runs, every ``interval`` seconds it
+walks the tree and records, per pid, the kernel's own peak resident set (``VmHWM``, so a spike between
+two polls is not missed as long as the process is alive at the next poll) and its command line, and a
+timeline of the tree's CPU so far (live processes' ``utime+stime+cutime+cstime`` plus what was reaped
+here). The timeline lets a caller attribute CPU to intervals (stages) it learns from the command's log.
+"""
+
+import bisect
+import ctypes
+import os
+import resource
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass
+class ProcessPeak:
+    """The largest resident set seen for one process of the tree."""
+
+    pid: int
+    role: str
+    """What the process is: driver, pool worker, forkserver, resource tracker, a fork of one of these..."""
+    command: str
+    """Its command line, shortened."""
+    peak_rss: int = 0
+    """Bytes: the kernel's high-water mark (VmHWM) at the last poll it was alive."""
+
+
+@dataclass
+class Measurement:
+    """What one measured command cost."""
+
+    command: list[str]
+    returncode: int | None
+    wall_seconds: float
+    cpu_seconds: float
+    """user+sys of the whole tree, from getrusage(RUSAGE_CHILDREN) after wait."""
+    polled_cpu_seconds: float
+    """The same from the last /proc poll (a cross-check; misses the last interval)."""
+    processes: list[ProcessPeak] = field(default_factory=list)
+    timeline: list[tuple[float, float]] = field(default_factory=list)
+    """(unix time, tree CPU seconds so far), one point per poll."""
+
+    @property
+    def largest(self) -> ProcessPeak:
+        return max(self.processes, key=lambda p: p.peak_rss)
+
+    def cpu_between(self, start: float, end: float) -> float:
+        """Tree CPU seconds spent between two unix times, interpolated on the timeline."""
+        return max(0.0, _cpu_at(self.timeline, end) - _cpu_at(self.timeline, start))
+
+    def peak_by_role(self) -> dict[str, int]:
+        """The largest peak RSS among the processes of each role."""
+        peaks: dict[str, int] = {}
+        for proc in self.processes:
+            peaks[proc.role] = max(peaks.get(proc.role, 0), proc.peak_rss)
+        return peaks
+
+
+def run_measured(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    log: Path | None = None,
+    interval: float = 0.2,
+    linger: float = 60.0,
+) -> Measurement:
+    """Run ``command`` to completion, its output into ``log`` (or discarded), and measure its tree.
+
+    This process becomes a child subreaper first: a descendant orphaned by its parent (a forkserver its
+    driver never waits for, a daemon) is re-parented here instead of to init, and reaped here, so its CPU
+    reaches ``RUSAGE_CHILDREN`` too. After the command exits, its orphans get ``linger`` seconds to finish,
+    then are killed (by pid). Call it from one thread, with no other child process running.
+    """
+    _become_subreaper()
+    before = _children_cpu()
+    sink = log.open("wb") if log else subprocess.DEVNULL
+    started = time.perf_counter()
+    peaks: dict[int, ProcessPeak] = {}
+    timeline: list[tuple[float, float]] = []
+    try:
+        proc = subprocess.Popen(list(command), env=dict(env) if env else None, cwd=cwd, stdout=sink, stderr=sink)
+        returncode: int | None = None
+        wall = 0.0
+        while True:
+            for pid, status in _reap():
+                if pid == proc.pid:
+                    returncode, wall = os.waitstatus_to_exitcode(status), time.perf_counter() - started
+            live = _poll_tree(os.getpid(), proc.pid, peaks)
+            timeline.append((time.time(), live + _children_cpu() - before))
+            if returncode is not None and not _children(os.getpid()):
+                break
+            if returncode is not None and time.perf_counter() - started - wall > linger:
+                for pid in _children(os.getpid()):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(interval)
+        proc.returncode = returncode  # reaped here, not by Popen
+    finally:
+        if log and not isinstance(sink, int):
+            sink.close()
+    cpu = _children_cpu() - before
+    polled = timeline[-2][1] if len(timeline) > 1 else 0.0
+    timeline.append((time.time(), cpu))  # the exact total closes the timeline
+    return Measurement(list(command), returncode, wall, cpu, polled, list(peaks.values()), timeline)
+
+
+def _become_subreaper() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _reap() -> list[tuple[int, int]]:
+    reaped: list[tuple[int, int]] = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        if pid == 0:
+            return reaped
+        reaped.append((pid, status))
+
+
+def _children(parent: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _cpu_at(timeline: list[tuple[float, float]], when: float) -> float:
+    if not timeline:
+        return 0.0
+    times = [t for t, _ in timeline]
+    i = bisect.bisect_left(times, when)
+    if i == 0:
+        return timeline[0][1]
+    if i >= len(timeline):
+        return timeline[-1][1]
+    (t0, c0), (t1, c1) = timeline[i - 1], timeline[i]
+    return c0 + (c1 - c0) * (when - t0) / (t1 - t0) if t1 > t0 else c1
+
+
+def _poll_tree(harness: int, root: int, peaks: dict[int, ProcessPeak]) -> float:
+    """Update ``peaks`` for every live process under ``harness`` (the command ``root`` and any orphan of it
+    re-parented here); return their CPU seconds so far, what they reaped included."""
+    parents: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is not None:
+            parents[int(entry.name)] = int(fields[1])
+            stats[int(entry.name)] = fields
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    tree: list[int] = []
+    frontier = [harness]
+    while frontier:
+        kids = [k for p in frontier for k in children.get(p, [])]
+        tree += kids
+        frontier = kids
+    cpu = 0.0
+    for pid in tree:
+        fields = stats.get(pid)
+        if fields is None:
+            continue
+        # fields after the command name: [0]=state, [1]=ppid, ... [11..14]=utime, stime, cutime, cstime
+        cpu += sum(int(x) for x in fields[11:15]) / _TICK
+        hwm = _peak_rss(pid)
+        if pid not in peaks:
+            command = _command(pid)
+            peaks[pid] = ProcessPeak(pid, _role(pid, root, command, parents, peaks), command[:160])
+        peaks[pid].peak_rss = max(peaks[pid].peak_rss, hwm)
+    return cpu
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2 :].split()  # the command name may hold spaces and parentheses
+
+
+def _peak_rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0  # a zombie has no memory lines
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _role(pid: int, root: int, command: str, parents: dict[int, int], seen: dict[int, ProcessPeak]) -> str:
+    """Name a process by what it runs; a fork (same command line as its parent) is named after the parent."""
+    if pid == root:
+        return "driver"
+    parent = seen.get(parents.get(pid, -1))
+    if parent is not None and command[:160] == parent.command:
+        if parent.role == "forkserver":
+            return "pool worker (forkserver)"
+        return parent.role if parent.role.startswith("fork of ") else f"fork of {parent.role}"
+    if "resource_tracker" in command:
+        return "resource tracker"
+    if "spawn_main" in command:
+        return "pool worker (spawned)"
+    if "forkserver" in command:
+        return "forkserver"
+    program = Path(command.split()[0]).name if command else "unknown"
+    if program.startswith("ray") or "raylet" in command or "default_worker.py" in command:
+        return f"ray: {program}"
+    if "dagster" in command and "execute_step" in command:
+        return "dagster step process"
+    return program
