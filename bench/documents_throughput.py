@@ -1,14 +1,22 @@
-"""Throughput of the documents stage against resiliparse extraction alone, on the same records.
+"""CPU cost of the documents stage against the floor of reading WARC records and extracting main content.
 
-Prints docs/s per core of:
-  floor      resiliparse main-content extraction of the already-decompressed HTML payloads (one core)
-  stage      the documents stage function on each WARC file, in this process (one core): WARC reading,
-             decoding, extraction, language id, Parquet parts
-  pipeline   the whole stage run with a process pool over every core, including the Delta commits
-and the stage/floor ratio (target: at most 1.5). Both run in the same process, one after the other, so
-the ratio holds on a noisy machine even when the absolute numbers move.
+On the same WARC files, in this one process, file by file (floor then stage, so both see the same page
+cache and the same machine load), it prints CPU seconds (``time.process_time``: user+sys of every thread
+of this process) per page and pages per CPU-second of:
 
-    python bench/documents_throughput.py [--landing samples/crawl] [--repeat 3]
+  floor   fastwarc iteration over response records, HTTP parsing, the payload decoded (declared charset,
+          else resiliparse's detection) and resiliparse's main-content extraction: nothing else
+  stage   corpuslake's ``extract_file`` on the file (one worker, in process): the same, plus damage
+          recovery, encoding checks, language id, ids, rows and the Parquet parts
+
+and the ratio stage/floor (target: at most 1.5). A page is a response record; both count the same ones.
+Each figure is the smallest total over ``--repeat`` rounds.
+
+``--lid-agreement`` adds how often lid.176 on the first N characters of each extracted document gives the
+label it gives on the whole text, with the most frequent disagreements (full -> prefix).
+
+    python bench/documents_throughput.py [--landing samples/crawl] [--landing /work/bench-data/S/landing]
+                                         [--repeat 3] [--lid-agreement] [--prefixes 250,500,1000,2000]
 """
 
 import argparse
@@ -16,102 +24,159 @@ import os
 import platform
 import tempfile
 import time
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from resiliparse.parse.html import HTMLTree
 
-from corpuslake.extract import decode_html, extract_text
+from corpuslake.extract import extract_text
 from corpuslake.langid import LanguageIdentifier
-from corpuslake.parallel import default_workers
-from corpuslake.pipeline import extract_documents, ingest_crawl_files
+from corpuslake.runner import Sink, partition_output
+from corpuslake.schemas import DOCUMENTS, REJECTIONS
 from corpuslake.settings import SAMPLE_LANDING
 from corpuslake.stages.crawl_files import list_dump_files, list_dumps
-from corpuslake.stages.documents import DocumentsConfig, FileJob, extract_file
+from corpuslake.stages.documents import STAGE, DocumentsConfig, FileJob, extract_file
 from corpuslake.store import Lake
 
+_HTML = ("text/html", "application/xhtml+xml")
 
-def html_payloads(files: list[Path]) -> list[tuple[bytes, str | None]]:
-    payloads = []
-    for path in files:
-        with path.open("rb") as fh:
+
+@dataclass(frozen=True)
+class InputFile:
+    dump: str
+    path: Path
+
+
+def floor_file(path: Path) -> int:
+    """Read, decode and extract every HTML response of ``path`` the plain resiliparse way; return pages."""
+    pages = 0
+    with path.open("rb") as fh:
+        for rec in ArchiveIterator(fh, record_types=WarcRecordType.response, parse_http=True):
+            pages += 1
+            if rec.http_content_type not in _HTML:
+                rec.consume()
+                continue
+            body = rec.reader.read()
+            html = bytes_to_str(body, rec.http_charset or detect_encoding(body) or "utf-8")
+            extract_plain_text(HTMLTree.parse(html), main_content=True, preserve_formatting=True)
+    return pages
+
+
+def stage_file(item: InputFile, config: DocumentsConfig, lake_dir: str) -> int:
+    """corpuslake's documents stage on one file, in this process, with the runner's sink writing its two
+    Parquet files into a scratch lake (left uncommitted); returns the file's response records."""
+    outputs = [
+        partition_output("rejections", "rejections", REJECTIONS, item.dump, STAGE),
+        partition_output("documents", "documents", DOCUMENTS, item.dump),
+    ]
+    sink = Sink(Lake(lake_dir), outputs, item.path.name, config.batch_rows)
+    extract_file(FileJob(item.dump, str(item.path), item.path.name, config), config, sink)
+    sink.close()
+    return sink.counters["response_records"]
+
+
+def timed_rounds(files: list[InputFile], config: DocumentsConfig, repeat: int) -> tuple[float, float, int]:
+    """Smallest total CPU seconds over ``repeat`` rounds of (floor, stage), and the page count."""
+    best_floor = best_stage = float("inf")
+    pages = 0
+    for _ in range(repeat):
+        floor = stage = 0.0
+        pages = 0
+        for item in files:
+            started = time.process_time()
+            floor_pages = floor_file(item.path)
+            floor += time.process_time() - started
+            with tempfile.TemporaryDirectory() as lake_dir:  # one per file: large inputs stay off the disk
+                started = time.process_time()
+                stage_pages = stage_file(item, config, lake_dir)
+                stage += time.process_time() - started
+            if floor_pages != stage_pages:
+                raise RuntimeError(f"{item.path}: floor read {floor_pages} pages, the stage {stage_pages}")
+            pages += floor_pages
+        best_floor, best_stage = min(best_floor, floor), min(best_stage, stage)
+    return best_floor, best_stage, pages
+
+
+def documents_texts(files: list[InputFile], limit: int) -> list[str]:
+    """Extracted text of every HTML response that becomes a document (at most ``limit``)."""
+    texts: list[str] = []
+    for item in files:
+        with item.path.open("rb") as fh:
             for rec in ArchiveIterator(fh, record_types=WarcRecordType.response, parse_http=True):
-                if rec.http_content_type in ("text/html", "application/xhtml+xml"):
-                    payloads.append((rec.reader.read(), rec.http_charset))
-    return payloads
+                if rec.http_content_type not in _HTML or not 200 <= (rec.http_headers.status_code or 0) < 300:
+                    continue
+                text = extract_text(rec.reader.read(), rec.http_charset, DocumentsConfig().max_replaced_fraction).text
+                if text:
+                    texts.append(text)
+                if len(texts) >= limit:
+                    return texts
+    return texts
 
 
-def floor_seconds(payloads: list[tuple[bytes, str | None]]) -> float:
-    """resiliparse alone: decode (as the stage does) and extract main content."""
-    decoded = [decode_html(body, charset)[0] for body, charset in payloads]
-    started = time.perf_counter()
-    for html in decoded:
-        extract_plain_text(HTMLTree.parse(html), main_content=True, preserve_formatting=True)
-    return time.perf_counter() - started
+def lid_agreement(texts: list[str], prefixes: list[int]) -> None:
+    """Label agreement of lid.176 on the first N characters with lid.176 on the whole text."""
+    full_lid = LanguageIdentifier(max_chars=1 << 40)
+    full = [full_lid.predict(t)[0] for t in texts]
+    languages = Counter(full)
+    print(f"lid agreement on {len(texts)} documents (full-text labels: {dict(languages.most_common(8))})")
+    for n in prefixes:
+        lid = LanguageIdentifier(max_chars=n)
+        started = time.process_time()
+        short = [lid.predict(t)[0] for t in texts]
+        seconds = time.process_time() - started
+        wrong = Counter(f"{a}->{b}" for a, b in zip(full, short, strict=True) if a != b)
+        agree = 1 - sum(wrong.values()) / max(len(texts), 1)
+        longer = sum(len(t) > n for t in texts)
+        print(
+            f"  first {n:>6} chars: {agree:8.3%} agree, {sum(wrong.values()):5} differ, "
+            f"{longer:6} texts longer than N, {seconds / max(len(texts), 1) * 1e6:7.1f} us/doc; "
+            f"disagreements: {dict(wrong.most_common(6))}"
+        )
 
 
-def lid_seconds(payloads: list[tuple[bytes, str | None]], max_chars: int) -> float:
-    """Language id alone on the extracted texts (the stage's other large cost)."""
-    texts = [extract_text(body, charset, 1.0).text for body, charset in payloads]
-    lid = LanguageIdentifier(max_chars=max_chars)
-    lid.predict("warm up")
-    started = time.perf_counter()
-    for text in texts:
-        if text:
-            lid.predict(text)
-    return time.perf_counter() - started
-
-
-def stage_seconds(files: list[tuple[str, Path]], config: DocumentsConfig) -> tuple[float, int]:
-    docs = 0
-    with tempfile.TemporaryDirectory() as staging:
-        started = time.perf_counter()
-        for dump, path in files:
-            outcome = extract_file(FileJob(dump, str(path), path.name, staging, config))
-            docs += outcome.documents
-        return time.perf_counter() - started, docs
+def collect(landings: list[Path], max_files: int) -> list[InputFile]:
+    files = [InputFile(d, p) for landing in landings for d in list_dumps(landing) for p in list_dump_files(landing, d)]
+    return files[:max_files] if max_files else files
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--landing", type=Path, default=SAMPLE_LANDING)
-    parser.add_argument("--repeat", type=int, default=3, help="best of N for the single-core timings")
-    parser.add_argument("--short-lid", type=int, default=1000, help="lid_max_chars of the second stage timing")
+    parser.add_argument("--landing", type=Path, action="append", help="landing zone(s); default: the sample crawl")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the smallest total of each side counts")
+    parser.add_argument("--max-files", type=int, default=0, help="only the first N files (0: all)")
+    parser.add_argument("--lid-max-chars", type=int, default=None, help="override DocumentsConfig.lid_max_chars")
+    parser.add_argument("--lid-agreement", action="store_true", help="print prefix/full-text label agreement")
+    parser.add_argument("--prefixes", default="250,500,1000,2000,5000", help="prefix lengths for --lid-agreement")
+    parser.add_argument("--agreement-docs", type=int, default=1_000_000, help="documents for --lid-agreement")
     args = parser.parse_args()
-    dumps = list_dumps(args.landing)
-    files = [(d, p) for d in dumps for p in list_dump_files(args.landing, d)]
-    payloads = html_payloads([p for _, p in files])
-    print(
-        f"input: {args.landing} ({', '.join(dumps)}), {len(files)} files, "
-        f"{sum(p.stat().st_size for _, p in files) / 1e6:.1f} MB, {len(payloads)} HTML responses"
-    )
+    landings: list[Path] = args.landing or [SAMPLE_LANDING]
+    files = collect(landings, args.max_files)
+    config = DocumentsConfig()
+    if args.lid_max_chars is not None:
+        config = replace(config, lid_max_chars=args.lid_max_chars)
+    size = sum(f.path.stat().st_size for f in files)
+    print(f"input: {', '.join(map(str, landings))}: {len(files)} files, {size / 1e6:.1f} MB")
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"python {platform.python_version()}"
+        f"python {platform.python_version()}; config: lid_max_chars={config.lid_max_chars}"
     )
-    stage_seconds(files[:1], DocumentsConfig())  # warm-up: loads the language model outside the timings
-    floor = min(floor_seconds(payloads) for _ in range(args.repeat))
-    stage, docs = min(stage_seconds(files, DocumentsConfig()) for _ in range(args.repeat))
-    lid = min(lid_seconds(payloads, DocumentsConfig().lid_max_chars) for _ in range(args.repeat))
-    short = DocumentsConfig(lid_max_chars=args.short_lid)
-    stage_short, _ = min(stage_seconds(files, short) for _ in range(args.repeat))
-    print(f"floor    resiliparse only : {len(payloads) / floor:9.0f} pages/s per core ({floor:.2f} s)")
-    print(f"stage    documents, 1 core: {docs / stage:9.0f} docs/s per core  ({stage:.2f} s, {docs} documents)")
-    print(f"lid      lid.176 alone    : {lid / floor:9.2f} x floor (language id on the extracted texts)")
-    print(f"ratio    stage / floor    : {stage / floor:9.2f}  (target <= 1.5)")
-    print(f"ratio    lid on {args.short_lid} chars : {stage_short / floor:9.2f}  (lid_max_chars={args.short_lid})")
-    workers = default_workers()
-    with tempfile.TemporaryDirectory() as lake_dir:
-        lake = Lake(lake_dir)
-        started = time.perf_counter()
-        total = 0
-        for dump in dumps:
-            ingest_crawl_files(lake, args.landing, dump, "bench", workers, progress=lambda _m: None)
-            total += extract_documents(lake, dump, "bench", DocumentsConfig(), workers, lambda _m: None).rows
-        elapsed = time.perf_counter() - started
-    rate = total / elapsed
-    print(f"pipeline {workers} workers + Delta: {rate:9.0f} docs/s ({rate / workers:.0f} per core, {elapsed:.2f} s)")
+    with tempfile.TemporaryDirectory() as lake_dir:  # warm-up: the language model loads outside the timings
+        floor_file(files[0].path)
+        stage_file(files[0], config, lake_dir)
+    floor, stage, pages = timed_rounds(files, config, args.repeat)
+    for name, seconds in (("floor", floor), ("stage", stage)):
+        print(
+            f"{name:6} {seconds:8.2f} CPU s  {seconds / pages * 1e3:7.3f} CPU ms/page  "
+            f"{pages / seconds:7.0f} pages/CPU-s  ({pages} pages, best of {args.repeat})"
+        )
+    print(f"ratio  stage/floor {stage / floor:.2f}  (target <= 1.5)")
+    if args.lid_agreement:
+        texts = documents_texts(files, args.agreement_docs)
+        lid_agreement(texts, [int(n) for n in args.prefixes.split(",")])
 
 
 if __name__ == "__main__":

@@ -15,11 +15,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from fastwarc.warc import ArchiveIterator
+from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = b"WARC/1."
 _ARC_MAGIC = b"filedesc://"
+# Record types by fastwarc's enum value: an int lookup per record instead of formatting the enum.
+_TYPE_NAMES = {
+    int(kind): name
+    for name, kind in vars(WarcRecordType).items()
+    if isinstance(kind, WarcRecordType) and name not in ("any_type", "no_type")
+}
+_RESPONSE = int(WarcRecordType.response)
 
 
 class NotAWarcFileError(ValueError):
@@ -130,11 +137,10 @@ def _read_segment(
 
 def _record_data(record: object, offset: int, max_payload_bytes: int) -> WarcRecordData:
     rec = record  # fastwarc.warc.WarcRecord (no stubs)
-    headers = rec.headers  # type: ignore[attr-defined]
-    record_type = str(rec.record_type)  # type: ignore[attr-defined]
+    kind = int(rec.record_type)  # type: ignore[attr-defined]
     length = int(rec.content_length)  # type: ignore[attr-defined]
     status = mime = charset = payload = None
-    if record_type == "response" and length <= max_payload_bytes:
+    if kind == _RESPONSE and length <= max_payload_bytes:
         rec.parse_http(strict_mode=False, auto_decode="all")  # type: ignore[attr-defined]
         if rec.is_http:  # type: ignore[attr-defined]
             status = rec.http_headers.status_code  # type: ignore[attr-defined]
@@ -145,11 +151,11 @@ def _record_data(record: object, offset: int, max_payload_bytes: int) -> WarcRec
         # Read the block through anyway: a corrupt member then fails on this record, in every pass,
         # whether or not the caller wanted its payload.
         rec.consume()  # type: ignore[attr-defined]
-    date = rec.record_date  # type: ignore[attr-defined]
+    headers = rec.headers  # type: ignore[attr-defined]
     return WarcRecordData(
-        record_type=record_type,
-        record_id=headers.get("WARC-Record-ID") or None,
-        date=date,
+        record_type=_TYPE_NAMES.get(kind) or str(rec.record_type),  # type: ignore[attr-defined]
+        record_id=rec.record_id or None,  # type: ignore[attr-defined]
+        date=rec.record_date,  # type: ignore[attr-defined]
         target_uri=headers.get("WARC-Target-URI") or None,
         offset=offset,
         http_status=status,

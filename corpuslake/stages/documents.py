@@ -144,7 +144,7 @@ def _add_documents(
 
 def _document_row(job: FileJob, rec: WarcRecordData) -> dict[str, Any]:
     """The document row for a response record (language still to fill), or a rejection row (with ``stage``)."""
-    base = {
+    base: dict[str, Any] = {
         "id": document_id(job.dump, rec.record_id, job.source_file, rec.offset),
         "dump": job.dump,
         "url": rec.target_uri,
