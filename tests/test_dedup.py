@@ -1,6 +1,8 @@
 """Dedup: normalization, MinHash against datasketch, planted near-duplicates at known Jaccard
-similarities, exact duplicates, keep policy, the cluster alarm and paragraph dedup. Pure functions,
-except the last tests, which run the stages over the sample crawl into a lake under tmp_path.
+similarities, exact duplicates, keep policy and paragraph dedup; every decision is made by the DuckDB
+cluster step and checked against the in-memory reference (tests/dedup_reference.py). Pure functions
+over files in tmp_path, except the last tests, which run the stages over the sample crawl into a lake
+under tmp_path (and compare both cluster paths on its documents).
 """
 
 import json
@@ -9,21 +11,26 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from datasketch import MinHash
 from rbloom import Bloom
 
-from corpuslake.dedup.clusters import ClusterAlarmError
+from corpuslake.dedup import clusters
+from corpuslake.dedup.clusters import check_policy
 from corpuslake.dedup.minhash import MinHasher, jaccard
 from corpuslake.dedup.normalize import normalize_text
-from corpuslake.dedup.run import _drop_seen_paragraphs
+from corpuslake.dedup.paragraphs import seen_lines
+from corpuslake.dedup.run import earlier_index
 from corpuslake.filters import url
 from corpuslake.filters.chain import FilterConfig
 from corpuslake.pipeline import deduplicate, extract_documents, filter_documents, ingest_crawl_files
 from corpuslake.settings import SAMPLE_LANDING
-from corpuslake.stages.deduplicated import DedupConfig, Earlier, HashJob, cluster_dump, hash_batch
+from corpuslake.stages.deduplicated import DedupConfig, drop_lines, paragraph_keys
 from corpuslake.stages.documents import DocumentsConfig
 from corpuslake.store import Lake
+from tests.dedup_reference import decide_both, hash_files
 
 # letters only: normalization maps digits to 0, which would make numbered words equal
 VOCAB = ["".join("abcdefghijklmnopqrstuvwxyz"[(i // 26**k) % 26] for k in range(4)) for i in range(20_000)]
@@ -94,32 +101,30 @@ def _planted_pairs(count: int, low: float, high: float, seed: int) -> list[tuple
     return pairs
 
 
-def _merged(pairs: list[tuple[str, str, float]], config: DedupConfig) -> list[bool]:
+def _merged(tmp: Path, pairs: list[tuple[str, str, float]], config: DedupConfig) -> list[bool]:
     texts = [t for a, b, _ in pairs for t in (a, b)]
-    ids = [f"d{i:05d}" for i in range(len(texts))]
-    outcome = hash_batch(HashJob(0, ids, texts, config))
-    decision = cluster_dump("D", [outcome], Earlier.none(), config)
+    decision = decide_both(tmp, texts, config)
     return [bool(decision.kept[2 * i] != decision.kept[2 * i + 1]) for i in range(len(pairs))]
 
 
-def test_recall_of_planted_near_duplicates_at_jaccard_0_8_and_above() -> None:
+def test_recall_of_planted_near_duplicates_at_jaccard_0_8_and_above(tmp_path: Path) -> None:
     pairs = _planted_pairs(300, 0.8, 0.95, seed=11)
-    recall = float(np.mean(_merged(pairs, DedupConfig(exact=False))))
+    recall = float(np.mean(_merged(tmp_path, pairs, DedupConfig(exact=False))))
     # the 14 x 8 S-curve gives P(0.8) = 0.92 and more above it
     assert DedupConfig().hasher().collision_probability(0.8) == pytest.approx(0.9235, abs=1e-4)
     assert recall >= 0.9, recall
 
 
-def test_verification_prevents_false_merges() -> None:
+def test_verification_prevents_false_merges(tmp_path: Path) -> None:
     below = _planted_pairs(150, 0.6, 0.75, seed=12)
-    merged_unverified = _merged(below, DedupConfig(exact=False))
+    merged_unverified = _merged(tmp_path, below, DedupConfig(exact=False))
     assert any(merged_unverified)  # LSH alone merges some pairs under the threshold (P(0.7) = 0.57)
-    assert not any(_merged(below, DedupConfig(exact=False, verify=True, verify_threshold=0.8)))
+    assert not any(_merged(tmp_path, below, DedupConfig(exact=False, verify=True, verify_threshold=0.8)))
     above = _planted_pairs(100, 0.85, 0.95, seed=13)
-    assert np.mean(_merged(above, DedupConfig(exact=False, verify=True))) >= 0.95
+    assert np.mean(_merged(tmp_path, above, DedupConfig(exact=False, verify=True))) >= 0.95
 
 
-def test_exact_duplicates_and_keep_policy() -> None:
+def test_exact_duplicates_and_keep_policy(tmp_path: Path) -> None:
     words = VOCAB[1000:1060]
     texts = [
         " ".join(words) + " 2023.",
@@ -127,41 +132,32 @@ def test_exact_duplicates_and_keep_policy() -> None:
         " ".join(words) + " 2023. and three more",  # near duplicate of both, and the longest
         " ".join(VOCAB[:100]),
     ]
-    config = DedupConfig()
-    decision = cluster_dump("D", [hash_batch(HashJob(0, ["a", "b", "c", "d"], texts, config))], Earlier.none(), config)
+    ids = ["a", "b", "c", "d"]
+    decision = decide_both(tmp_path, texts, DedupConfig(), ids=ids)
     assert decision.kept.tolist() == [False, False, True, True]
     assert decision.cluster_id == ["c", "c", "c", "d"] and decision.cluster_size.tolist() == [3, 3, 3, 1]
     assert decision.kind == ["near", "near", "near", "none"]
     assert decision.duplicate_of == ["c", "c", None, None]
 
-    shortest = DedupConfig(keep=("shortest_text",))
-    decision = cluster_dump(
-        "D", [hash_batch(HashJob(0, ["a", "b", "c", "d"], texts, shortest))], Earlier.none(), shortest
-    )
+    decision = decide_both(tmp_path, texts, DedupConfig(keep=("shortest_text",)), ids=ids)
     assert decision.kept.tolist() == [True, False, False, True]
     assert decision.kind == ["exact+near", "exact", "near", "none"]
 
-    bad = DedupConfig(keep=("newest",))
     with pytest.raises(ValueError, match="unknown keep policy"):
-        cluster_dump("D", [hash_batch(HashJob(0, ["a", "b"], texts[:2], bad))], Earlier.none(), bad)
-
-
-def test_runaway_cluster_stops_with_a_clear_message() -> None:
-    config = DedupConfig(max_cluster_size=3)
-    texts = ["one and the same text for every copy of it"] * 5
-    outcome = hash_batch(HashJob(0, [f"id{i}" for i in range(5)], texts, config))
-    with pytest.raises(ClusterAlarmError, match="cluster of 5 documents exceeds max_cluster_size=3"):
-        cluster_dump("D", [outcome], Earlier.none(), config)
+        check_policy(("newest",))
 
 
 def test_paragraph_dedup_removes_seen_paragraphs() -> None:
     bloom = Bloom(1_000, 0.001)
-    first, removed = _drop_seen_paragraphs("Shared footer line.\nFirst body.", bloom)
-    assert (first, removed) == ("Shared footer line.\nFirst body.", 0)
-    second, removed = _drop_seen_paragraphs("Second body.\nSHARED footer line!", bloom)  # normalized equal
-    assert (second, removed) == ("Second body.", 1)
-    third, removed = _drop_seen_paragraphs("First body.\n\nShared footer line.", bloom)
-    assert (third, removed) == ("", 2)
+
+    def dedup(text: str) -> tuple[str, int]:
+        removed = seen_lines(paragraph_keys(text), bloom)
+        return drop_lines(text, removed), len(removed)
+
+    assert dedup("Shared footer line.\nFirst body.") == ("Shared footer line.\nFirst body.", 0)
+    assert dedup("Second body.\nSHARED footer line!") == ("Second body.", 1)  # normalized equal
+    assert dedup("First body.\n\nShared footer line.") == ("", 2)
+    assert dedup("\n  Third body.  \n") == ("Third body.", 0)  # blank lines stay, the text is stripped
 
 
 # --- the stage on the sample crawl ---------------------------------------------------------------------
@@ -216,7 +212,7 @@ def test_every_exact_duplicate_group_keeps_one_and_reruns_are_idempotent(sample_
 
 
 @pytest.mark.slow
-def test_incremental_equals_per_dump_then_cross_check(sample_lake: Lake) -> None:
+def test_incremental_equals_per_dump_then_cross_check(sample_lake: Lake, tmp_path: Path) -> None:
     """The rule: a document of a later dump is kept in incremental scope iff per-dump dedup keeps it and
     no document of its per-dump cluster shares an exact or band key with a document kept from an
     earlier dump (earlier dumps are never rewritten, so they win every cross-dump cluster)."""
@@ -229,13 +225,14 @@ def test_incremental_equals_per_dump_then_cross_check(sample_lake: Lake) -> None
     cluster_of = _clusters(sample_lake, new, per_dump.version)
 
     earlier_keys = set(sample_lake.read("minhash_index", dumps=[old], columns=["key"])["key"].to_pylist())
-    rows = sample_lake.read("filtered", dumps=[new], columns=["id", "text"]).to_pylist()
-    config = DedupConfig()
-    outcome = hash_batch(HashJob(0, [r["id"] for r in rows], [r["text"] for r in rows], config))
+    rows = sample_lake.read("filtered", dumps=[new], columns=["id", "text"])
+    hashed = pa.concat_tables(
+        pq.read_table(p) for p in hash_files(tmp_path, rows["id"].to_pylist(), rows["text"].to_pylist(), DedupConfig())
+    )
     touching = {
-        cluster_of[doc_id]
-        for i, doc_id in enumerate(outcome.ids)
-        if int(outcome.exact[i]) in earlier_keys or earlier_keys & set(outcome.bands[i].tolist())
+        cluster_of[doc["id"]]
+        for doc in hashed.to_pylist()
+        if doc["exact"] in earlier_keys or earlier_keys & set(doc["bands"] or [])
     }
     expected = {doc_id for doc_id in kept_per_dump if cluster_of[doc_id] not in touching}
 
@@ -276,3 +273,49 @@ def test_paragraph_dedup_on_the_sample_crawl(sample_lake: Lake) -> None:
     assert all(r["text"] and r["text_chars"] == len(r["text"]) for r in kept)
     bits_per_item = report.counters["paragraph_bloom_bits"] / config.paragraph_capacity
     assert 14 < bits_per_item < 15  # 1.44 * log2(1 / 0.001) = 14.35 for an optimal Bloom filter
+
+
+@pytest.mark.slow
+def test_cluster_step_equals_the_reference_on_the_sample_crawl(sample_lake: Lake, tmp_path: Path) -> None:
+    old, new = "SAMPLE-2024-10", "SAMPLE-2024-18"
+    first = sample_lake.read("filtered", dumps=[old], columns=["id", "text"])
+    decide_both(tmp_path, first["text"].to_pylist(), DedupConfig(), dump=old, ids=first["id"].to_pylist())
+    report = deduplicate(sample_lake, old, "run", DedupConfig(), workers=1)
+    index = sample_lake.read("minhash_index", report.extra_versions["minhash_index"], dumps=[old])
+    kept = sample_lake.read("deduplicated", report.version, dumps=[old], columns=["id", "text"])
+    texts = dict(zip(kept["id"].to_pylist(), kept["text"].to_pylist(), strict=True))
+    second = sample_lake.read("filtered", dumps=[new], columns=["id", "text"])
+    for config in (DedupConfig(scope="incremental"), DedupConfig(scope="incremental", verify=True, batch_rows=300)):
+        decision = decide_both(
+            tmp_path,
+            second["text"].to_pylist(),
+            config,
+            dump=new,
+            ids=second["id"].to_pylist(),
+            index=index,
+            earlier_texts=texts,
+        )
+        assert old in decision.duplicate_dump
+
+
+class _Streamed(Lake):
+    """The sample lake read as an object-store lake is: through Arrow's filesystem, not by path."""
+
+    @property
+    def is_local(self) -> bool:
+        return False
+
+
+@pytest.mark.slow
+def test_earlier_index_rows_are_the_same_by_path_and_streamed(sample_lake: Lake, tmp_path: Path) -> None:
+    deduplicate(sample_lake, "SAMPLE-2024-10", "run", DedupConfig(), workers=1)
+    version = sample_lake.version("minhash_index")
+    assert version is not None
+    found = []
+    for at, lake in enumerate([sample_lake, _Streamed(sample_lake.root, cache=sample_lake.cache)]):
+        (tmp_path / str(at)).mkdir()
+        with clusters.connect(tmp_path / str(at), "128MB") as con:
+            earlier_index(con, lake, version, "SAMPLE-2024-18")
+            found.append(sorted(con.execute("SELECT dump, band, key, id, text_chars FROM earlier_index").fetchall()))
+    assert found[0] == found[1]
+    assert {row[0] for row in found[0]} == {"SAMPLE-2024-10"}  # only dumps before the one looked up

@@ -1,223 +1,139 @@
-"""Running the dedup stage for one dump: hash in workers, look up earlier dumps, cluster, write.
+"""Running the dedup stage for one dump: hash in workers, cluster in DuckDB, rewrite in workers, commit.
+
+1. One hashing job per batch of the filtered partition writes its documents' keys to Parquet.
+2. The driver clusters with DuckDB (:mod:`corpuslake.dedup.clusters`) over those files and, in
+   incremental scope, the earlier dumps' rows of the ``minhash_index`` table; DuckDB writes each batch's
+   decisions to a folder of its own. The driver's memory is DuckDB's limit plus one batch, whatever
+   the dump.
+3. With paragraph dedup, one sequential job runs the Bloom filter over the kept documents' paragraph keys.
+4. One rewriting job per batch writes the batch's kept rows, rejections and band-index rows.
 
 Three commits carry the same lineage: the rejections of the dump's duplicates, the dump's rows of the
 band index, and the kept documents. The index and the kept rows are written last, so an incremental
 run of a later dump never sees an index without the documents it points to.
+
+Earlier dumps' index files: DuckDB reads a local lake's files by path. On an object store (s3://,
+lakefs://) DuckDB would need its httpfs extension, which is never loaded: the index rows are streamed
+through Arrow's own filesystem into DuckDB as a record batch reader instead of being copied to the
+staging folder first, because DuckDB reads them once, in one pass that keeps only the rows sharing a
+key with the dump, and the index of all earlier dumps (15 rows per kept document) is the largest input
+of the step: streaming costs no staging space and no second write of it.
 """
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-import numpy as np
+import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as pads
-import pyarrow.parquet as pq
-from rbloom import Bloom
 
-from corpuslake.dedup.normalize import normalize_text
+from corpuslake.dedup import clusters
+from corpuslake.dedup.paragraphs import ParagraphJob, paragraph_pass
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
 from corpuslake.parallel import Workers, run_jobs
 from corpuslake.schemas import DEDUPLICATED, MINHASH_INDEX, REJECTIONS
 from corpuslake.stages import deduplicated as stage
-from corpuslake.stages.deduplicated import Decision, DedupConfig, Earlier, HashOutcome
+from corpuslake.stages.deduplicated import DedupConfig
 from corpuslake.store import Lake, parquet_parts_reader
 
 Note = Callable[[int, Any], None]
 
 
-def load_earlier(
-    lake: Lake,
-    index_version: int,
-    dedup_version: int | None,
-    dump: str,
-    outcomes: list[HashOutcome],
-    config: DedupConfig,
-) -> Earlier:
-    """Index rows of dumps sorting before ``dump`` that share a key with it (two reads: keys, then rows)."""
-    if not outcomes:
-        return Earlier.none()
-    wanted = np.concatenate([np.concatenate([o.exact, o.bands.ravel()]) for o in outcomes])
-    earlier_dumps = pads.field("dump") < dump
-    keys = lake.dataset("minhash_index", index_version).to_table(columns=["key"], filter=earlier_dumps)["key"]
-    hits = np.unique(keys.to_numpy()[np.isin(keys.to_numpy(), wanted)])
-    if not len(hits):
-        return Earlier.none()
-    rows = lake.dataset("minhash_index", index_version).to_table(
-        filter=earlier_dumps & pads.field("key").isin(pa.array(hits, pa.int64()))
-    )
-    earlier = Earlier.from_rows(rows.sort_by([("dump", "ascending"), ("id", "ascending"), ("band", "ascending")]))
-    if config.verify and earlier.ids:
-        # verifying a cross-dump pair needs the earlier document's text: read it from deduplicated
-        texts = lake.read("deduplicated", dedup_version, columns=["id", "text"])
-        texts = texts.filter(pc.is_in(texts["id"], value_set=pa.array(earlier.ids)))
-        by_id = dict(zip(texts["id"].to_pylist(), texts["text"].to_pylist(), strict=True))
-        hasher = config.hasher()
-        for node, doc_id in enumerate(earlier.ids):
-            shingles, _ = hasher.shingles([normalize_text(by_id.get(doc_id, "")).split()], unique=True)
-            earlier.shingles[node] = shingles
-    return earlier
-
-
-def write_outputs(
-    lake: Lake,
-    dump: str,
-    filtered_version: int,
-    outcomes: list[HashOutcome],
-    decision: Decision,
-    lineage: Lineage,
-    config: DedupConfig,
-    staging: str,
-) -> tuple[int, int, int, Counter[str], dict[str, float]]:
-    """Commit rejections, index rows and kept rows; return their versions, counters and Bloom figures."""
-    ids = [i for o in outcomes for i in o.ids]
-    position = {doc_id: i for i, doc_id in enumerate(ids)}
-    counters: Counter[str] = Counter()
-    bloom = Bloom(config.paragraph_capacity, config.paragraph_fp_rate) if config.paragraphs else None
-    kept_parts: list[str] = []
-    rejected_parts: list[str] = []
-    kept_ids: list[str] = []
-    kept_lengths: list[int] = []
-    for seq, batch in enumerate(lake.partition_batches("filtered", filtered_version, dump, config.batch_rows)):
-        rows = batch.to_pylist()
-        kept_rows, rejected_rows = [], []
-        for row in rows:
-            i = position[row["id"]]
-            if not decision.kept[i]:
-                rejected_rows.append(_rejection(row, decision, i))
-                counters[f"removed.{decision.kind[i]}"] += 1
-                continue
-            removed = 0
-            if bloom is not None:
-                row["text"], removed = _drop_seen_paragraphs(row["text"], bloom)
-                if not row["text"].strip():
-                    rejected_rows.append(_paragraph_rejection(row, removed))
-                    counters["removed.paragraphs"] += 1
-                    continue
-                counters["paragraphs_removed"] += removed
-                row["text_chars"] = len(row["text"])
-            row |= {
-                "cluster_id": decision.cluster_id[i],
-                "cluster_size": int(decision.cluster_size[i]),
-                "dup_kind": decision.kind[i],
-                "paragraphs_removed": removed,
-            }
-            kept_rows.append(row)
-            kept_ids.append(row["id"])
-            kept_lengths.append(row["text_chars"])
-        kept_parts += _write_part(staging, f"deduplicated.{seq:06d}", kept_rows, DEDUPLICATED)
-        rejected_parts += _write_part(staging, f"rejections.{seq:06d}", rejected_rows, REJECTIONS)
-    rejections_version = lake.write_partition(
-        "rejections", parquet_parts_reader(rejected_parts, REJECTIONS), lineage, {"dump": dump, "stage": stage.STAGE}
-    )
-    index_version = lake.write_partition(
-        "minhash_index", _index_rows(dump, outcomes, position, kept_ids, kept_lengths), lineage, {"dump": dump}
-    )
-    version = lake.write_partition(
-        "deduplicated", parquet_parts_reader(kept_parts, DEDUPLICATED), lineage, {"dump": dump}
-    )
-    figures: dict[str, float] = {}
-    if bloom is not None:
-        figures = {
-            "paragraph_bloom_bits": float(bloom.size_in_bits),
-            "paragraph_bloom_bits_per_item": bloom.size_in_bits / config.paragraph_capacity,
-        }
-    return version, index_version, rejections_version, counters, figures
-
-
-def _rejection(row: dict[str, Any], decision: Decision, i: int) -> dict[str, Any]:
-    kind = decision.kind[i]
-    similarity = decision.similarity[i]
-    where = "" if decision.duplicate_dump[i] == row["dump"] else f" in {decision.duplicate_dump[i]}"
-    detail = f"{kind} duplicate of {decision.duplicate_of[i]}{where}, cluster of {int(decision.cluster_size[i])}"
-    if similarity is not None:
-        detail += f", Jaccard {similarity:.3f}"
-    signals = {
-        "cluster_id": decision.cluster_id[i],
-        "cluster_size": int(decision.cluster_size[i]),
-        "duplicate_of": decision.duplicate_of[i],
-        "duplicate_dump": decision.duplicate_dump[i],
-        "jaccard": similarity,
-    }
-    return _base(row) | {
-        "filter": "dedup",
-        "reason": f"{kind}_duplicate",
-        "detail": detail,
-        "signals": json.dumps(signals),
-    }
-
-
-def _paragraph_rejection(row: dict[str, Any], removed: int) -> dict[str, Any]:
-    detail = f"all {removed} paragraphs seen before"
-    signals = json.dumps({"paragraphs_removed": removed})
-    return _base(row) | {"filter": "dedup", "reason": "paragraph_duplicate", "detail": detail, "signals": signals}
-
-
-def _base(row: dict[str, Any]) -> dict[str, Any]:
-    fields = ("id", "dump", "url", "warc_record_id", "source_file", "warc_offset")
-    return {name: row[name] for name in fields} | {"stage": stage.STAGE}
-
-
-def _drop_seen_paragraphs(text: str, bloom: Bloom) -> tuple[str, int]:
-    lines = text.split("\n")
-    kept: list[str] = []
-    removed = 0
-    for line, key in zip(lines, stage.paragraph_keys(text), strict=True):
-        if key == 0:
-            kept.append(line)  # blank lines are never duplicates
-        elif key in bloom:
-            removed += 1
-        else:
-            bloom.add(key)
-            kept.append(line)
-    return "\n".join(kept).strip(), removed
-
-
-def _index_rows(
-    dump: str, outcomes: list[HashOutcome], position: dict[str, int], kept_ids: list[str], lengths: list[int]
-) -> pa.Table:
-    if not kept_ids:
-        return MINHASH_INDEX.empty_table()
-    exact = np.concatenate([o.exact for o in outcomes])
-    bands = np.concatenate([o.bands for o in outcomes])
-    counts = np.concatenate([o.shingle_counts for o in outcomes])
-    at = np.fromiter((position[i] for i in kept_ids), np.int64, len(kept_ids))
-    n_bands = bands.shape[1]
-    with_bands = counts[at] > 0  # a document without words has no band keys
-    band_docs = at[with_bands]
-    band_ids = [doc_id for doc_id, has in zip(kept_ids, with_bands.tolist(), strict=True) if has]
-    band_lengths = [n for n, has in zip(lengths, with_bands.tolist(), strict=True) if has]
-    return pa.table(
-        {
-            "dump": pa.array([dump] * (len(at) + len(band_docs) * n_bands), pa.string()),
-            "band": pa.array(
-                np.concatenate([np.full(len(at), stage.EXACT_BAND), np.tile(np.arange(n_bands), len(band_docs))]),
-                pa.int16(),
-            ),
-            "key": pa.array(np.concatenate([exact[at], bands[band_docs].ravel()]), pa.int64()),
-            "id": pa.array(kept_ids + [i for i in band_ids for _ in range(n_bands)], pa.string()),
-            "text_chars": pa.array(lengths + [n for n in band_lengths for _ in range(n_bands)], pa.int64()),
-        },
-        schema=MINHASH_INDEX,
-    )
-
-
-def _write_part(staging: str, stem: str, rows: list[dict[str, Any]], schema: pa.Schema) -> list[str]:
-    if not rows:
-        return []
-    path = f"{staging}/{stem}.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
-    return [path]
-
-
-def hash_jobs(lake: Lake, filtered_version: int, dump: str, config: DedupConfig) -> Iterator[stage.HashJob]:
+def hash_jobs(
+    lake: Lake, filtered_version: int, dump: str, config: DedupConfig, staging: str
+) -> Iterator[stage.HashJob]:
     batches = lake.partition_batches("filtered", filtered_version, dump, config.batch_rows, ["id", "text"])
     for seq, batch in enumerate(batches):
-        yield stage.HashJob(seq, batch.column("id").to_pylist(), batch.column("text").to_pylist(), config)
+        yield stage.HashJob(seq, batch, staging, config)
+
+
+def earlier_index(con: duckdb.DuckDBPyConnection, lake: Lake, version: int, dump: str) -> None:
+    """Make the earlier dumps' rows of ``minhash_index`` at ``version`` readable as ``earlier_index``."""
+    if not lake.is_local:
+        dataset = lake.dataset("minhash_index", version)
+        columns = ["dump", "band", "key", "id", "text_chars"]
+        reader = dataset.scanner(columns=columns, filter=pads.field("dump") < dump).to_reader()
+        con.register("earlier_index", reader)
+        return
+    base = lake.table_uri("minhash_index").removeprefix("file://")
+    files = [(f"{base}/{f['path']}", f["partition.dump"]) for f in lake.files("minhash_index", version)]
+    files = [(path, part) for path, part in files if part < dump]
+    if not files:
+        _empty_index(con)
+        return
+    # a partition column lives in the file's path, not in the file: each file's dump comes from its add action
+    con.register("index_files", pa.table({"filename": [p for p, _ in files], "dump": [d for _, d in files]}))
+    con.read_parquet([p for p, _ in files], filename=True).create_view("index_parts")
+    con.execute(
+        "CREATE VIEW earlier_index AS SELECT f.dump, p.band, p.key, p.id, p.text_chars FROM index_parts p "
+        "JOIN index_files f USING (filename)"
+    )
+
+
+def _empty_index(con: duckdb.DuckDBPyConnection) -> None:
+    con.register("earlier_index", MINHASH_INDEX.empty_table())
+
+
+def earlier_shingles(
+    con: duckdb.DuckDBPyConnection, lake: Lake, dedup_version: int, dump: str, config: DedupConfig, staging: str
+) -> Iterator[stage.ShingleJob]:
+    """Jobs hashing the texts of the matched earlier documents, read from ``deduplicated`` batch by batch."""
+    scanner = lake.dataset("deduplicated", dedup_version).scanner(
+        columns=["id", "text"], filter=pads.field("dump") < dump, batch_size=config.batch_rows
+    )
+    for seq, batch in enumerate(scanner.to_batches()):
+        con.register("text_batch", batch)
+        wanted = con.execute("SELECT id, text FROM text_batch SEMI JOIN earlier USING (id)").to_arrow_table()
+        con.unregister("text_batch")
+        if wanted is not None and wanted.num_rows:
+            yield stage.ShingleJob(seq, wanted, staging, config)
+
+
+def cluster(
+    lake: Lake,
+    dump: str,
+    hashed: list[stage.HashOutcome],
+    config: DedupConfig,
+    staging: Path,
+    workers: Workers,
+    earlier: tuple[int, int | None] | None,
+) -> tuple[int, dict[int, int]]:
+    """Decide every document of the dump into ``staging/decisions``; return the number of earlier
+    documents matched and the clusters by size. ``earlier``: the index and deduplicated versions."""
+    with clusters.connect(staging, config.cluster_memory) as con:
+        clusters.load_dump(con, [o.path for o in hashed], dump, config.verify)
+        if earlier:
+            earlier_index(con, lake, earlier[0], dump)
+        else:
+            _empty_index(con)
+        matched = clusters.load_earlier(con, dump)
+        if config.verify and matched and earlier and earlier[1] is not None:
+            jobs = earlier_shingles(con, lake, earlier[1], dump, config, str(staging))
+            clusters.load_earlier_shingles(con, list(run_jobs(stage.shingle_batch, jobs, workers)))
+        elif config.verify:
+            clusters.load_earlier_shingles(con, [])
+        sizes = clusters.decide_all(con, config, staging / "decisions", earlier_matched=matched > 0)
+    return matched, sizes
+
+
+def rewrite_jobs(
+    lake: Lake, filtered_version: int, dump: str, config: DedupConfig, staging: Path, paragraphs: tuple[str, ...]
+) -> Iterator[stage.RewriteJob]:
+    batches = lake.partition_batches("filtered", filtered_version, dump, config.batch_rows)
+    for seq, batch in enumerate(batches):
+        yield stage.RewriteJob(
+            seq=seq,
+            dump=dump,
+            rows=batch,
+            decisions=str(staging / "decisions" / f"seq={seq}"),
+            hashes=stage.hash_path(str(staging), seq),
+            paragraphs=paragraphs[seq] if paragraphs else None,
+            staging=str(staging),
+        )
 
 
 def deduplicate_dump(
@@ -234,36 +150,68 @@ def deduplicate_dump(
     check_name(dump, "dump")
     if config.scope not in ("per_dump", "incremental"):
         raise ValueError(f"scope must be per_dump or incremental, not {config.scope!r}")
+    clusters.check_policy(config.keep)
     filtered_version = lake.partition_version("filtered", dump)
-    jobs = hash_jobs(lake, filtered_version, dump, config)
-    outcomes = sorted(run_jobs(stage.hash_batch, jobs, workers, note), key=lambda o: o.seq)
-    hashing = time.perf_counter() - started
     upstream = [TableVersion("filtered", filtered_version)]
-    earlier = Earlier.none()
-    if config.scope == "incremental":
-        index_version = lake.version("minhash_index")
+    earlier: tuple[int, int | None] | None = None
+    if config.scope == "incremental" and (index_version := lake.version("minhash_index")) is not None:
         dedup_version = lake.version("deduplicated")
-        if index_version is not None:
-            upstream.append(TableVersion("minhash_index", index_version))
-            if dedup_version is not None:
-                upstream.append(TableVersion("deduplicated", dedup_version))
-            earlier = load_earlier(lake, index_version, dedup_version, dump, outcomes, config)
-    decision = stage.cluster_dump(dump, outcomes, earlier, config)
+        upstream.append(TableVersion("minhash_index", index_version))
+        if dedup_version is not None:
+            upstream.append(TableVersion("deduplicated", dedup_version))
+        earlier = (index_version, dedup_version)
     lineage = Lineage("deduplicated", dump, run_id, code_version, plain(config), tuple(upstream))
+    figures: dict[str, float] = {}
     with lake.staging() as staging:
-        version, index_version, rejections_version, counters, figures = write_outputs(
-            lake, dump, filtered_version, outcomes, decision, lineage, config, str(staging)
-        )
-    counters["documents"] = len(decision.kept)
-    counters["kept"] = int(decision.kept.sum()) - counters["removed.paragraphs"]
-    counters["earlier_documents_matched"] = len(earlier.ids)
-    figures |= {"hashing_seconds": hashing, "seconds": time.perf_counter() - started}
+        jobs = hash_jobs(lake, filtered_version, dump, config, str(staging))
+        hashed = sorted(run_jobs(stage.hash_batch, jobs, workers, note), key=lambda o: o.seq)
+        figures["hashing_seconds"] = time.perf_counter() - started
+        matched, sizes = cluster(lake, dump, hashed, config, staging, workers, earlier)
+        figures["cluster_seconds"] = time.perf_counter() - started - figures["hashing_seconds"]
+        decisions = tuple(str(staging / "decisions" / f"seq={o.seq}") for o in hashed)
+        paragraphs: tuple[str, ...] = ()
+        if config.paragraphs:
+            job = ParagraphJob(
+                tuple(o.path for o in hashed),
+                decisions,
+                str(staging),
+                config.paragraph_capacity,
+                config.paragraph_fp_rate,
+            )
+            (outcome,) = run_jobs(paragraph_pass, [job], workers)
+            paragraphs = outcome.parts
+            figures["paragraph_bloom_bits"] = float(outcome.bloom_bits)
+            figures["paragraph_bloom_bits_per_item"] = outcome.bloom_bits / config.paragraph_capacity
+        rewrites = rewrite_jobs(lake, filtered_version, dump, config, staging, paragraphs)
+        written = sorted(run_jobs(stage.rewrite_batch, rewrites, workers, note), key=lambda o: o.seq)
+        versions = _commit(lake, dump, written, lineage)
+    counters: Counter[str] = Counter()
+    for part in written:
+        counters.update(part.counters)
+    counters["documents"] = sum(o.documents for o in hashed)
+    removed = sum(n for name, n in counters.items() if name.startswith("removed."))
+    counters["kept"] = counters["documents"] - removed
+    counters["earlier_documents_matched"] = matched
+    figures["seconds"] = time.perf_counter() - started
     return {
-        "version": version,
+        "version": versions[2],
         "upstream": tuple(upstream),
-        "index_version": index_version,
-        "rejections_version": rejections_version,
+        "index_version": versions[1],
+        "rejections_version": versions[0],
         "counters": dict(counters),
-        "clusters_by_size": decision.clusters_by_size,
+        "clusters_by_size": sizes,
         "figures": figures,
     }
+
+
+def _commit(lake: Lake, dump: str, written: list[stage.RewriteOutcome], lineage: Lineage) -> tuple[int, int, int]:
+    """Commit rejections, then the index rows, then the kept rows; return the three versions."""
+    rejected = [o.rejection_part for o in written if o.rejection_part]
+    indexed = [o.index_part for o in written if o.index_part]
+    kept = [o.kept_part for o in written if o.kept_part]
+    rejections = lake.write_partition(
+        "rejections", parquet_parts_reader(rejected, REJECTIONS), lineage, {"dump": dump, "stage": stage.STAGE}
+    )
+    index = lake.write_partition("minhash_index", parquet_parts_reader(indexed, MINHASH_INDEX), lineage, {"dump": dump})
+    version = lake.write_partition("deduplicated", parquet_parts_reader(kept, DEDUPLICATED), lineage, {"dump": dump})
+    return rejections, index, version

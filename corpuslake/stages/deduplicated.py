@@ -1,22 +1,34 @@
 """The deduplicated stage: exact and MinHash near-duplicates of a dump's filtered documents, clustered,
 one document kept per cluster; optionally exact paragraph dedup of what is kept.
 
-Workers hash batches of documents (normalized text, shingles, signatures, band keys); the caller
-gathers the keys of the whole dump, and in ``incremental`` scope the matching keys of earlier dumps from
-the ``minhash_index`` table, then clusters and decides (:func:`cluster_dump`).
+The per-batch work, run in workers; each job writes Parquet under the stage's staging folder and
+returns only paths and counters, so nothing that grows with the dump travels back to the driver:
+
+- :func:`hash_batch`: normalized text, exact key, MinHash band keys (and shingle sets to verify pairs,
+  paragraph keys for paragraph dedup) -> ``hashes/<seq>.parquet``, read by the cluster step
+  (:mod:`corpuslake.dedup.clusters`);
+- :func:`rewrite_batch`: the batch's rows and its decisions (written by the cluster step, one folder per
+  ``seq``) -> kept rows, rejection rows and the kept documents' band-index rows.
+
+A job holds the rows of one batch and its ``seq``; nothing else ties the two passes together, so either
+job could take a reference to a row group instead of the rows.
 """
 
 import hashlib
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
+import json
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from corpuslake.dedup.clusters import check_sizes, choose_kept, components
-from corpuslake.dedup.minhash import MinHasher, jaccard
+from corpuslake.dedup.minhash import MinHasher
 from corpuslake.dedup.normalize import normalize_text
+from corpuslake.schemas import DEDUPLICATED, MINHASH_INDEX, REJECTIONS
 
 STAGE = "deduplicated"
 STAGE_VERSION = "1"
@@ -60,223 +72,19 @@ class DedupConfig:
     paragraph_capacity: int = 1_000_000
     """Paragraphs the Bloom filter is sized for (its bits per item are reported)."""
     batch_rows: int = 1_000
-    """Documents per hashing job."""
+    """Documents per hashing and rewriting job."""
+    cluster_memory: str = "1GB"
+    """DuckDB's memory limit in the cluster step (a DuckDB size: ``512MB``, ``4GB``); past it, its joins,
+    aggregations and tables spill to the staging folder, so the driver's memory does not follow the dump."""
 
     def hasher(self) -> MinHasher:
         return MinHasher(ngram=self.ngram, bands=self.bands, rows=self.rows, seed=self.seed)
-
-
-@dataclass(frozen=True)
-class HashJob:
-    seq: int
-    ids: list[str]
-    texts: list[str]
-    config: DedupConfig
-
-
-@dataclass
-class HashOutcome:
-    """What a batch gave: per document its exact key, band keys, length and shingle count."""
-
-    seq: int
-    ids: list[str]
-    exact: np.ndarray  # int64
-    bands: np.ndarray  # int64, documents x bands
-    lengths: np.ndarray  # int64, characters of the text
-    shingle_counts: np.ndarray  # int64
-    shingles: list[np.ndarray] = field(default_factory=list)  # kept only to verify candidate pairs
-    seconds: float = 0.0
-
-    @property
-    def source_file(self) -> str:  # what the progress line names
-        return f"batch {self.seq}"
 
 
 def exact_key(normalized: str) -> int:
     return int.from_bytes(
         hashlib.blake2b(normalized.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little", signed=True
     )
-
-
-def hash_batch(job: HashJob) -> HashOutcome:
-    """Normalize, shingle and sign one batch of documents."""
-    import time
-
-    started = time.perf_counter()
-    hasher = job.config.hasher()
-    normalized = [normalize_text(t) for t in job.texts]
-    words = [n.split() for n in normalized]
-    shingles, offsets = hasher.shingles(words)
-    signatures = hasher.signatures(shingles, offsets)
-    kept_shingles: list[np.ndarray] = []
-    if job.config.verify:
-        sets, set_offsets = hasher.shingles(words, unique=True)
-        kept_shingles = [sets[set_offsets[i] : set_offsets[i + 1]] for i in range(len(words))]
-    return HashOutcome(
-        seq=job.seq,
-        ids=job.ids,
-        exact=np.fromiter(map(exact_key, normalized), np.int64, len(normalized)),
-        bands=hasher.band_keys(signatures),
-        lengths=np.fromiter(map(len, job.texts), np.int64, len(job.texts)),
-        shingle_counts=np.diff(offsets),
-        shingles=kept_shingles,
-        seconds=time.perf_counter() - started,
-    )
-
-
-@dataclass
-class Earlier:
-    """Index rows of earlier dumps that share a key with this dump: one node per earlier document."""
-
-    ids: list[str]
-    dumps: list[str]
-    lengths: list[int]
-    exact_keys: list[int | None]  # each node's exact-text key, when its index rows hold one
-    exact: dict[int, list[int]]  # exact key -> node indices (among the earlier nodes)
-    bands: dict[tuple[int, int], list[int]]  # (band, key) -> node indices
-    shingles: dict[int, np.ndarray] = field(default_factory=dict)  # filled when verifying
-
-    @classmethod
-    def none(cls) -> "Earlier":
-        return cls([], [], [], [], {}, {})
-
-    @classmethod
-    def from_rows(cls, rows: pa.Table) -> "Earlier":
-        """From index rows (id, dump, band, key, text_chars) of earlier dumps."""
-        found = cls.none()
-        node_of: dict[str, int] = {}
-        for row in rows.to_pylist():
-            node = node_of.get(row["id"])
-            if node is None:
-                node = node_of[row["id"]] = len(found.ids)
-                found.ids.append(row["id"])
-                found.dumps.append(row["dump"])
-                found.lengths.append(row["text_chars"])
-                found.exact_keys.append(None)
-            if row["band"] == EXACT_BAND:
-                found.exact.setdefault(row["key"], []).append(node)
-                found.exact_keys[node] = row["key"]
-            else:
-                found.bands.setdefault((row["band"], row["key"]), []).append(node)
-        return found
-
-
-@dataclass
-class Decision:
-    """What happens to each document of the dump."""
-
-    kept: np.ndarray  # bool per document
-    cluster_id: list[str]  # the kept member's id, per document
-    cluster_size: np.ndarray  # members of the document's cluster (earlier-dump members included)
-    kind: list[str]  # kept: none/exact/near/exact+near (what it absorbed); dropped: exact or near
-    duplicate_of: list[str | None]
-    duplicate_dump: list[str | None]
-    similarity: list[float | None]  # verified Jaccard with the kept member, when known
-    clusters_by_size: dict[int, int]
-
-
-def cluster_dump(dump: str, outcomes: Sequence[HashOutcome], earlier: Earlier, config: DedupConfig) -> Decision:
-    """Cluster the dump's documents (with the earlier-dump documents they share keys with) and decide."""
-    ids = [i for o in outcomes for i in o.ids]
-    n = len(ids)
-    exact = np.concatenate([o.exact for o in outcomes]) if outcomes else np.zeros(0, np.int64)
-    bands = np.concatenate([o.bands for o in outcomes]) if outcomes else np.zeros((0, config.bands), np.int64)
-    lengths = np.concatenate([o.lengths for o in outcomes]) if outcomes else np.zeros(0, np.int64)
-    counts = np.concatenate([o.shingle_counts for o in outcomes]) if outcomes else np.zeros(0, np.int64)
-    shingles = [s for o in outcomes for s in o.shingles]
-    total = n + len(earlier.ids)
-    names = ids + earlier.ids
-    dumps = [dump] * n + earlier.dumps
-    all_lengths = lengths.tolist() + earlier.lengths
-
-    exact_edges: list[tuple[int, int]] = []
-    if config.exact:
-        groups: dict[int, list[int]] = defaultdict(list)
-        for i, key in enumerate(exact.tolist()):
-            groups[key].append(i)
-        for key, members in earlier.exact.items():
-            groups[key].extend(n + m for m in members)
-        exact_edges = [(members[0], m) for members in groups.values() for m in members[1:]]
-
-    near_edges: list[tuple[int, int, float | None]] = []
-    if config.near:
-        for band in range(config.bands):
-            buckets: dict[int, list[int]] = defaultdict(list)
-            for i in np.flatnonzero(counts > 0).tolist():  # documents without words have no signature
-                buckets[int(bands[i, band])].append(i)
-            for (b, key), members in earlier.bands.items():
-                if b == band and key in buckets:
-                    buckets[key].extend(n + m for m in members)
-            for members in buckets.values():
-                if len(members) > 1:
-                    near_edges.extend(_bucket_edges(members, config, shingles, earlier, n))
-
-    edges = [(a, b) for a, b in exact_edges] + [(a, b) for a, b, _ in near_edges]
-    labels = components(total, edges)
-    check_sizes(labels, config.max_cluster_size, names)
-    if config.scope == "incremental" and earlier.ids:
-        # an earlier dump's kept document always wins: earlier dumps are never rewritten
-        policy = ("earliest_dump", *[p for p in config.keep if p not in ("earliest_dump", "latest_dump")])
-    else:
-        policy = config.keep
-    keeper = choose_kept(labels, dumps, all_lengths, names, policy)
-    _, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
-    size_of = sizes[inverse]
-
-    similarity: dict[tuple[int, int], float] = {}
-    for a, b, value in near_edges:
-        if value is not None:
-            similarity[(a, b)] = similarity[(b, a)] = value
-    exact_of: list[int | None] = [*exact.tolist(), *earlier.exact_keys]
-    kinds_absorbed: dict[int, set[str]] = defaultdict(set)
-    kind: list[str] = []
-    for i in range(n):
-        k = int(keeper[i])
-        if k == i:
-            kind.append("")
-            continue
-        kind.append("exact" if exact_of[k] == exact_of[i] else "near")
-        kinds_absorbed[k].add(kind[-1])
-    for i in range(n):
-        if keeper[i] == i:
-            absorbed = kinds_absorbed.get(i, set())
-            kind[i] = "+".join(sorted(absorbed)) if absorbed else "none"
-    kept = keeper[:n] == np.arange(n)
-    clusters_by_size: dict[int, int] = defaultdict(int)
-    _, first_members = np.unique(labels[:n], return_index=True)
-    for size in size_of[first_members].tolist():
-        clusters_by_size[int(size)] += 1
-    return Decision(
-        kept=kept,
-        cluster_id=[names[int(k)] for k in keeper[:n]],
-        cluster_size=size_of[:n],
-        kind=kind,
-        duplicate_of=[None if kept[i] else names[int(keeper[i])] for i in range(n)],
-        duplicate_dump=[None if kept[i] else dumps[int(keeper[i])] for i in range(n)],
-        similarity=[None if kept[i] else similarity.get((i, int(keeper[i]))) for i in range(n)],
-        clusters_by_size=dict(sorted(clusters_by_size.items())),
-    )
-
-
-def _bucket_edges(
-    members: list[int], config: DedupConfig, shingles: list[np.ndarray], earlier: Earlier, n: int
-) -> Iterator[tuple[int, int, float | None]]:
-    """Edges of one LSH bucket: a star on its first member, or every verified pair when verifying."""
-    if not config.verify:
-        for m in members[1:]:
-            yield members[0], m, None
-        return
-    for x, a in enumerate(members):
-        for b in members[x + 1 :]:
-            if a >= n and b >= n:
-                continue  # two earlier documents: already decided by their own dumps
-            value = jaccard(_shingles_of(a, shingles, earlier, n), _shingles_of(b, shingles, earlier, n))
-            if value >= config.verify_threshold:
-                yield a, b, value
-
-
-def _shingles_of(node: int, shingles: list[np.ndarray], earlier: Earlier, n: int) -> np.ndarray:
-    return shingles[node] if node < n else earlier.shingles[node - n]
 
 
 def paragraph_keys(text: str) -> list[int]:
@@ -286,3 +94,233 @@ def paragraph_keys(text: str) -> list[int]:
         normalized = normalize_text(line)
         keys.append(exact_key(normalized) if normalized else 0)
     return keys
+
+
+@dataclass(frozen=True)
+class HashJob:
+    seq: int
+    rows: pa.Table  # id and text of one batch
+    staging: str
+    config: DedupConfig
+
+
+@dataclass(frozen=True)
+class HashOutcome:
+    seq: int
+    path: str
+    documents: int
+    seconds: float
+
+    @property
+    def source_file(self) -> str:  # what the progress line names
+        return f"batch {self.seq}"
+
+
+def hash_path(staging: str, seq: int) -> str:
+    return f"{staging}/hashes/{seq:06d}.parquet"
+
+
+def hash_batch(job: HashJob) -> HashOutcome:
+    """Normalize, shingle and sign one batch; write one row per document (``bands`` null without words)."""
+    started = time.perf_counter()
+    config, texts = job.config, job.rows.column("text").to_pylist()
+    hasher = config.hasher()
+    normalized = [normalize_text(t) for t in texts]
+    words = [n.split() for n in normalized]
+    shingles, offsets = hasher.shingles(words)
+    bands = hasher.band_keys(hasher.signatures(shingles, offsets))
+    n = len(texts)
+    steps = np.arange(0, (n + 1) * config.bands, config.bands, dtype=np.int32)
+    columns: dict[str, Any] = {
+        "seq": pa.array(np.full(n, job.seq, np.int32)),
+        "row": pa.array(np.arange(n, dtype=np.int32)),
+        "id": job.rows.column("id").combine_chunks(),
+        "exact": pa.array(np.fromiter(map(exact_key, normalized), np.int64, n)),
+        "text_chars": pa.array(np.fromiter(map(len, texts), np.int64, n)),
+        # a document without words has no signature: no band keys
+        "bands": pa.ListArray.from_arrays(steps, pa.array(bands.ravel()), mask=pa.array(np.diff(offsets) == 0)),
+    }
+    if config.verify:
+        sets, set_offsets = hasher.shingles(words, unique=True)
+        columns["shingles"] = pa.ListArray.from_arrays(set_offsets.astype(np.int32), pa.array(sets.view(np.int64)))
+    if config.paragraphs:
+        columns["paragraphs"] = pa.array([paragraph_keys(t) for t in texts], pa.list_(pa.int64()))
+    path = hash_path(job.staging, job.seq)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(columns), path)
+    return HashOutcome(job.seq, path, n, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class ShingleJob:
+    """Texts of earlier-dump documents whose shingle sets a verified incremental run compares with."""
+
+    seq: int
+    rows: pa.Table  # id and text
+    staging: str
+    config: DedupConfig
+
+
+def shingle_batch(job: ShingleJob) -> str:
+    """Write each document's sorted shingle set (``id``, ``shingles``); return the file's path."""
+    hasher = job.config.hasher()
+    words = [normalize_text(t).split() for t in job.rows.column("text").to_pylist()]
+    sets, offsets = hasher.shingles(words, unique=True)
+    path = f"{job.staging}/earlier_shingles/{job.seq:06d}.parquet"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    shingles = pa.ListArray.from_arrays(offsets.astype(np.int32), pa.array(sets.view(np.int64)))
+    pq.write_table(pa.table({"id": job.rows.column("id"), "shingles": shingles}), path)
+    return path
+
+
+@dataclass(frozen=True)
+class RewriteJob:
+    seq: int
+    dump: str
+    rows: pa.Table  # every filtered column of one batch, the batch hashed under the same seq
+    decisions: str  # the batch's decisions folder
+    hashes: str  # the batch's hash file (band keys of the index rows)
+    paragraphs: str | None  # the batch's removed paragraphs, when paragraph dedup is on
+    staging: str
+
+
+@dataclass(frozen=True)
+class RewriteOutcome:
+    seq: int
+    kept_part: str | None
+    rejection_part: str | None
+    index_part: str | None
+    counters: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def source_file(self) -> str:
+        return f"batch {self.seq}"
+
+
+def rewrite_batch(job: RewriteJob) -> RewriteOutcome:
+    """Apply the batch's decisions: kept rows (paragraph dedup applied), rejections, band-index rows."""
+    rows = job.rows
+    decisions = _aligned(rows, pq.read_table(job.decisions), job)
+    kept = decisions.column("kept").to_numpy(zero_copy_only=False).copy()
+    counters: dict[str, int] = {}
+    for kind in decisions.filter(pc.invert(decisions.column("kept"))).column("kind").to_pylist():
+        counters[f"removed.{kind}"] = counters.get(f"removed.{kind}", 0) + 1
+    rejections = [_rejection(row, d) for row, d in _rejected(rows, decisions, kept)]
+    updated = {
+        "cluster_id": decisions.column("cluster_id"),
+        "cluster_size": decisions.column("cluster_size").cast(pa.int32()),
+        "dup_kind": decisions.column("kind"),
+    }
+    lengths = rows.column("text_chars").to_numpy()
+    removed_lines = np.zeros(rows.num_rows, np.int32)
+    if job.paragraphs is not None:
+        texts = rows.column("text").to_pylist()
+        seen = _aligned(rows, pq.read_table(job.paragraphs), job, partial=True).column("removed").to_pylist()
+        for i in np.flatnonzero(kept).tolist():
+            texts[i] = drop_lines(texts[i], seen[i] or [])  # every kept text is rejoined and stripped
+            removed_lines[i] = len(seen[i] or [])
+            if not texts[i].strip():
+                kept[i] = False
+                rejections.append(_paragraph_rejection(rows.slice(i, 1).to_pylist()[0], len(seen[i] or [])))
+                counters["removed.paragraphs"] = counters.get("removed.paragraphs", 0) + 1
+        counters["paragraphs_removed"] = int(removed_lines[kept].sum())
+        lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+        updated |= {"text": pa.array(texts, pa.string()), "text_chars": pa.array(lengths)}
+    updated["paragraphs_removed"] = pa.array(removed_lines)
+    mask = pa.array(kept)
+    table = pa.table(
+        [updated[f.name] if f.name in updated else rows.column(f.name) for f in DEDUPLICATED], schema=DEDUPLICATED
+    )
+    hashes = _aligned(rows, pq.read_table(job.hashes, columns=["id", "exact", "bands"]), job).filter(mask)
+    index = _index_rows(job.dump, hashes, lengths[kept])
+    stem = f"{job.staging}/parts/{job.seq:06d}"
+    return RewriteOutcome(
+        job.seq,
+        _write(f"{stem}.deduplicated.parquet", table.filter(mask)),
+        _write(f"{stem}.rejections.parquet", pa.Table.from_pylist(rejections, schema=REJECTIONS)),
+        _write(f"{stem}.index.parquet", index),
+        counters,
+    )
+
+
+def drop_lines(text: str, removed: list[int]) -> str:
+    """``text`` without the lines (paragraphs) at the ``removed`` positions."""
+    gone = set(removed)
+    return "\n".join(line for at, line in enumerate(text.split("\n")) if at not in gone).strip()
+
+
+def _aligned(rows: pa.Table, table: pa.Table, job: RewriteJob, partial: bool = False) -> pa.Table:
+    """``table``'s rows in the order of ``rows``, matched by id (null rows for ids absent, if ``partial``)."""
+    at = pc.index_in(rows.column("id"), value_set=table.column("id").combine_chunks())
+    if not partial and at.null_count:
+        raise RuntimeError(f"batch {job.seq} of {job.dump} changed between hashing and rewriting: re-run the stage")
+    return table.take(at)
+
+
+def _rejected(rows: pa.Table, decisions: pa.Table, kept: np.ndarray) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    dropped = pa.array(~kept)
+    fields = ["id", "dump", "url", "warc_record_id", "source_file", "warc_offset"]
+    return list(
+        zip(rows.select(fields).filter(dropped).to_pylist(), decisions.filter(dropped).to_pylist(), strict=True)
+    )
+
+
+def _rejection(row: dict[str, Any], d: dict[str, Any]) -> dict[str, Any]:
+    kind, similarity = d["kind"], d["similarity"]
+    where = "" if d["duplicate_dump"] == row["dump"] else f" in {d['duplicate_dump']}"
+    detail = f"{kind} duplicate of {d['duplicate_of']}{where}, cluster of {d['cluster_size']}"
+    if similarity is not None:
+        detail += f", Jaccard {similarity:.3f}"
+    signals = {
+        "cluster_id": d["cluster_id"],
+        "cluster_size": d["cluster_size"],
+        "duplicate_of": d["duplicate_of"],
+        "duplicate_dump": d["duplicate_dump"],
+        "jaccard": similarity,
+    }
+    return _base(row) | {
+        "filter": "dedup",
+        "reason": f"{kind}_duplicate",
+        "detail": detail,
+        "signals": json.dumps(signals),
+    }
+
+
+def _paragraph_rejection(row: dict[str, Any], removed: int) -> dict[str, Any]:
+    detail = f"all {removed} paragraphs seen before"
+    signals = json.dumps({"paragraphs_removed": removed})
+    return _base(row) | {"filter": "dedup", "reason": "paragraph_duplicate", "detail": detail, "signals": signals}
+
+
+def _base(row: dict[str, Any]) -> dict[str, Any]:
+    fields = ("id", "dump", "url", "warc_record_id", "source_file", "warc_offset")
+    return {name: row[name] for name in fields} | {"stage": STAGE}
+
+
+def _index_rows(dump: str, hashes: pa.Table, lengths: np.ndarray) -> pa.Table:
+    """Per kept document its exact-key row, then one row per band when it has band keys."""
+    bands = hashes.column("bands").combine_chunks()
+    with_bands = pc.invert(pc.is_null(bands)).to_numpy(zero_copy_only=False)
+    per_doc = pc.list_value_length(bands).fill_null(0).to_numpy()
+    ids = hashes.column("id").combine_chunks()
+    band_ids = pc.take(ids, pa.array(np.repeat(np.flatnonzero(with_bands), per_doc[with_bands])))
+    positions = np.concatenate([np.arange(k, dtype=np.int16) for k in per_doc[with_bands]] or [np.zeros(0, np.int16)])
+    exact_rows = len(ids)
+    return pa.table(
+        {
+            "dump": pa.array([dump] * (exact_rows + len(band_ids)), pa.string()),
+            "band": pa.array(np.concatenate([np.full(exact_rows, EXACT_BAND, np.int16), positions]), pa.int16()),
+            "key": pa.concat_arrays([hashes.column("exact").combine_chunks(), pc.list_flatten(bands)]),
+            "id": pa.concat_arrays([ids, band_ids]),
+            "text_chars": pa.array(np.concatenate([lengths, np.repeat(lengths[with_bands], per_doc[with_bands])])),
+        },
+        schema=MINHASH_INDEX,
+    )
+
+
+def _write(path: str, table: pa.Table) -> str | None:
+    if not table.num_rows:
+        return None
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return path
