@@ -52,6 +52,8 @@ class Measurement:
     processes: list[ProcessPeak] = field(default_factory=list)
     timeline: list[tuple[float, float]] = field(default_factory=list)
     """(unix time, tree CPU seconds so far), one point per poll."""
+    rss_timeline: list[tuple[float, int, str]] = field(default_factory=list)
+    """(unix time, largest current RSS in the tree, its role), one point per poll."""
 
     @property
     def largest(self) -> ProcessPeak:
@@ -60,6 +62,11 @@ class Measurement:
     def cpu_between(self, start: float, end: float) -> float:
         """Tree CPU seconds spent between two unix times, interpolated on the timeline."""
         return max(0.0, _cpu_at(self.timeline, end) - _cpu_at(self.timeline, start))
+
+    def rss_between(self, start: float, end: float) -> tuple[int, str]:
+        """The largest current RSS polled between two unix times, and the role of that process."""
+        inside = [(rss, role) for t, rss, role in self.rss_timeline if start <= t <= end]
+        return max(inside, default=(0, ""))
 
     def peak_by_role(self) -> dict[str, int]:
         """The largest peak RSS among the processes of each role."""
@@ -91,6 +98,7 @@ def run_measured(
     started = time.perf_counter()
     peaks: dict[int, ProcessPeak] = {}
     timeline: list[tuple[float, float]] = []
+    rss_timeline: list[tuple[float, int, str]] = []
     try:
         proc = subprocess.Popen(list(command), env=dict(env) if env else None, cwd=cwd, stdout=sink, stderr=sink)
         returncode: int | None = None
@@ -99,8 +107,10 @@ def run_measured(
             for pid, status in _reap():
                 if pid == proc.pid:
                     returncode, wall = os.waitstatus_to_exitcode(status), time.perf_counter() - started
-            live = _poll_tree(os.getpid(), proc.pid, peaks)
-            timeline.append((time.time(), live + _children_cpu() - before))
+            live, largest = _poll_tree(os.getpid(), proc.pid, peaks)
+            now = time.time()
+            timeline.append((now, live + _children_cpu() - before))
+            rss_timeline.append((now, *largest))
             if returncode is not None and not _children(os.getpid()):
                 break
             if returncode is not None and time.perf_counter() - started - wall > linger:
@@ -114,7 +124,7 @@ def run_measured(
     cpu = _children_cpu() - before
     polled = timeline[-2][1] if len(timeline) > 1 else 0.0
     timeline.append((time.time(), cpu))  # the exact total closes the timeline
-    return Measurement(list(command), returncode, wall, cpu, polled, list(peaks.values()), timeline)
+    return Measurement(list(command), returncode, wall, cpu, polled, list(peaks.values()), timeline, rss_timeline)
 
 
 def _become_subreaper() -> None:
@@ -160,9 +170,10 @@ def _cpu_at(timeline: list[tuple[float, float]], when: float) -> float:
     return c0 + (c1 - c0) * (when - t0) / (t1 - t0) if t1 > t0 else c1
 
 
-def _poll_tree(harness: int, root: int, peaks: dict[int, ProcessPeak]) -> float:
+def _poll_tree(harness: int, root: int, peaks: dict[int, ProcessPeak]) -> tuple[float, tuple[int, str]]:
     """Update ``peaks`` for every live process under ``harness`` (the command ``root`` and any orphan of it
-    re-parented here); return their CPU seconds so far, what they reaped included."""
+    re-parented here); return their CPU seconds so far (what they reaped included), and the largest current
+    RSS among them with its process's role."""
     parents: dict[int, int] = {}
     stats: dict[int, list[str]] = {}
     for entry in os.scandir("/proc"):
@@ -182,18 +193,20 @@ def _poll_tree(harness: int, root: int, peaks: dict[int, ProcessPeak]) -> float:
         tree += kids
         frontier = kids
     cpu = 0.0
+    largest = (0, "")
     for pid in tree:
         fields = stats.get(pid)
         if fields is None:
             continue
         # fields after the command name: [0]=state, [1]=ppid, ... [11..14]=utime, stime, cutime, cstime
         cpu += sum(int(x) for x in fields[11:15]) / _TICK
-        hwm = _peak_rss(pid)
+        hwm, current = _rss(pid)
         if pid not in peaks:
             command = _command(pid)
             peaks[pid] = ProcessPeak(pid, _role(pid, root, command, parents, peaks), command[:160])
         peaks[pid].peak_rss = max(peaks[pid].peak_rss, hwm)
-    return cpu
+        largest = max(largest, (current, peaks[pid].role))
+    return cpu, largest
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -204,14 +217,17 @@ def _stat_fields(pid: int) -> list[str] | None:
     return raw[raw.rfind(")") + 2 :].split()  # the command name may hold spaces and parentheses
 
 
-def _peak_rss(pid: int) -> int:
+def _rss(pid: int) -> tuple[int, int]:
+    """(peak, current) resident bytes of a process; zeros for a zombie, which has no memory lines."""
+    found = {"VmHWM:": 0, "VmRSS:": 0}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
+            key = line[:6]
+            if key in found:
+                found[key] = int(line.split()[1]) * 1024
     except OSError:
-        return 0
-    return 0  # a zombie has no memory lines
+        pass
+    return found["VmHWM:"], found["VmRSS:"]
 
 
 def _command(pid: int) -> str:

@@ -152,13 +152,18 @@ def dagster_steps(home: Path) -> list[dict[str, Any]]:
     return sorted((s for s in steps.values() if "start" in s and "end" in s), key=lambda s: float(s["start"]))
 
 
-def cpu_by(measured: Measurement, intervals: list[dict[str, Any]], name: str) -> dict[str, dict[str, float]]:
-    """CPU and wall seconds per ``intervals[i][name]``, summed over dumps and runs."""
-    totals: dict[str, dict[str, float]] = {}
+def cpu_by(measured: Measurement, intervals: list[dict[str, Any]], name: str) -> dict[str, dict[str, Any]]:
+    """CPU and wall seconds per ``intervals[i][name]``, summed over dumps and runs, and the largest RSS
+    polled meanwhile (with its process's role)."""
+    totals: dict[str, dict[str, Any]] = {}
     for item in intervals:
-        entry = totals.setdefault(str(item[name]), {"cpu_seconds": 0.0, "wall_seconds": 0.0})
-        entry["cpu_seconds"] += measured.cpu_between(float(item["start"]), float(item["end"]))
-        entry["wall_seconds"] += float(item["end"]) - float(item["start"])
+        start, end = float(item["start"]), float(item["end"])
+        entry = totals.setdefault(str(item[name]), {"cpu_seconds": 0.0, "wall_seconds": 0.0, "peak_rss": 0})
+        entry["cpu_seconds"] += measured.cpu_between(start, end)
+        entry["wall_seconds"] += end - start
+        rss, role = measured.rss_between(start, end)
+        if rss > entry["peak_rss"]:
+            entry["peak_rss"], entry["peak_role"] = rss, role
     return totals
 
 
@@ -410,7 +415,8 @@ def print_size(label: str, size: dict[str, Any]) -> None:
         if rows:
             print(f"  CPU by {'stage (stages run)' if part == 'stages' else 'Dagster step (whole run)'}:")
             for name, v in sorted(rows.items(), key=lambda kv: -kv[1]["cpu_seconds"]):
-                print(f"    {v['cpu_seconds']:9.1f} s CPU {v['wall_seconds']:9.1f} s wall  {name}")
+                rss = f"{_mib(v.get('peak_rss', 0))} {v.get('peak_role', '')}"
+                print(f"    {v['cpu_seconds']:9.1f} s CPU {v['wall_seconds']:9.1f} s wall  {name:<55} max RSS {rss}")
     peer_steps = size.get("peer", {}).get("steps", {})
     if peer_steps:
         counts = [(name.split(":")[-1].strip(), c.get("forwarded", c.get("total"))) for name, c in peer_steps.items()]
@@ -471,7 +477,7 @@ def measure_size(args: argparse.Namespace, landing: Path, code: Path, cache: str
     for part in parts:
         print(f"[{time.strftime('%H:%M:%S')}] {landing}: {part} (load {os.getloadavg()[0]:.1f})", flush=True)
         if part == "stages":
-            size[part] = measure_stages(landing, work, code, cache, args.workers or 2)
+            size[part] = measure_stages(landing, work, code, cache, args.workers or len(os.sched_getaffinity(0)))
         elif part == "run":
             size[part] = measure_run(
                 landing, work, code, cache, args.datasets or str(code / "samples" / "datasets"), args.workers
