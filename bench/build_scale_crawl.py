@@ -783,13 +783,12 @@ def write_file(job: FileJob) -> FileResult:
     raw = io.BytesIO()
     writer = WARCWriter(raw, gzip=False)  # each record is gzipped here, at GZ_LEVEL
     name = Path(job.path).name
-    info = {"software": "corpuslake bench/build_scale_crawl.py", "format": "WARC File Format 1.1", "isPartOf": job.dump}
     tmp = Path(job.path + ".tmp")
     digest = hashlib.sha256()
     size = 0
     with tmp.open("wb") as fh:
         responses = (_response(writer, job, i, page, _POOLS) for i, page in enumerate(job.pages))
-        for record in itertools.chain([writer.create_warcinfo_record(name, info)], responses):
+        for record in itertools.chain([_warcinfo(writer, job, name)], responses):
             writer.write_record(record)
             member = gzip_member(raw.getvalue())
             raw.seek(0)
@@ -799,6 +798,15 @@ def write_file(job: FileJob) -> FileResult:
             size += len(member)
     tmp.rename(job.path)
     return FileResult(job.dump, name, size, len(job.pages) + 1, digest.hexdigest(), time.process_time() - start)
+
+
+def _warcinfo(writer: WARCWriter, job: FileJob, name: str) -> ArcWarcRecord:
+    info = {"software": "corpuslake bench/build_scale_crawl.py", "format": "WARC File Format 1.0", "isPartOf": job.dump}
+    record = writer.create_warcinfo_record(name, info)
+    # warcio stamps the current time and a random id: fixed ones keep rebuilds byte-identical.
+    record.rec_headers.replace_header("WARC-Date", warc_date(job, 0))
+    record.rec_headers.replace_header("WARC-Record-ID", f"<urn:uuid:{uuid.uuid5(ID_NAMESPACE, f'{job.dump} {name}')}>")
+    return record
 
 
 def _response(writer: WARCWriter, job: FileJob, i: int, page: Page, pools: Pools) -> ArcWarcRecord:
