@@ -1,12 +1,19 @@
 """Checks on the dedup stage: every filtered document is kept or removed, and each removal names a kept
-document. They read the exact versions the stage read and wrote (lineage and its commit id)."""
+document. They read the exact versions the stage read and wrote (lineage and its commit id).
+
+Exact and in bounded memory: counts come from the files' metadata, and the id sets (kept and removed,
+removals naming no kept document) from DuckDB joins over streamed columns, which spill to disk."""
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-import pyarrow.compute as pc
+import pyarrow as pa
+import pyarrow.dataset as pads
 
+from corpuslake import scan
+from corpuslake.idsets import missing_ids, shared_ids
 from corpuslake.store import Lake
 from orchestration.partitions import dump_partitions
 from orchestration.resources import LakeResource
@@ -19,32 +26,38 @@ def dedup_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     audited = audited_versions(store, "deduplicated", "filtered")
     if audited is None:
         return False, {"error": "deduplicated table does not exist"}
-    version = audited.version
-    source = store.read("filtered", audited.upstream.version, dumps=[dump], columns=["id"])["id"]
-    kept = store.read("deduplicated", version, dumps=[dump], columns=["id"])["id"]
-    removed = store.read(
-        "rejections",
-        audited.rejections_version,
-        dumps=[dump],
-        columns=["id", "signals"],
-        filters={"stage": "deduplicated"},
-    )
-    in_both = kept.filter(pc.is_in(kept, value_set=removed["id"]))
-    unaccounted = len(source) - len(kept) - len(removed) + len(in_both)
-    kept_anywhere = store.read("deduplicated", version, columns=["id"])["id"]
-    pointed = {json.loads(s).get("duplicate_of") for s in removed["signals"].to_pylist()} - {None}
-    dangling = sorted(pointed - set(kept_anywhere.to_pylist()))
-    passed = unaccounted == 0 and len(in_both) == 0 and not dangling
+    source = scan.count(store.dataset("filtered", audited.upstream.version), dump)
+    kept = store.dataset("deduplicated", audited.version)
+    rejections = store.dataset("rejections", audited.rejections_version)
+    by_dedup = pads.field("stage") == "deduplicated"
+    kept_rows, removed_rows = scan.count(kept, dump), scan.count(rejections, dump, by_dedup)
+    in_both = shared_ids(scan.reader(kept, dump, ["id"]), scan.reader(rejections, dump, ["id"], where=by_dedup))
+    unaccounted = source - kept_rows - removed_rows + in_both.rows
+    signals = scan.batches(rejections, dump, ["signals"], where=by_dedup)
+    dangling = missing_ids(_duplicate_of(signals), scan.reader(kept, None, ["id"]))  # kept in any dump
+    passed = unaccounted == 0 and in_both.rows == 0 and dangling.ids == 0
     return passed, {
-        "filtered": len(source),
-        "kept": len(kept),
-        "removed": len(removed),
-        "kept_and_removed": len(in_both),
+        "filtered": source,
+        "kept": kept_rows,
+        "removed": removed_rows,
+        "kept_and_removed": in_both.rows,
         "unaccounted": unaccounted,
-        "removals_pointing_at_no_kept_document": len(dangling),
-        "sample_dangling": ", ".join(dangling[:10]),
+        "removals_pointing_at_no_kept_document": dangling.ids,
+        "sample_dangling": ", ".join(dangling.sample),
         "read_versions": audited.describe("deduplicated"),
     }
+
+
+def _duplicate_of(signals: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
+    """The ``duplicate_of`` id each removal's signals name (null where none), batch by batch."""
+    schema = pa.schema([pa.field("id", pa.string())])
+
+    def named() -> Iterator[pa.RecordBatch]:
+        for batch in signals:
+            pointed = [json.loads(s).get("duplicate_of") if s else None for s in batch["signals"].to_pylist()]
+            yield pa.record_batch([pa.array(pointed, pa.string())], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, named())
 
 
 @dg.asset_check(asset="deduplicated", partitions_def=dump_partitions, blocking=True)

@@ -2,6 +2,8 @@
 
 Both re-read the exact table versions the stage committed (the rejections commit is found by the
 lineage commit id it shares with the documents commit), so they audit the data, not the stage's counters.
+Both are exact and in bounded memory: counts come from the files' metadata or a streamed column, and
+repeated ids from DuckDB over the streamed id column (it spills to disk rather than hold every id).
 """
 
 from typing import Any
@@ -9,7 +11,10 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 
+from corpuslake import scan
+from corpuslake.idsets import repeated_ids
 from corpuslake.store import Lake
 from orchestration.partitions import dump_partitions
 from orchestration.resources import LakeResource
@@ -25,13 +30,11 @@ def documents_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     audited = audited_versions(store, "documents", "crawl_files")
     if audited is None:
         return False, {"error": "documents table does not exist"}
-    inventory = store.read("crawl_files", audited.upstream.version, dumps=[dump], columns=["response_records"])
-    expected = int(pc.sum(inventory["response_records"]).as_py() or 0)
-    docs = store.read("documents", audited.version, dumps=[dump], columns=["id"]).num_rows
-    rejected = store.read(
-        "rejections", audited.rejections_version, dumps=[dump], columns=["reason"], filters={"stage": "documents"}
-    )
-    record_rejections = int(pc.sum(pc.invert(pc.is_in(rejected["reason"], pa.array(_DAMAGE_REASONS)))).as_py() or 0)
+    inventory = store.dataset("crawl_files", audited.upstream.version)
+    expected = sum(int(pc.sum(b["response_records"]).as_py() or 0) for b in scan.batches(inventory, dump))
+    docs = scan.count(store.dataset("documents", audited.version), dump)
+    records = (pads.field("stage") == "documents") & ~pads.field("reason").isin(pa.array(_DAMAGE_REASONS))
+    record_rejections = scan.count(store.dataset("rejections", audited.rejections_version), dump, records)
     return expected == docs + record_rejections, {
         "response_records": expected,
         "documents": docs,
@@ -54,16 +57,16 @@ def documents_account_for_every_record(
 @dg.asset_check(asset="documents", partitions_def=dump_partitions, blocking=True)
 def documents_ids_unique(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
     """No two documents of a dump share an id (ids hash the dump and the WARC-Record-ID)."""
-    dump = context.partition_key
-    ids = lake.lake().read("documents", dumps=[dump], columns=["id"])["id"]
-    counts = pc.value_counts(ids)
-    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
-    sample = [str(v) for v in repeated.field("values")[:10].to_pylist()]
-    return dg.AssetCheckResult(
-        passed=len(repeated) == 0,
-        metadata={
-            "documents": len(ids),
-            "repeated_ids": len(repeated),
-            "sample_repeated_ids": ", ".join(sample),
-        },
-    )
+    passed, metadata = ids_unique(lake.lake(), context.partition_key)
+    return dg.AssetCheckResult(passed=passed, metadata=metadata)
+
+
+def ids_unique(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
+    """Whether the latest documents of ``dump`` have unique ids, with the counts and a few repeated ids."""
+    dataset = store.dataset("documents")
+    repeated = repeated_ids(scan.reader(dataset, dump, ["id"]))
+    return repeated.ids == 0, {
+        "documents": scan.count(dataset, dump),
+        "repeated_ids": repeated.ids,
+        "sample_repeated_ids": ", ".join(repeated.sample),
+    }

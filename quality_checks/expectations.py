@@ -1,110 +1,52 @@
-"""Great Expectations suites for the stage tables, and running one on a dump partition.
+"""Great Expectations suites for the stage tables, and running one on a dump partition in bounded memory.
 
-GX 1.x is called directly (``dagster-ge`` pins GX below 1.0): an ephemeral context, a pandas data
-source, and one batch per dump partition read from the exact table version under audit. Each suite is
-built per partition, because its plausible row count and its allowed languages come from the audited
-commit's lineage: the upstream partition's size and the filter configuration that wrote it.
+A suite runs twice over the partition at the exact table version under audit, and fails if either run
+fails: GX validates a bounded, deterministic sample (``ScanConfig.sample_rows`` rows, those with the
+smallest ids: a uniform sample, since ids are hashes), which names failing rows in GX's own terms; and
+the invariants (row count, unique ids, non-null columns, the dump, value ranges and sets, text lengths)
+are evaluated exactly over every row (:mod:`quality_checks.exact`), so a defect outside the sample still
+fails the suite. The sample and the exact counts come from one streamed pass over the partition, so
+memory is that of the sample and a few batches, whatever the partition's size.
+
+Each suite is built per partition, because its plausible row count and its allowed languages come from
+the audited commit's lineage: the upstream partition's size and the filter configuration that wrote it.
 """
 
-import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass, replace
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpuslake import scan
 from corpuslake.lineage import Lineage
 from corpuslake.policies.run import CONTENT_SIGNALS
+from corpuslake.scan import DEFAULT_SCAN, ScanConfig
 from corpuslake.schemas import DEDUPLICATED, DOCUMENTS, FILTERED, SCORED
 from corpuslake.store import Lake
 from corpuslake.verdicts import partition_commits
+from quality_checks.exact import TABLE_LEVEL, exact_failures, key_of, row_rules
+from quality_checks.validation import FailedExpectation, SuiteOutcome, expectation_key, validate
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no usage statistics: this machine is offline
+import great_expectations.expectations as gxe  # isort: skip (after validation, which switches analytics off)
 
-import great_expectations as gx
-import great_expectations.expectations as gxe
-from great_expectations.data_context.types.base import ProgressBarsConfig
-
-SAMPLE_IDS = 10
 PROVENANCE = ["dump", "url", "warc_date", "source_file", "warc_offset"]
 
 
 @dataclass(frozen=True)
-class FailedExpectation:
-    expectation: str
-    column: str | None
-    unexpected: int | None
-    observed: Any
-    sample_ids: list[str]
-
-
-@dataclass(frozen=True)
-class SuiteOutcome:
-    suite: str
-    rows: int
-    evaluated: int
-    failures: list[FailedExpectation] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures
-
-
-@cache
-def _context() -> Any:
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
-
-
-def validate(name: str, table: pa.Table, expectations: list[Any]) -> SuiteOutcome:
-    """Run ``expectations`` over ``table`` (one dump partition) as the GX suite ``name``."""
-    context = _context()
-    source = context.data_sources.add_or_update_pandas(f"corpuslake_{name}")
-    asset = source.add_dataframe_asset(f"{name}_partition")
-    batch_definition = asset.add_batch_definition_whole_dataframe("whole_partition")
-    suite = gx.ExpectationSuite(name=name, expectations=expectations)
-    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    index = ["id"] if "id" in table.column_names else []
-    result = batch.validate(suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index})
-    failures = []
-    for outcome in result.results:
-        if outcome.success:
-            continue
-        details = outcome.result or {}
-        ids = [
-            str(i.get("id")) for i in (details.get("unexpected_index_list") or [])[:SAMPLE_IDS] if isinstance(i, dict)
-        ]
-        failures.append(
-            FailedExpectation(
-                expectation=outcome.expectation_config.type,
-                column=outcome.expectation_config.kwargs.get("column"),
-                unexpected=details.get("unexpected_count"),
-                observed=details.get("observed_value"),
-                sample_ids=ids,
-            )
-        )
-    return SuiteOutcome(name, table.num_rows, len(result.results), failures)
-
-
-@dataclass(frozen=True)
 class Audit:
-    """What a stage check audits: the version that last wrote the dump, and its rows."""
+    """What a stage check audits: the version that last wrote the dump, and that commit's lineage."""
 
     table: str
     version: int
     dump: str
-    rows: pa.Table
     lineage: Lineage
 
 
 def _upstream_rows(lake: Lake, lineage: Lineage, upstream: str, dump: str) -> int:
     version = next(u.version for u in lineage.upstream if u.table == upstream)
-    return int(lake.dataset(upstream, version).count_rows(filter=pc.field("dump") == dump))
+    return scan.count(lake.dataset(upstream, version), dump)
 
 
 def _common(schema: pa.Schema, dump: str, required: list[str]) -> list[Any]:
@@ -196,7 +138,7 @@ SUITES: dict[str, Callable[[Lake, Audit], list[Any]]] = {
 
 
 def audit_partition(lake: Lake, table: str, dump: str) -> Audit:
-    """The latest version that wrote ``dump`` of ``table``, its lineage and its rows of that dump."""
+    """The latest version that wrote ``dump`` of ``table``, and its lineage."""
     latest = lake.version(table)
     if latest is None:
         raise LookupError(f"{table} does not exist yet")
@@ -204,10 +146,42 @@ def audit_partition(lake: Lake, table: str, dump: str) -> Audit:
     if dump not in written:
         raise LookupError(f"{table} has no partition {dump!r}")
     version, lineage = written[dump]
-    return Audit(table, version, dump, lake.read(table, version, dumps=[dump]), lineage)
+    return Audit(table, version, dump, lineage)
 
 
-def run_suite(lake: Lake, table: str, dump: str) -> tuple[Audit, SuiteOutcome]:
-    """Validate the dump partition of ``table`` with its suite."""
+def run_suite(lake: Lake, table: str, dump: str, config: ScanConfig = DEFAULT_SCAN) -> tuple[Audit, SuiteOutcome]:
+    """Validate the dump partition of ``table`` with its suite: GX on the sample, invariants on every row."""
     audit = audit_partition(lake, table, dump)
-    return audit, validate(f"{table}_suite", audit.rows, SUITES[table](lake, audit))
+    expectations = SUITES[table](lake, audit)
+    dataset = lake.dataset(table, audit.version)
+    scanned = scan.scan_partition(dataset, dump, row_rules(expectations), config=config)
+    exact, evaluated = exact_failures(
+        expectations,
+        scanned,
+        lambda column: scan.reader(dataset, dump, [column], batch_rows=config.batch_rows),
+        memory_limit=config.memory_limit,
+    )
+    on_sample = [e for e in expectations if e.expectation_type not in TABLE_LEVEL]
+    sampled = validate(f"{table}_suite", scanned.sample, on_sample)
+    failures = _merged(expectations, exact, sampled.failures)
+    return audit, SuiteOutcome(
+        sampled.suite, scanned.rows, len(expectations), failures, sampled=sampled.sampled, exact=len(evaluated)
+    )
+
+
+def _merged(
+    expectations: list[Any], exact: dict[str, FailedExpectation], on_sample: list[FailedExpectation]
+) -> list[FailedExpectation]:
+    """One failure per failed expectation, in the suite's order: the exact count where there is one (with
+    the sample's row ids if the exact pass named none), else the sample's; a sample failure alone fails."""
+    from_sample = {expectation_key(f.expectation, f.column): f for f in on_sample}
+    failures: dict[str, FailedExpectation] = {}
+    for key in dict.fromkeys(key_of(e) for e in expectations):
+        found, sampled = exact.get(key), from_sample.get(key)
+        if found is not None and sampled is not None and not found.sample_ids:
+            found = replace(found, sample_ids=sampled.sample_ids)
+        if found is not None:
+            failures[key] = found
+        elif sampled is not None:
+            failures[key] = sampled
+    return list(failures.values())

@@ -2,13 +2,17 @@
 
 They re-read the exact versions the stage read and wrote: the documents version named in the
 filtered commit's lineage, and the rejections commit made by the same run (same lineage commit id).
+Counts come from the files' metadata; ids both kept and rejected from DuckDB over the two streamed id
+columns (a join that spills to disk), so memory does not grow with the dump.
 """
 
 from typing import Any
 
 import dagster as dg
-import pyarrow.compute as pc
+import pyarrow.dataset as pads
 
+from corpuslake import scan
+from corpuslake.idsets import shared_ids
 from corpuslake.store import Lake
 from orchestration.partitions import dump_partitions
 from orchestration.resources import LakeResource
@@ -21,19 +25,19 @@ def filtered_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     audited = audited_versions(store, "filtered", "documents")
     if audited is None:
         return False, {"error": "filtered table does not exist"}
-    doc_ids = store.read("documents", audited.upstream.version, dumps=[dump], columns=["id"])["id"]
-    kept = store.read("filtered", audited.version, dumps=[dump], columns=["id"])["id"]
-    rejected = store.read(
-        "rejections", audited.rejections_version, dumps=[dump], columns=["id"], filters={"stage": "filtered"}
-    )["id"]
-    in_both = kept.filter(pc.is_in(kept, value_set=rejected))
-    unaccounted = len(doc_ids) - len(kept) - len(rejected) + len(in_both)
-    return unaccounted == 0 and len(in_both) == 0, {
-        "documents": len(doc_ids),
-        "kept": len(kept),
-        "rejected": len(rejected),
-        "kept_and_rejected": len(in_both),
-        "sample_kept_and_rejected": ", ".join(in_both[:10].to_pylist()),
+    documents = scan.count(store.dataset("documents", audited.upstream.version), dump)
+    kept = store.dataset("filtered", audited.version)
+    rejections = store.dataset("rejections", audited.rejections_version)
+    by_filters = pads.field("stage") == "filtered"
+    kept_rows, rejected_rows = scan.count(kept, dump), scan.count(rejections, dump, by_filters)
+    in_both = shared_ids(scan.reader(kept, dump, ["id"]), scan.reader(rejections, dump, ["id"], where=by_filters))
+    unaccounted = documents - kept_rows - rejected_rows + in_both.rows
+    return unaccounted == 0 and in_both.rows == 0, {
+        "documents": documents,
+        "kept": kept_rows,
+        "rejected": rejected_rows,
+        "kept_and_rejected": in_both.rows,
+        "sample_kept_and_rejected": ", ".join(in_both.sample),
         "unaccounted": unaccounted,
         "read_versions": audited.describe("filtered"),
     }

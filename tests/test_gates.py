@@ -1,15 +1,17 @@
 """Data-quality gates: the Great Expectations suites, drift, and write-audit-publish through the verdicts.
 
-Touches: quality_checks.expectations (GX 1.x) on every stage table of a fixture dump built by the real
-graph, crafted bad partitions written over copies of it, corpuslake.drift, corpuslake.verdicts and the
+Touches: quality_checks.expectations (GX 1.x on a bounded sample, the invariants exact on every row) on
+every stage table of a fixture dump built by the real graph, crafted bad partitions written over copies
+of it (each verdict compared with GX run on the whole partition, as the suites ran before), defects placed
+outside the sample, the balance and unique-id checks, corpuslake.drift, corpuslake.verdicts and the
 publication gate, and the ``snapshots`` CLI listing of blocked publications.
 """
 
+import json
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +29,16 @@ from corpuslake.drift import DriftConfig, drift
 from corpuslake.lineage import Lineage
 from corpuslake.maintenance import collect_garbage
 from corpuslake.publish import PublicationBlockedError
+from corpuslake.scan import ScanConfig, scan_partition
+from corpuslake.schemas import REJECTIONS
 from corpuslake.snapshots import SnapshotDefinition
 from corpuslake.store import Lake, LakeWriteError
 from corpuslake.tokens import Tokenizer
 from corpuslake.verdicts import Verdict, blocked_attempts, gate_failures, partition_versions, record_verdict
-from quality_checks.expectations import SUITES, audit_partition, run_suite, validate
+from quality_checks.deduplicated import dedup_balance
+from quality_checks.documents import ids_unique
+from quality_checks.expectations import SUITES, audit_partition, run_suite
+from quality_checks.validation import SuiteOutcome, validate
 from tests.test_materialize import _run
 from tests.test_snapshots import texts, write_scored
 
@@ -88,14 +95,39 @@ CRAFTED: list[tuple[str, Callable[[pa.Table], pa.Table], str, str | None]] = [
 ]
 
 
+def _whole_partition(lake: Lake, table: str) -> SuiteOutcome:
+    """The suite as it ran before it was bounded: GX on a frame of the whole partition."""
+    audit = audit_partition(lake, table, DUMP)
+    return validate(f"{table}_suite", lake.read(table, audit.version, dumps=[DUMP]), SUITES[table](lake, audit))
+
+
+def _verdicts(outcome: SuiteOutcome) -> set[tuple[str, str | None, int | None]]:
+    return {(f.expectation, f.column, f.unexpected) for f in outcome.failures}
+
+
 @pytest.mark.slow
 def test_every_suite_passes_on_the_real_partition(built: Path) -> None:
     lake = Lake(str(built))
     for table in SUITES:
         audit, outcome = run_suite(lake, table, DUMP)
         assert outcome.passed, (table, outcome.failures)
-        assert outcome.rows == audit.rows.num_rows > 0 and outcome.evaluated >= 12
+        assert _whole_partition(lake, table).passed
+        rows = lake.read(table, audit.version, dumps=[DUMP]).num_rows
+        assert outcome.rows == outcome.sampled == rows > 0 and outcome.evaluated >= 12
+        assert outcome.exact == outcome.evaluated - 1  # all but the column set, which GX checks on the sample
         assert audit.version == partition_versions(lake, table, lake.version(table) or 0)[DUMP]
+
+
+@pytest.mark.slow
+def test_the_sample_has_the_configured_size_and_the_smallest_ids(built: Path) -> None:
+    lake = Lake(str(built))
+    audit, outcome = run_suite(lake, "documents", DUMP, ScanConfig(sample_rows=7, batch_rows=4))
+    assert outcome.passed and outcome.sampled == 7 < outcome.rows
+    ids = sorted(lake.read("documents", audit.version, dumps=[DUMP], columns=["id"])["id"].to_pylist())
+    for batch_rows in (1, 3, 1000):  # the same sample whatever the batches
+        config = ScanConfig(sample_rows=7, batch_rows=batch_rows)
+        sample = scan_partition(lake.dataset("documents", audit.version), DUMP, {}, config=config).sample
+        assert sample["id"].to_pylist() == ids[:7] and sample.schema == lake.dataset("documents").schema
 
 
 @pytest.mark.slow
@@ -116,8 +148,82 @@ def test_every_suite_fails_on_crafted_bad_data(
     assert not outcome.passed
     failed = {(f.expectation, f.column): f for f in outcome.failures}
     assert (expectation, column) in failed, outcome.failures
-    if column not in (None, "url"):
+    if column is not None:
         assert first_id in failed[(expectation, column)].sample_ids  # the failing row is named
+    assert _verdicts(outcome) == _verdicts(_whole_partition(lake, table))  # the same verdict as before
+
+
+# A defect in the row with the largest id: outside a sample of the smallest ids (3, or all rows but one).
+BEYOND_THE_SAMPLE: list[tuple[str, str, Any, str]] = [
+    ("documents", "language_score", 1.5, "expect_column_values_to_be_between"),
+    ("documents", "url", None, "expect_column_values_to_not_be_null"),
+    ("documents", "text", "", "expect_column_value_lengths_to_be_between"),
+    ("filtered", "language", "fr", "expect_column_values_to_be_in_set"),
+    ("deduplicated", "dup_kind", "fuzzy", "expect_column_values_to_be_in_set"),
+    ("content_signals", "pii_emails", -1, "expect_column_values_to_be_between"),
+    ("documents", "id", "repeat", "expect_column_values_to_be_unique"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("table", "column", "value", "expectation"), BEYOND_THE_SAMPLE)
+def test_a_defect_outside_the_sample_fails_the_exact_pass(
+    built: Path, tmp_path: Path, table: str, column: str, value: Any, expectation: str
+) -> None:
+    shutil.copytree(built, tmp_path / "lake")
+    lake = Lake(str(tmp_path / "lake"))
+    ids = lake.read(table, dumps=[DUMP], columns=["id"])["id"].to_pylist()
+    last, small = max(ids), ScanConfig(sample_rows=min(3, len(ids) - 1))
+
+    def change(rows: pa.Table) -> pa.Table:
+        at = rows["id"].to_pylist().index(last)
+        if value == "repeat":  # a second row with the largest id
+            return pa.concat_tables([rows, rows.slice(at, 1)])
+        values = rows[column].to_pylist()
+        return _set(rows, column, [*values[:at], value, *values[at + 1 :]])
+
+    _rewrite(lake, table, change)
+    audit, outcome = run_suite(lake, table, DUMP, small)
+    sample = scan_partition(lake.dataset(table, audit.version), DUMP, {}, config=small).sample
+    assert last not in sample["id"].to_pylist()
+    assert validate(f"{table}_suite", sample, SUITES[table](lake, audit)[1:2]).passed  # unseen by GX's sample
+    failed = {(f.expectation, f.column): f for f in outcome.failures}
+    assert not outcome.passed and outcome.sampled == small.sample_rows
+    assert last in failed[(expectation, column)].sample_ids
+    assert _verdicts(outcome) == _verdicts(_whole_partition(lake, table))
+
+
+@pytest.mark.slow
+def test_unique_ids_and_the_dedup_balance_are_exact(built: Path, tmp_path: Path) -> None:
+    shutil.copytree(built, tmp_path / "lake")
+    lake = Lake(str(tmp_path / "lake"))
+    passed, counts = ids_unique(lake, DUMP)
+    assert passed and counts["repeated_ids"] == 0 and counts["documents"] > 0
+    passed, counts = dedup_balance(lake, DUMP)
+    assert passed and counts["unaccounted"] == 0 and counts["kept"] > 0
+
+    _rewrite(lake, "documents", _duplicate_first)
+    first = lake.read("documents", dumps=[DUMP], columns=["id"])["id"][0].as_py()
+    assert ids_unique(lake, DUMP)[1] | {"documents": 0} == {
+        "documents": 0,
+        "repeated_ids": 1,
+        "sample_repeated_ids": first,
+    }
+
+    # a dedup commit that keeps a document it also removes, with a removal naming no kept document
+    kept = lake.read("deduplicated", dumps=[DUMP])
+    removed = lake.read("rejections", dumps=[DUMP], filters={"stage": "deduplicated"}).select(REJECTIONS.names)
+    odd = dict.fromkeys(REJECTIONS.names) | {
+        **{"id": kept["id"][0].as_py(), "dump": DUMP, "stage": "deduplicated", "filter": "exact", "reason": "dup"},
+        "signals": json.dumps({"duplicate_of": "nowhere"}),
+    }
+    lineage = Lineage("deduplicated", DUMP, "crafted", "t", {}, lake.lineage("deduplicated").upstream)
+    rows = pa.concat_tables([removed, pa.Table.from_pylist([odd], schema=REJECTIONS)])
+    lake.write_partition("rejections", rows, lineage, {"dump": DUMP, "stage": "deduplicated"})
+    lake.write_partition("deduplicated", kept, lineage, {"dump": DUMP})
+    passed, counts = dedup_balance(lake, DUMP)
+    assert not passed and counts["kept_and_removed"] == 1 and counts["unaccounted"] == 0
+    assert counts["removals_pointing_at_no_kept_document"] == 1 and counts["sample_dangling"] == "nowhere"
 
 
 @pytest.mark.slow
@@ -127,8 +233,9 @@ def test_a_changed_schema_fails_the_suite(built: Path, tmp_path: Path) -> None:
     with pytest.raises(LakeWriteError, match="number of fields does not match"):  # our writer refuses it
         _rewrite(lake, "content_signals", lambda rows: rows.append_column("extra", pa.array([1] * rows.num_rows)))
     audit = audit_partition(lake, "content_signals", DUMP)  # another tool's table could still carry one
-    changed = replace(audit, rows=audit.rows.append_column("extra", pa.array([1] * audit.rows.num_rows)))
-    outcome = validate("content_signals_suite", changed.rows, SUITES["content_signals"](lake, changed))
+    sample = scan_partition(lake.dataset("content_signals", audit.version), DUMP, {}).sample
+    changed = sample.append_column("extra", pa.array([1] * sample.num_rows))
+    outcome = validate("content_signals_suite", changed, SUITES["content_signals"](lake, audit))
     assert [f.expectation for f in outcome.failures] == ["expect_table_columns_to_match_set"]
 
 
