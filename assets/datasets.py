@@ -7,7 +7,7 @@ import dagster as dg
 
 from corpuslake.datasets import load_definitions, publish_mixture, publish_snapshot
 from corpuslake.publish import Publication, PublicationBlockedError
-from orchestration.resources import DatasetsResource, LakeResource
+from orchestration.resources import ComputeResource, DatasetsResource, LakeResource
 from quality_checks.gates import REQUIRED_CHECKS
 
 
@@ -67,34 +67,43 @@ def _publish_all(
 
 @dg.asset(deps=["scored", "content_signals"], group_name="publish", kinds={"deltalake"}, code_version="1")
 def snapshots(
-    context: dg.AssetExecutionContext, lake: LakeResource, datasets: DatasetsResource
+    context: dg.AssetExecutionContext, lake: LakeResource, datasets: DatasetsResource, compute: ComputeResource
 ) -> dg.MaterializeResult:
     """Every snapshot definition selected from its stage table, token-counted, written as one version of
     ``snapshots/<name>``, audited, and recorded in the catalog under the next number (none when the content
     equals the latest publication)."""
-    store = lake.lake()
+    store, workers = lake.lake(), compute.resolved_workers()
     definitions = {d.name: d for d in load_definitions(datasets.folder).snapshots}
     done, metadata = _publish_all(
         context,
         sorted(definitions),
-        lambda name: publish_snapshot(store, definitions[name], context.run.run_id, required_checks=REQUIRED_CHECKS),
+        lambda name: publish_snapshot(
+            store, definitions[name], context.run.run_id, required_checks=REQUIRED_CHECKS, workers=workers
+        ),
     )
     for p in done:
         metadata[f"{p.entry.name}/documents"] = p.entry.documents
         metadata[f"{p.entry.name}/tokens"] = p.entry.tokens
+        cross_dump = p.entry.report.get("cross_dump")
+        if cross_dump:
+            metadata[f"{p.entry.name}/cross_dump_dropped"] = cross_dump["same_text"] + cross_dump["same_url"]
     tokenizers = sorted({p.entry.tokenizer for p in done})
     metadata["tokenizer"] = ", ".join(tokenizers) or "(nothing published)"
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(metadata["pins"] or "none"))
 
 
 @dg.asset(deps=["snapshots"], group_name="publish", kinds={"deltalake"}, code_version="1")
-def mixtures(context: dg.AssetExecutionContext, lake: LakeResource, datasets: DatasetsResource) -> dg.MaterializeResult:
+def mixtures(
+    context: dg.AssetExecutionContext, lake: LakeResource, datasets: DatasetsResource, compute: ComputeResource
+) -> dg.MaterializeResult:
     """Every mixture recipe built from its pinned snapshots (same pins and seed, same rows), published as a
     numbered snapshot, with realized against requested token proportions per phase and source."""
-    store = lake.lake()
+    store, workers = lake.lake(), compute.resolved_workers()
     recipes = {r.name: r for r in load_definitions(datasets.folder).mixtures}
     done, metadata = _publish_all(
-        context, sorted(recipes), lambda name: publish_mixture(store, recipes[name], context.run.run_id)
+        context,
+        sorted(recipes),
+        lambda name: publish_mixture(store, recipes[name], context.run.run_id, workers=workers),
     )
     for p in done:
         metadata[f"{p.entry.name}/proportions"] = dg.MetadataValue.md(_proportions_markdown(p))

@@ -10,8 +10,11 @@ from pathlib import Path
 
 from corpuslake import __version__
 from corpuslake.mixtures import MixtureRecipe, build_mixture, load_recipes
+from corpuslake.parallel import Workers
 from corpuslake.publish import Audit, Publication, publish
-from corpuslake.snapshots import SnapshotDefinition, load_snapshot_definitions, select_snapshot
+from corpuslake.selection import select_snapshot
+from corpuslake.snapshots import SnapshotDefinition, load_snapshot_definitions
+from corpuslake.spill import DEFAULT_SPILL, SpillConfig
 from corpuslake.store import ROWS_PER_FILE, Lake
 from corpuslake.tokens import Tokenizer, default_tokenizer
 from corpuslake.verdicts import gate_failures
@@ -39,44 +42,51 @@ def publish_snapshot(
     audits: Sequence[Audit] | None = None,
     rows_per_file: int = ROWS_PER_FILE,
     required_checks: Mapping[str, Sequence[str]] | None = None,
+    *,
+    workers: Workers = 1,
+    spill: SpillConfig = DEFAULT_SPILL,
 ) -> Publication:
     """Select, count tokens, gate, write, audit and record one snapshot.
 
     ``required_checks`` names, per upstream table, the checks that must have passed on every dump read,
-    at the version read (see :func:`corpuslake.verdicts.gate_failures`); None requires none.
+    at the version read (see :func:`corpuslake.verdicts.gate_failures`); None requires none. The selection
+    is staged in the lake's staging folder and spills there (``spill``); ``workers`` count the tokens
+    and write the files.
     """
     counter = tokenizer or default_tokenizer()
-    selection = select_snapshot(lake, definition, counter)
+    with lake.staging() as folder:
+        selection = select_snapshot(lake, definition, counter, folder, workers=workers, spill=spill)
 
-    def gate() -> list[str]:
-        return [
-            reason
-            for upstream in selection.upstream
-            for reason in gate_failures(
-                lake,
-                upstream.table,
-                upstream.version,
-                selection.read.get(upstream.table, []),
-                (required_checks or {}).get(upstream.table, []),
-            )
-        ]
+        def gate() -> list[str]:
+            return [
+                reason
+                for upstream in selection.upstream
+                for reason in gate_failures(
+                    lake,
+                    upstream.table,
+                    upstream.version,
+                    selection.read.get(upstream.table, []),
+                    (required_checks or {}).get(upstream.table, []),
+                )
+            ]
 
-    return publish(
-        lake,
-        definition.name,
-        "snapshot",
-        selection.rows,
-        order_by="id",
-        tokenizer=str(counter.info),
-        upstream=selection.upstream,
-        definition=definition.as_config(),
-        report=selection.report,
-        run_id=run_id,
-        code_version=__version__,
-        audits=audits,
-        rows_per_file=rows_per_file,
-        gate=gate,
-    )
+        return publish(
+            lake,
+            definition.name,
+            "snapshot",
+            selection.rows,
+            order_by="id",
+            tokenizer=str(counter.info),
+            upstream=selection.upstream,
+            definition=definition.as_config(),
+            report=selection.report,
+            run_id=run_id,
+            code_version=__version__,
+            audits=audits,
+            rows_per_file=rows_per_file,
+            gate=gate,
+            workers=workers,
+        )
 
 
 def publish_mixture(
@@ -85,22 +95,27 @@ def publish_mixture(
     run_id: str,
     audits: Sequence[Audit] | None = None,
     rows_per_file: int = ROWS_PER_FILE,
+    *,
+    workers: Workers = 1,
+    spill: SpillConfig = DEFAULT_SPILL,
 ) -> Publication:
     """Build, write, audit and record one mixture (its token counts are its sources')."""
-    selection = build_mixture(lake, recipe)
-    tokenizers = sorted({source["tokenizer"] for source in selection.report["sources"].values()})
-    return publish(
-        lake,
-        recipe.name,
-        "mixture",
-        selection.rows,
-        order_by="position",
-        tokenizer=" | ".join(tokenizers),
-        upstream=selection.upstream,
-        definition=recipe.as_config(),
-        report=selection.report,
-        run_id=run_id,
-        code_version=__version__,
-        audits=audits,
-        rows_per_file=rows_per_file,
-    )
+    with lake.staging() as folder:
+        selection = build_mixture(lake, recipe, folder, spill=spill)
+        tokenizers = sorted({source["tokenizer"] for source in selection.report["sources"].values()})
+        return publish(
+            lake,
+            recipe.name,
+            "mixture",
+            selection.rows,
+            order_by="position",
+            tokenizer=" | ".join(tokenizers),
+            upstream=selection.upstream,
+            definition=recipe.as_config(),
+            report=selection.report,
+            run_id=run_id,
+            code_version=__version__,
+            audits=audits,
+            rows_per_file=rows_per_file,
+            workers=workers,
+        )

@@ -24,13 +24,16 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from corpuslake.catalog import Catalog, CatalogEntry, parse_pin
+from corpuslake.catalog import Catalog, parse_pin
 from corpuslake.client import Snapshot
 from corpuslake.lineage import TableVersion
+from corpuslake.mixture_rows import DrawColumns, draw_columns, drawn_keys, fetch_in_order
 from corpuslake.names import check_name
-from corpuslake.snapshots import DefinitionError, Selection, load_named
+from corpuslake.ordered import OrderedRows
+from corpuslake.selection import Selection
+from corpuslake.snapshots import DefinitionError, load_named
+from corpuslake.spill import DEFAULT_SPILL, SpillConfig, connect
 from corpuslake.store import Lake
 
 MIXTURE = pa.schema(
@@ -180,12 +183,6 @@ def _mix(values: np.ndarray, salt: np.uint64) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def _id_keys(ids: list[str]) -> np.ndarray:
-    return np.array(
-        [int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "little") for i in ids], dtype=np.uint64
-    )
-
-
 @dataclass
 class _Stream:
     """One source's documents as an endless sequence of keyed-shuffled epochs."""
@@ -211,9 +208,10 @@ class _Stream:
             self._order = np.lexsort((self.keys, ranks))
         return self._order
 
-    def take(self, wanted: float) -> tuple[list[tuple[int, int]], int, bool]:
-        """Draw about ``wanted`` tokens: (source row, epoch) pairs, tokens drawn, whether the cap stopped it."""
-        drawn: list[tuple[int, int]] = []
+    def take(self, wanted: float) -> tuple[np.ndarray, np.ndarray, int, bool]:
+        """Draw about ``wanted`` tokens: source rows and their epochs, tokens drawn, whether the cap stopped it."""
+        rows: list[np.ndarray] = []
+        epochs: list[np.ndarray] = []
         got = 0
         while got < wanted and len(self.indices):
             room = self.cap_tokens - self.used_tokens
@@ -225,7 +223,8 @@ class _Stream:
                 over, under = sizes[count] - need, need - (sizes[count - 1] if count else 0)
                 if over <= under and sizes[count] <= room:
                     count += 1
-            drawn.extend((int(self.indices[i]), self.epoch) for i in order[:count])
+            rows.append(self.indices[order[:count]].astype(np.int64))
+            epochs.append(np.full(count, self.epoch, np.int32))
             taken = int(sizes[count - 1]) if count else 0
             got += taken
             self.used_tokens += taken
@@ -234,46 +233,58 @@ class _Stream:
                 break  # the next document would overshoot what is wanted, or the cap
             self.epoch, self.offset, self._order = self.epoch + 1, 0, None
         capped = got < wanted and self.cap_tokens - self.used_tokens < wanted - got
-        return drawn, got, capped
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int32), got, capped
+        return np.concatenate(rows), np.concatenate(epochs), got, capped
 
 
-def build_mixture(lake: Lake, recipe: MixtureRecipe) -> Selection:
-    """The rows of a recipe, in training order, with the realized-against-requested report."""
+@dataclass
+class _Part:
+    """What one source gave one phase: rows of the source, their epochs."""
+
+    uri: str
+    rows: np.ndarray
+    epochs: np.ndarray
+    keys: np.ndarray | None = None  # the phase-shuffle keys, once the ids were read
+
+
+def build_mixture(lake: Lake, recipe: MixtureRecipe, staging: Path, *, spill: SpillConfig = DEFAULT_SPILL) -> Selection:
+    """The rows of a recipe, in training order (staged under ``staging``), with the realized-against-requested
+    report. The draw reads ids and token counts only; the rows are fetched afterwards, in position order."""
     catalog = Catalog(lake)
-    entries: dict[str, CatalogEntry] = {}
-    tables: dict[str, pa.Table] = {}
-    for uri in sorted({s.uri for p in recipe.phases for s in p.sources}):
-        entry = catalog.resolve(parse_pin(uri))
-        entries[uri] = entry
-        snapshot = Snapshot(lake, entry)
-        available = snapshot.schema.names  # opens the Delta version: once, not per column
-        columns = [c for c in ("id", "dump", "url", "language", "text", "tokens", "quality_score") if c in available]
-        tables[uri] = snapshot.to_table(columns)
+    entries = {
+        uri: catalog.resolve(parse_pin(uri)) for uri in sorted({s.uri for p in recipe.phases for s in p.sources})
+    }
+    snapshots = {uri: Snapshot(lake, entry) for uri, entry in entries.items()}
+    wants_quality = {s.uri for p in recipe.phases for s in p.sources if s.min_quality is not None}
+    columns: dict[str, DrawColumns] = {}
+    for uri, snapshot in snapshots.items():
+        if uri in wants_quality and "quality_score" not in snapshot.schema.names:
+            raise DefinitionError(f"mixture {recipe.name}: {uri} has no quality_score for min_quality")
+        columns[uri] = draw_columns(snapshot, uri in wants_quality)
     streams: dict[tuple[str, float | None], _Stream] = {}
-    phase_rows: list[pa.Table] = []
+    phases: list[list[_Part]] = []
     report_phases: list[dict[str, Any]] = []
     for phase_index, phase in enumerate(recipe.phases):
         requested_phase = recipe.target_tokens * phase.fraction
         weights = sum(s.weight for s in phase.sources)
-        parts: list[pa.Table] = []
+        parts: list[_Part] = []
         lines: list[dict[str, Any]] = []
         for source in phase.sources:
             stream_key = (source.uri, source.min_quality)
             if stream_key not in streams:
-                streams[stream_key] = _new_stream(recipe, source, tables[source.uri])
+                streams[stream_key] = _new_stream(recipe, source, columns[source.uri])
             stream = streams[stream_key]
             requested = requested_phase * source.weight / weights
-            drawn, got, capped = stream.take(requested)
-            rows, epochs = [r for r, _ in drawn], [e for _, e in drawn]
-            part = tables[source.uri].take(pa.array(rows, pa.int64()))
-            parts.append(_as_mixture_rows(part, phase.name, source.uri, epochs))
+            rows, epochs, got, capped = stream.take(requested)
+            parts.append(_Part(source.uri, rows, epochs))
             lines.append(
                 {
                     "source": source.uri,
                     "weight": source.weight,
                     "requested_tokens": round(requested),
                     "realized_tokens": got,
-                    "documents": len(drawn),
+                    "documents": len(rows),
                     "epochs_drawn": round(stream.used_tokens / max(stream.available_tokens, 1), 4),
                     "capped": capped,
                 }
@@ -282,8 +293,7 @@ def build_mixture(lake: Lake, recipe: MixtureRecipe) -> Selection:
         for line in lines:
             line["requested_share"] = round(line["weight"] / weights, 4)
             line["realized_share"] = round(line["realized_tokens"] / realized_phase, 4) if realized_phase else 0.0
-        rows_table = pa.concat_tables(parts) if parts else MIXTURE.empty_table()
-        phase_rows.append(_shuffle(rows_table, recipe.seed, phase.name))
+        phases.append(parts)
         report_phases.append(
             {
                 "phase": phase.name,
@@ -302,12 +312,19 @@ def build_mixture(lake: Lake, recipe: MixtureRecipe) -> Selection:
     ]
     if shortfalls and recipe.on_shortfall == "fail":
         raise MixtureShortfallError(f"mixture {recipe.name}: " + "; ".join(shortfalls))
-    rows = pa.concat_tables(phase_rows)
-    rows = rows.set_column(0, "position", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
-    realized = int(pc.sum(rows["tokens"]).as_py() or 0)
+    del columns, streams  # the draw is done: only the drawn rows' numbers are kept
+    _shuffle_keys(snapshots, phases)
+    uris = list(snapshots)
+    draw = _draw_table(recipe, phases, uris)
+    target = staging / "mixture.parquet"
+    con = connect(staging, spill)
+    try:
+        rows_total = fetch_in_order(con, draw, [snapshots[u] for u in uris], target)
+    finally:
+        con.close()
     report = {
         "target_tokens": recipe.target_tokens,
-        "realized_tokens": realized,
+        "realized_tokens": sum(p["realized_tokens"] for p in report_phases),
         "phases": report_phases,
         "shortfalls": shortfalls,
         "sources": {
@@ -321,53 +338,75 @@ def build_mixture(lake: Lake, recipe: MixtureRecipe) -> Selection:
         },
     }
     upstream = tuple(sorted({TableVersion(e.table, e.delta_version) for e in entries.values()}, key=str))
-    return Selection(rows, upstream, report)
+    return Selection(OrderedRows(str(target), rows_total, MIXTURE), upstream, report)
 
 
-def _new_stream(recipe: MixtureRecipe, source: MixtureSource, table: pa.Table) -> _Stream:
-    eligible = pc.greater(table["tokens"], 0)
+def _new_stream(recipe: MixtureRecipe, source: MixtureSource, columns: DrawColumns) -> _Stream:
+    eligible = columns.tokens > 0
     if source.min_quality is not None:
-        if "quality_score" not in table.column_names:
-            raise DefinitionError(f"mixture {recipe.name}: {source.uri} has no quality_score for min_quality")
-        eligible = pc.and_(eligible, pc.greater_equal(table["quality_score"], source.min_quality))
-    indices = np.flatnonzero(eligible.to_numpy(zero_copy_only=False))
-    tokens = table["tokens"].to_numpy()[indices].astype(np.int64)
-    ids = table["id"].take(pa.array(indices)).to_pylist()
+        assert columns.quality is not None
+        eligible &= columns.quality >= source.min_quality
+    indices = np.flatnonzero(eligible)
+    tokens = columns.tokens[indices]
     cap = (source.max_epochs or recipe.max_epochs) * float(tokens.sum())
     return _Stream(
         source.uri + ("" if source.min_quality is None else f"?min_quality={source.min_quality}"),
         recipe.seed,
         indices,
-        _id_keys(ids),
+        columns.keys[indices],
         tokens,
         cap,
     )
 
 
-def _as_mixture_rows(part: pa.Table, phase: str, uri: str, epochs: list[int]) -> pa.Table:
-    n = part.num_rows
-    columns = {
-        "position": pa.array(np.zeros(n, dtype=np.int64)),
-        "phase": pa.array([phase] * n, pa.string()),
-        "source": pa.array([uri] * n, pa.string()),
-        "epoch": pa.array(epochs, pa.int32()),
-    }
-    for name in ("id", "dump", "url", "language", "text", "tokens"):
-        columns[name] = part[name] if name in part.column_names else pa.nulls(n, MIXTURE.field(name).type)
-    return pa.table(columns, schema=MIXTURE)
+def _shuffle_keys(snapshots: Mapping[str, Snapshot], phases: list[list[_Part]]) -> None:
+    """Each drawn row's phase-shuffle key, a hash of ``id/epoch/source``: one pass over each source's ids."""
+    for uri, snapshot in snapshots.items():
+        mine = [part for parts in phases for part in parts if part.uri == uri]
+        rows = np.concatenate([p.rows for p in mine]) if mine else np.zeros(0, np.int64)
+        suffixes = [f"/{e}/{uri}" for p in mine for e in p.epochs.tolist()]
+        keys = drawn_keys(snapshot, rows, suffixes)
+        start = 0
+        for part in mine:
+            part.keys, start = keys[start : start + len(part.rows)], start + len(part.rows)
 
 
-def _shuffle(rows: pa.Table, seed: int, phase: str) -> pa.Table:
-    """Rows of one phase in a keyed order (by id and epoch), so sources interleave."""
-    if not rows.num_rows:
-        return rows
-    keys = _id_keys(
-        [
-            f"{i}/{e}/{s}"
-            for i, e, s in zip(
-                rows["id"].to_pylist(), rows["epoch"].to_pylist(), rows["source"].to_pylist(), strict=True
+def _draw_table(recipe: MixtureRecipe, phases: list[list[_Part]], uris: list[str]) -> pa.Table:
+    """Every drawn row's position: phases in recipe order, rows of a phase in a keyed order (sources
+    interleave)."""
+    tables, position = [], 0
+    for phase, parts in zip(recipe.phases, phases, strict=True):
+        if not parts or not sum(len(p.rows) for p in parts):
+            continue
+        keys = np.concatenate([p.keys for p in parts if p.keys is not None])
+        order = np.lexsort((keys, _mix(keys, _salt(recipe.seed, "phase", phase.name))))
+        src = np.concatenate([np.full(len(p.rows), uris.index(p.uri), np.int32) for p in parts])[order]
+        count = len(order)
+        tables.append(
+            pa.table(
+                {
+                    "position": pa.array(np.arange(position, position + count, dtype=np.int64)),
+                    "phase": pa.array([phase.name] * count, pa.string()),
+                    "source": pa.DictionaryArray.from_arrays(pa.array(src), pa.array(uris, pa.string())).cast(
+                        pa.string()
+                    ),
+                    "epoch": pa.array(np.concatenate([p.epochs for p in parts])[order]),
+                    "src": pa.array(src),
+                    "source_row": pa.array(np.concatenate([p.rows for p in parts])[order]),
+                }
             )
-        ]
-    )
-    order = np.lexsort((keys, _mix(keys, _salt(seed, "phase", phase))))
-    return rows.take(pa.array(order))
+        )
+        position += count
+    return pa.concat_tables(tables) if tables else _EMPTY_DRAW
+
+
+_EMPTY_DRAW = pa.table(
+    {
+        "position": pa.array([], pa.int64()),
+        "phase": pa.array([], pa.string()),
+        "source": pa.array([], pa.string()),
+        "epoch": pa.array([], pa.int32()),
+        "src": pa.array([], pa.int32()),
+        "source_row": pa.array([], pa.int64()),
+    }
+)

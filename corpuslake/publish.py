@@ -6,28 +6,32 @@ number. A failed audit leaves the catalog untouched; the unpublished table versi
 ``corpuslake gc`` removes its files later.
 """
 
-import hashlib
-import json
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from corpuslake.catalog import (
     PUBLISHED_TABLE_PROPERTIES,
     Catalog,
     CatalogEntry,
     ManifestFile,
-    file_digests,
     manifest_sha256,
     snapshot_table,
 )
+from corpuslake.content import content_sha256, files_content_sha256
 from corpuslake.lineage import Lineage, TableVersion
+from corpuslake.ordered import FileJob, FinishedFile, OrderedRows, file_jobs, finish_file, stage_table
+from corpuslake.parallel import Workers, run_jobs
+from corpuslake.spill import connect, version_relation
 from corpuslake.store import ROWS_PER_FILE, ConcurrentUpdateError, Lake, WrittenFile
 from corpuslake.verdicts import record_blocked
+
+__all__ = ["content_sha256"]  # a publication's content hash, for callers comparing rows with a catalog entry
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,18 @@ class AuditResult:
     detail: str
 
 
-Audit = Callable[[Lake, str, int, pa.Table], AuditResult]
-"""An audit reads the written version (lake, table, version) and the rows that were meant to be there."""
+@dataclass(frozen=True)
+class Written:
+    """What a publication wrote: what the audits compare the version read back with."""
+
+    documents: int
+    files: tuple[WrittenFile, ...]
+    keys: tuple[str, ...]
+    """The columns that identify a row: ``id``, or ``(source, id, epoch)`` in a mixture."""
+
+
+Audit = Callable[[Lake, str, int, Written], AuditResult]
+"""An audit reads the written version (lake, table, version) and checks it against what was written."""
 
 
 class PublicationBlockedError(RuntimeError):
@@ -56,63 +70,56 @@ class Publication:
     """False when the content equals the name's latest publication (no new number was minted)."""
 
 
-def content_sha256(table: pa.Table) -> str:
-    """A hash of the rows and their schema, independent of how the table is chunked."""
-    digest = hashlib.sha256()
-    for column_field in table.schema:
-        digest.update(f"{column_field.name}:{column_field.type}\n".encode())
-        for chunk in table.column(column_field.name).chunks:
-            for start in range(0, len(chunk), 4096):
-                values = chunk.slice(start, 4096).to_pylist()
-                digest.update(
-                    "".join(json.dumps(v, default=str, ensure_ascii=False) + "\n" for v in values).encode(
-                        "utf-8", "surrogatepass"
-                    )
-                )
-    return digest.hexdigest()
-
-
-def read_back(lake: Lake, table: str, files: Sequence[WrittenFile]) -> tuple[list[ManifestFile], pa.Table]:
-    """The written files with their digests as read back from storage, in row order, and their rows
-    decoded from the same bytes."""
-    manifest, parts = [], []
-    for f in files:
-        data = lake.read_buffer(table, f.path)
-        sha256, blake = file_digests(data)
-        manifest.append(ManifestFile(f.path, f.size, sha256, blake, f.rows))
-        parts.append(pq.read_table(pa.BufferReader(data)))
-    return manifest, pa.concat_tables(parts)
+class _UnchangedContentError(Exception):
+    """The rows written equal the latest publication's: the write is abandoned."""
 
 
 def standard_audits() -> list[Audit]:
     """What every publication must pass: it has rows, all of them are there, ids are unique, no text or id
-    is null."""
+    is null. Each reads the version back streaming (row counts from the log, the rest through DuckDB)."""
     return [_audit_not_empty, _audit_rows, _audit_ids, _audit_nulls]
 
 
-def _audit_not_empty(lake: Lake, table: str, version: int, expected: pa.Table) -> AuditResult:
-    return AuditResult("not_empty", expected.num_rows > 0, f"the selection holds {expected.num_rows} documents")
+def _audit_not_empty(lake: Lake, table: str, version: int, written: Written) -> AuditResult:
+    return AuditResult("not_empty", written.documents > 0, f"the selection holds {written.documents} documents")
 
 
-def _audit_rows(lake: Lake, table: str, version: int, expected: pa.Table) -> AuditResult:
-    written = lake.dataset(table, version).count_rows()
+def _audit_rows(lake: Lake, table: str, version: int, written: Written) -> AuditResult:
+    count = lake.dataset(table, version).count_rows()
     return AuditResult(
-        "rows_written", written == expected.num_rows, f"{written} rows read back, {expected.num_rows} written"
+        "rows_written", count == written.documents, f"{count} rows read back, {written.documents} written"
     )
 
 
-def _audit_ids(lake: Lake, table: str, version: int, expected: pa.Table) -> AuditResult:
-    repeats = "epoch" in expected.column_names  # a mixture repeats a document per source and epoch
-    keys = ["source", "id", "epoch"] if repeats else ["id"]
-    data = lake.read(table, version, columns=keys)
-    distinct = data.group_by(keys).aggregate([]).num_rows
-    what = "(source, id, epoch) triples" if repeats else "ids"
-    return AuditResult("ids_unique", distinct == data.num_rows, f"{distinct} distinct {what} in {data.num_rows} rows")
+def _scan(lake: Lake, table: str, version: int, sql: str) -> tuple[int, ...]:
+    """One aggregate row over every row of a table version (``rows`` in ``sql``), in DuckDB, spilling."""
+    with lake.staging() as folder:
+        con = connect(folder)
+        try:
+            version_relation(con, lake, table, version).create_view("rows")
+            (found,) = con.execute(sql).fetchall()
+        finally:
+            con.close()
+    return tuple(int(v or 0) for v in found)
 
 
-def _audit_nulls(lake: Lake, table: str, version: int, expected: pa.Table) -> AuditResult:
-    data = lake.read(table, version, columns=["id", "text"])
-    nulls = {c: data[c].null_count for c in ("id", "text") if data[c].null_count}
+def _audit_ids(lake: Lake, table: str, version: int, written: Written) -> AuditResult:
+    keys = ", ".join(written.keys)  # column names of the published schema, never input
+    rows, distinct = _scan(
+        lake, table, version, f"SELECT (SELECT count(*) FROM rows), count(*) FROM (SELECT DISTINCT {keys} FROM rows)"
+    )
+    what = "(source, id, epoch) triples" if len(written.keys) > 1 else "ids"
+    return AuditResult("ids_unique", distinct == rows, f"{distinct} distinct {what} in {rows} rows")
+
+
+def _audit_nulls(lake: Lake, table: str, version: int, written: Written) -> AuditResult:
+    ids, texts = _scan(
+        lake,
+        table,
+        version,
+        "SELECT count(*) FILTER (WHERE id IS NULL), count(*) FILTER (WHERE text IS NULL) FROM rows",
+    )
+    nulls = {c: n for c, n in (("id", ids), ("text", texts)) if n}
     return AuditResult("no_null_text_or_id", not nulls, f"nulls: {nulls}" if nulls else "none")
 
 
@@ -120,7 +127,7 @@ def publish(
     lake: Lake,
     name: str,
     kind: str,
-    rows: pa.Table,
+    rows: pa.Table | OrderedRows,
     *,
     order_by: str,
     tokenizer: str,
@@ -132,54 +139,74 @@ def publish(
     audits: Sequence[Audit] | None = None,
     rows_per_file: int = ROWS_PER_FILE,
     gate: Callable[[], list[str]] | None = None,
+    workers: Workers = 1,
 ) -> Publication:
-    """Publish ``rows`` (already in their final order) as the next number of ``name``.
+    """Publish ``rows`` (already in their final order: a small table in memory, or staged ordered rows)
+    as the next number of ``name``.
 
-    ``gate`` says why the upstream versions the rows came from may not be published (their checks
-    failed or never ran); any reason blocks before anything is written. Blocked attempts, at the gate
-    or at an audit, are kept in the publication log.
+    The workers write the files (counting tokens where the rows have none yet) and read each back; this
+    process hashes the stored files, column by column, and commits. Content equal to the latest
+    publication's commits nothing and mints no number (the files written for the comparison are
+    removed). ``gate`` says why the upstream versions the rows came from may not be published (their
+    checks failed or never ran): any reason blocks the publication before anything is committed. Blocked
+    attempts, at the gate or at an audit, are kept in the publication log.
     """
-    catalog = Catalog(lake)
-    table = snapshot_table(name)
-    content = content_sha256(rows)
-    latest = catalog.latest(name)
-    if latest is not None and latest.content_sha256 == content:
-        return Publication(latest, False)
-    refused = gate() if gate is not None else []
-    if refused:
-        record_blocked(lake, name, run_id, refused)
-        raise PublicationBlockedError(name, "upstream checks did not pass", refused)
-    lineage = Lineage(
-        asset="mixtures" if kind == "mixture" else "snapshots",
-        partition=name,
-        run_id=run_id,
-        code_version=code_version,
-        config=dict(definition),
-        upstream=tuple(upstream),
+    with lake.staging() as folder:
+        ordered = rows if isinstance(rows, OrderedRows) else stage_table(rows, folder)
+        catalog = Catalog(lake)
+        latest = catalog.latest(name)
+        refused = gate() if gate is not None else []
+        if refused and latest is None:  # nothing the rows could equal: no need to write them to compare
+            record_blocked(lake, name, run_id, refused)
+            raise PublicationBlockedError(name, "upstream checks did not pass", refused)
+        lineage = Lineage(
+            asset="mixtures" if kind == "mixture" else "snapshots",
+            partition=name,
+            run_id=run_id,
+            code_version=code_version,
+            config=dict(definition),
+            upstream=tuple(upstream),
+        )
+        table = snapshot_table(name)
+        content: list[str] = []
+
+        def before_commit(files: list[WrittenFile]) -> None:
+            content.append(_stored_content(lake, table, files, ordered.schema, folder))
+            if latest is not None and latest.content_sha256 == content[-1]:
+                raise _UnchangedContentError
+            if refused:
+                record_blocked(lake, name, run_id, refused)
+                raise PublicationBlockedError(name, "upstream checks did not pass", refused)
+
+        finished: dict[str, FinishedFile] = {}
+        try:
+            version, files = _write(lake, table, ordered, lineage, (rows_per_file, workers), finished, before_commit)
+        except _UnchangedContentError:
+            assert latest is not None
+            return Publication(latest, False)
+    written = Written(
+        sum(f.rows for f in files), tuple(files), ("source", "id", "epoch") if kind == "mixture" else ("id",)
     )
-    version, files = _write(lake, table, rows, lineage, rows_per_file)
-    results = [audit(lake, table, version, rows) for audit in (audits if audits is not None else standard_audits())]
+    results = [audit(lake, table, version, written) for audit in (audits if audits is not None else standard_audits())]
+    results.append(_audit_read_back(lake, table, version, files))
     failed = [f"{r.name}: {r.detail}" for r in results if not r.passed]
     if failed:
         record_blocked(lake, name, run_id, failed)
         raise PublicationBlockedError(name, f"{table}@v{version} failed its audits", failed)
-    manifest, rows_read = read_back(lake, table, files)
-    same = content_sha256(rows_read) == content
-    results.append(AuditResult("read_back_in_order", same, "rows read back in manifest order hash to the rows written"))
-    if not same:
-        record_blocked(lake, name, run_id, ["read_back_in_order: the rows read back differ from the rows written"])
-        raise PublicationBlockedError(name, f"{table}@v{version} failed its audits", ["read_back_in_order"])
+    done = [finished[f.path] for f in files]
+    manifest = [ManifestFile(f.path, f.size, d.sha256, d.blake3, f.rows) for f, d in zip(files, done, strict=True)]
+    extra = {"by_dump": _by_dump(done)} if ordered.by_dump else {}
     entry = CatalogEntry(
         name=name,
         number=0,  # the catalog assigns it
         kind=kind,
         table=table,
         delta_version=version,
-        documents=rows.num_rows,
-        tokens=int(pc.sum(rows["tokens"]).as_py() or 0),
+        documents=written.documents,
+        tokens=sum(d.tokens for d in done),
         tokenizer=tokenizer,
         order_by=order_by,
-        content_sha256=content,
+        content_sha256=content[-1],
         manifest_sha256=manifest_sha256(manifest),
         manifest=tuple(manifest),
         lineage={
@@ -190,21 +217,80 @@ def publish(
             "commit_id": lineage.commit_id,
         },
         checks={r.name: {"passed": r.passed, "detail": r.detail} for r in results},
-        report=dict(report),
+        report=dict(report) | extra,
     )
     recorded, new = catalog.record(entry, lineage)
     return Publication(recorded, new)
 
 
 def _write(
-    lake: Lake, table: str, rows: pa.Table, lineage: Lineage, rows_per_file: int
+    lake: Lake,
+    table: str,
+    ordered: OrderedRows,
+    lineage: Lineage,
+    options: tuple[int, Workers],
+    finished: dict[str, FinishedFile],
+    before_commit: Callable[[list[WrittenFile]], None],
 ) -> tuple[int, list[WrittenFile]]:
-    """Replace the publication table with ``rows``; a concurrent publisher of the same name makes this
-    retry on top of its version (each publication is its own Delta version either way)."""
+    """Replace the publication table with the ordered rows, one worker job per file; a concurrent
+    publisher of the same name makes this retry on top of its version (each publication is its own Delta
+    version either way)."""
+    rows_per_file, workers = options
     for _ in range(10):
+        expected = lake.ensure_table(table, ordered.schema, PUBLISHED_TABLE_PROPERTIES)
+        jobs = file_jobs(ordered, lake, table, rows_per_file, uuid.uuid4().hex)
+
+        def files(jobs: Iterator[FileJob] = jobs) -> Iterator[WrittenFile]:
+            for done in run_jobs(finish_file, jobs, workers):
+                finished[done.file.path] = done
+                yield done.file
+
         try:
-            expected = lake.ensure_table(table, rows.schema, PUBLISHED_TABLE_PROPERTIES)
-            return lake.write_ordered(table, rows, lineage, expected, rows_per_file)
+            return lake.write_ordered(
+                table, files(), lineage, expected, schema=ordered.schema, before_commit=before_commit
+            )
         except ConcurrentUpdateError:
             continue
     raise ConcurrentUpdateError(f"{table} kept changing under concurrent publishers")
+
+
+def _stored_content(lake: Lake, table: str, files: Sequence[WrittenFile], schema: pa.Schema, folder: Path) -> str:
+    """The content hash of the files as storage holds them, in row order, one column at a time. Files on
+    object storage are copied to the staging folder first, so each is downloaded once, not per column."""
+    if lake.is_local:
+        base = lake.table_uri(table).removeprefix("file://")
+        return files_content_sha256([f"{base}/{f.path}" for f in files], schema)
+    copies = []
+    for f in files:
+        copy = folder / f"stored-{f.path}"
+        copy.write_bytes(lake.read_buffer(table, f.path).to_pybytes())
+        copies.append(copy)
+    try:
+        return files_content_sha256(copies, schema)
+    finally:
+        for copy in copies:
+            copy.unlink(missing_ok=True)
+
+
+def _audit_read_back(lake: Lake, table: str, version: int, files: Sequence[WrittenFile]) -> AuditResult:
+    """The committed version holds exactly the files written; each was read back from storage by the
+    worker that wrote it and decoded to the rows it meant to write (the content hash is computed from the
+    stored files)."""
+    committed = {f["path"]: int(f["num_records"] or 0) for f in lake.files(table, version)}
+    same = committed == {f.path: f.rows for f in files}
+    return AuditResult(
+        "read_back_in_order",
+        same,
+        "each file read back from storage matched its rows; the version holds exactly the files written"
+        if same
+        else f"the version holds other files than those written: {sorted(set(committed) ^ {f.path for f in files})}",
+    )
+
+
+def _by_dump(done: Sequence[FinishedFile]) -> dict[str, dict[str, int]]:
+    documents: Counter[str] = Counter()
+    tokens: Counter[str] = Counter()
+    for d in done:
+        documents.update(d.documents_by_dump)
+        tokens.update(d.tokens_by_dump)
+    return {dump: {"documents": documents[dump], "tokens": tokens[dump]} for dump in sorted(documents)}

@@ -56,6 +56,8 @@ class Tokenizer:
         path = Path(model_path) if model_path else default_model_path()
         if not path.is_file():
             raise TokenizerNotFoundError(f"tokenizer model {path} does not exist")
+        self.path = str(path)
+        """The model file: workers load their own copy of the tokenizer from it."""
         self._processor = spm.SentencePieceProcessor(model_file=str(path))
         self._threads = threads  # 0: SentencePiece's default (all cores)
         name = DEFAULT_MODEL if model_path is None else path.name

@@ -4,16 +4,19 @@ Touches: corpuslake.mixtures and corpuslake.datasets on a lake under tmp_path wi
 snapshots of the committed quality examples.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from corpuslake import client
 from corpuslake.catalog import Catalog
 from corpuslake.datasets import publish_mixture, publish_snapshot
-from corpuslake.mixtures import MixtureShortfallError, build_mixture, recipe_from_mapping
+from corpuslake.mixtures import MixtureRecipe, MixtureShortfallError, build_mixture, recipe_from_mapping
 from corpuslake.publish import content_sha256
+from corpuslake.selection import Selection
 from corpuslake.snapshots import DefinitionError, SnapshotDefinition
 from corpuslake.store import Lake
 from corpuslake.tokens import Tokenizer
@@ -29,6 +32,20 @@ def lake(tmp_path: Path, texts: list[str], tokenizer: Tokenizer) -> Lake:
     publish_snapshot(store, SnapshotDefinition(name="web", languages=("en",)), "run", tokenizer)
     publish_snapshot(store, SnapshotDefinition(name="web-hq", quality_top_percent=25), "run", tokenizer)
     return store
+
+
+@dataclass(frozen=True)
+class Built:
+    """A mixture built (not published): its rows in memory, for small tests."""
+
+    rows: pa.Table
+    report: dict[str, Any]
+
+
+def built(lake: Lake, recipe: MixtureRecipe) -> Built:
+    with lake.staging() as folder:
+        selection: Selection = build_mixture(lake, recipe, folder)
+        return Built(selection.rows.to_table(), selection.report)
 
 
 def recipe(**changes: Any) -> dict[str, Any]:
@@ -52,7 +69,7 @@ def recipe(**changes: Any) -> dict[str, Any]:
 
 
 def test_mixture_meets_its_proportions_in_phase_order(lake: Lake) -> None:
-    selection = build_mixture(lake, recipe_from_mapping(recipe(), "mix.yaml"))
+    selection = built(lake, recipe_from_mapping(recipe(), "mix.yaml"))
     rows = selection.rows
     assert rows["position"].to_pylist() == list(range(rows.num_rows))
     phases = rows["phase"].to_pylist()
@@ -86,7 +103,7 @@ def test_mixture_meets_its_proportions_in_phase_order(lake: Lake) -> None:
 def test_same_pins_and_seed_give_the_same_mixture(lake: Lake, texts: list[str], tokenizer: Tokenizer) -> None:
     parsed = recipe_from_mapping(recipe(), "mix.yaml")
     first = publish_mixture(lake, parsed, "run-1").entry
-    rebuilt = build_mixture(lake, parsed)
+    rebuilt = built(lake, parsed)
     assert content_sha256(rebuilt.rows) == first.content_sha256
     assert client.open(first.uri, lake).to_table().equals(rebuilt.rows)
 
@@ -96,7 +113,7 @@ def test_same_pins_and_seed_give_the_same_mixture(lake: Lake, texts: list[str], 
     again = publish_mixture(lake, parsed, "run-2")
     assert (again.new, again.entry.uri) == (False, "corpuslake://mix@1")
 
-    other = build_mixture(lake, recipe_from_mapping(recipe(seed=8), "mix.yaml")).rows
+    other = built(lake, recipe_from_mapping(recipe(seed=8), "mix.yaml")).rows
     assert other["id"].to_pylist() != rebuilt.rows["id"].to_pylist()
     assert first.kind == "mixture" and first.order_by == "position"
     assert sorted(first.lineage["upstream"]) == ["snapshots/web-hq@v1", "snapshots/web@v1"]
@@ -108,14 +125,14 @@ def test_the_repetition_cap_is_reported_or_fatal(lake: Lake) -> None:
         target_tokens=hq.tokens * 10,
         phases=[{"name": "all", "fraction": 1.0, "sources": [{"uri": "corpuslake://web-hq@1", "max_epochs": 2}]}],
     )
-    selection = build_mixture(lake, recipe_from_mapping(greedy, "mix.yaml"))
+    selection = built(lake, recipe_from_mapping(greedy, "mix.yaml"))
     (line,) = selection.report["phases"][0]["sources"]
     assert line["capped"] and line["realized_tokens"] <= 2 * hq.tokens
     assert line["epochs_drawn"] <= 2.0 and line["epochs_drawn"] > 1.9
     assert set(selection.rows["epoch"].to_pylist()) == {0, 1}
     assert "repetition cap" in selection.report["shortfalls"][0]
     with pytest.raises(MixtureShortfallError, match="web-hq@1 gave"):
-        build_mixture(lake, recipe_from_mapping(greedy | {"on_shortfall": "fail"}, "mix.yaml"))
+        built(lake, recipe_from_mapping(greedy | {"on_shortfall": "fail"}, "mix.yaml"))
 
 
 def test_min_quality_draws_only_good_documents(lake: Lake) -> None:
@@ -123,7 +140,7 @@ def test_min_quality_draws_only_good_documents(lake: Lake) -> None:
         phases=[{"name": "all", "fraction": 1.0, "sources": [{"uri": "corpuslake://web@1", "min_quality": 0.8}]}],
         target_tokens=5_000,
     )
-    rows = build_mixture(lake, recipe_from_mapping(filtered, "mix.yaml")).rows
+    rows = built(lake, recipe_from_mapping(filtered, "mix.yaml")).rows
     web = client.open("corpuslake://web@1", lake).to_table(["id", "quality_score"]).to_pylist()
     good = {r["id"] for r in web if r["quality_score"] >= 0.8}
     assert rows.num_rows and set(rows["id"].to_pylist()) <= good
@@ -160,9 +177,9 @@ def test_single_phase_recipes_and_unknown_pins(lake: Lake) -> None:
         {"name": "flat", "target_tokens": 3000, "seed": 1, "sources": [{"uri": "corpuslake://web@1"}]}, "flat.yaml"
     )
     assert [p.name for p in simple.phases] == ["main"]
-    assert build_mixture(lake, simple).report["phases"][0]["realized_tokens"] > 2500
+    assert built(lake, simple).report["phases"][0]["realized_tokens"] > 2500
     missing = recipe_from_mapping(
         {"name": "flat", "target_tokens": 3000, "seed": 1, "sources": [{"uri": "corpuslake://web@9"}]}, "flat.yaml"
     )
     with pytest.raises(LookupError, match="has no number 9"):
-        build_mixture(lake, missing)
+        built(lake, missing)

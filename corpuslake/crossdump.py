@@ -1,0 +1,119 @@
+"""The cross-dump exact pass at publication: one document per normalized text and per URL.
+
+Exact dedup runs per dump (a re-crawl of a page is a new document of its own dump), so a snapshot that
+spans several dumps would hold a re-crawled page twice. Before its rows are ordered, the selection is
+keyed: workers read row ranges of the staged selection and compute each document's exact key (the
+normalized text's hash, as the dedup stage computes it, over the text as published, redaction applied)
+into small Parquet files; DuckDB then picks the winners. A document is dropped when an earlier one has
+the same key, then when an earlier remaining one has the same URL; earlier means by dump (in the
+snapshot's dump order), then by id. Only ids, dump ranks, keys and URLs reach DuckDB, which spills.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from corpuslake.dedup.normalize import normalize_text
+from corpuslake.ordered import REDACT_COLUMN, read_range
+from corpuslake.parallel import Workers, run_jobs
+from corpuslake.policies import pii
+from corpuslake.spill import literal_path
+from corpuslake.stages.deduplicated import exact_key
+
+_KEYS = pa.schema([("id", pa.string()), ("dump_rank", pa.int32()), ("url", pa.string()), ("text_key", pa.int64())])
+
+
+@dataclass(frozen=True)
+class KeyJob:
+    """Rows ``start`` to ``stop`` of the staged selection, keyed into ``output``."""
+
+    selection: str
+    start: int
+    stop: int
+    output: str
+    redact: bool
+
+
+@dataclass(frozen=True)
+class Dropped:
+    same_text: int
+    same_url: int
+
+    @property
+    def total(self) -> int:
+        return self.same_text + self.same_url
+
+
+def key_rows(job: KeyJob) -> str:
+    rows = read_range(job.selection, job.start, job.stop)
+    texts = rows["text"].to_pylist()
+    if job.redact:
+        flags = rows[REDACT_COLUMN].to_pylist()
+        texts = [pii.redact(t) if f else t for t, f in zip(texts, flags, strict=True)]
+    keys = np.fromiter((exact_key(normalize_text(t or "")) for t in texts), np.int64, len(texts))
+    table = pa.table(
+        [rows["id"], rows["dump_rank"].cast(pa.int32()), rows["url"], pa.array(keys, pa.int64())], schema=_KEYS
+    )
+    pq.write_table(table, job.output)
+    return job.output
+
+
+def _jobs(selection: Path, rows: int, folder: Path, batch_rows: int, redact: bool) -> Iterator[KeyJob]:
+    for index, start in enumerate(range(0, rows, batch_rows)):
+        yield KeyJob(
+            str(selection), start, min(start + batch_rows, rows), str(folder / f"keys-{index:06d}.parquet"), redact
+        )
+
+
+def drop_duplicates(
+    con: duckdb.DuckDBPyConnection,
+    selection: Path,
+    rows: int,
+    folder: Path,
+    *,
+    workers: Workers,
+    redact: bool,
+    batch_rows: int = 32_768,
+) -> Dropped:
+    """Key the staged ``selection`` (with ``id``, ``dump_rank``, ``url``, ``text``) and leave the ids of
+    the documents to drop in DuckDB table ``dropped``; return how many, by reason."""
+    folder.mkdir(parents=True, exist_ok=True)
+    outputs = list(run_jobs(key_rows, _jobs(selection, rows, folder, batch_rows, redact), workers))
+    if not outputs:
+        con.execute("CREATE OR REPLACE TEMP TABLE dropped (id VARCHAR, reason VARCHAR)")
+        return Dropped(0, 0)
+    con.read_parquet(sorted(outputs)).create_view("keyed", replace=True)
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE dropped AS
+        WITH ranked AS (
+            SELECT id, url, dump_rank,
+                   row_number() OVER (PARTITION BY text_key ORDER BY dump_rank, id) AS text_rank
+            FROM keyed
+        ),
+        by_url AS (
+            SELECT id, row_number() OVER (PARTITION BY url ORDER BY dump_rank, id) AS url_rank
+            FROM ranked WHERE text_rank = 1 AND url IS NOT NULL
+        )
+        SELECT id, 'same_text' AS reason FROM ranked WHERE text_rank > 1
+        UNION ALL
+        SELECT id, 'same_url' AS reason FROM by_url WHERE url_rank > 1
+        """
+    )
+    counts = dict(con.execute("SELECT reason, count(*) FROM dropped GROUP BY reason").fetchall())
+    return Dropped(int(counts.get("same_text", 0)), int(counts.get("same_url", 0)))
+
+
+def copy_without_dropped(con: duckdb.DuckDBPyConnection, selection: Path, target: Path, row_group_rows: int) -> int:
+    """The staged selection without the dropped ids, still ordered by id, into ``target``; its rows."""
+    con.execute(
+        f"COPY (SELECT s.* FROM read_parquet({literal_path(selection)}) s "
+        "WHERE s.id NOT IN (SELECT id FROM dropped) ORDER BY s.id) "
+        f"TO {literal_path(target)} (FORMAT parquet, ROW_GROUP_SIZE {int(row_group_rows)})"
+    )
+    return int(pq.ParquetFile(target).metadata.num_rows)

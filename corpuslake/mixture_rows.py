@@ -1,0 +1,118 @@
+"""A mixture's draw without its text: what is drawn is decided on ids and token counts, and the rows are
+fetched afterwards, in position order, by DuckDB.
+
+A source's draw columns (a 64-bit key of each id, its tokens, optionally its quality score) are read
+streaming through the verifying client: about 16 bytes per document stay in memory, never a text. The
+drawn rows are numbers (source, row, epoch, position); DuckDB joins them with the sources' rows as the
+client streams them, and sorts the result by position into one staged Parquet file, spilling past its
+memory limit. A drawn order is a shuffle: no source is ever held in memory to serve it.
+"""
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from corpuslake.client import Snapshot
+
+FETCHED = ("id", "dump", "url", "language", "text", "tokens")
+
+
+@dataclass(frozen=True)
+class DrawColumns:
+    """What a source's draw needs, one entry per document in published order."""
+
+    keys: np.ndarray  # uint64: a keyed hash of each id
+    tokens: np.ndarray  # int64
+    quality: np.ndarray | None  # float64, when the source has quality scores
+
+
+def id_keys(ids: Sequence[str]) -> np.ndarray:
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "little") for i in ids),
+        np.uint64,
+        len(ids),
+    )
+
+
+def draw_columns(snapshot: Snapshot, with_quality: bool) -> DrawColumns:
+    """The draw columns of a published snapshot, read streaming (ids are hashed batch by batch)."""
+    columns = ["id", "tokens"] + (["quality_score"] if with_quality else [])
+    keys, tokens, quality = [], [], []
+    for batch in snapshot.batches(columns):
+        keys.append(id_keys(batch.column("id").to_pylist()))
+        tokens.append(batch.column("tokens").to_numpy(zero_copy_only=False).astype(np.int64))
+        if with_quality:
+            quality.append(batch.column("quality_score").to_numpy(zero_copy_only=False).astype(np.float64))
+    return DrawColumns(
+        np.concatenate(keys) if keys else np.zeros(0, np.uint64),
+        np.concatenate(tokens) if tokens else np.zeros(0, np.int64),
+        (np.concatenate(quality) if quality else np.zeros(0)) if with_quality else None,
+    )
+
+
+def drawn_keys(snapshot: Snapshot, rows: np.ndarray, suffixes: Sequence[str]) -> np.ndarray:
+    """``id_keys(f"{id}{suffix}")`` of the drawn ``rows`` of a source, streaming its id column once."""
+    order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
+    keys = np.zeros(len(rows), np.uint64)
+    offset = 0
+    for batch in snapshot.batches(["id"]):
+        low, high = np.searchsorted(sorted_rows, [offset, offset + batch.num_rows])
+        if high > low:
+            picked = order[low:high]
+            ids = batch.column("id").take(pa.array(sorted_rows[low:high] - offset)).to_pylist()
+            keys[picked] = id_keys([f"{i}{suffixes[p]}" for i, p in zip(ids, picked, strict=True)])
+        offset += batch.num_rows
+    return keys
+
+
+def _source_reader(snapshot: Snapshot, index: int) -> pa.RecordBatchReader:
+    """The fetched columns of a source with its number and each row's place, streaming and verified."""
+    available = set(snapshot.schema.names)
+    schema = pa.schema(
+        [("src", pa.int32()), ("source_row", pa.int64())]
+        + [(c, pa.int32() if c == "tokens" else pa.string()) for c in FETCHED]
+    )
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        offset = 0
+        for batch in snapshot.batches([c for c in FETCHED if c in available]):
+            n = batch.num_rows
+            arrays = [pa.array(np.full(n, index, np.int32)), pa.array(np.arange(offset, offset + n, dtype=np.int64))]
+            for name in FETCHED:
+                kind = schema.field(name).type
+                arrays.append(batch.column(name).cast(kind) if name in available else pa.nulls(n, kind))
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+            offset += n
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def fetch_in_order(
+    con: duckdb.DuckDBPyConnection,
+    draw: pa.Table,
+    sources: Sequence[Snapshot],
+    target: Path,
+    row_group_rows: int = 8192,
+) -> int:
+    """Write the drawn rows with their columns, ordered by position, into ``target``; return the rows.
+
+    ``draw`` has ``position``, ``phase``, ``source`` (the pin), ``epoch``, ``src`` (index into
+    ``sources``) and ``source_row``."""
+    drawn = con.from_arrow(draw).set_alias("d")
+    fetched = None
+    for index, snapshot in enumerate(sources):
+        relation = con.from_arrow(_source_reader(snapshot, index))
+        fetched = relation if fetched is None else fetched.union(relation)
+    assert fetched is not None
+    rows = drawn.join(fetched.set_alias("f"), "d.src = f.src AND d.source_row = f.source_row")
+    columns = ["position", "phase", "source", "epoch", *FETCHED]
+    rows.project(*[duckdb.ColumnExpression(c) for c in columns]).order("position").to_parquet(
+        str(target), row_group_size=row_group_rows
+    )
+    return int(draw.num_rows)

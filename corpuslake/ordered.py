@@ -1,0 +1,147 @@
+"""Rows in their published order, staged as one sorted Parquet file, and the jobs that publish them.
+
+A selection (or a mixture) is sorted by an engine that spills (:mod:`corpuslake.spill`) into one staged
+Parquet file. Each published file is then one job: a row range of that staged file. The worker that runs
+the job reads only its own range, redacts what is flagged, counts tokens with the recorded SentencePiece
+model, writes the final file into the table's folder, reads it back from storage and checks that it
+decodes to the rows meant, and returns the file with its digests and counts. Jobs are small picklable
+values: no rows travel between processes, and the process that commits sees file names and numbers only.
+"""
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from corpuslake.catalog import file_digests
+from corpuslake.content import content_sha256
+from corpuslake.policies import pii
+from corpuslake.store import Lake, WrittenFile
+from corpuslake.tokens import Tokenizer
+
+REDACT_COLUMN = "_redact"
+"""A boolean column of a staged file: the row's text holds personal data to replace before publishing."""
+
+
+@dataclass(frozen=True)
+class OrderedRows:
+    """The rows of a publication, in order, in one staged Parquet file (shared by every worker)."""
+
+    path: str
+    rows: int
+    schema: pa.Schema
+    """The published schema (``tokens`` included); staged columns are cast to it."""
+    tokenizer: str | None = None
+    """A SentencePiece model file: the workers count ``tokens`` with it (None: the staged rows have them)."""
+    redact: bool = False
+    """Whether the staged file has the :data:`REDACT_COLUMN` flag."""
+    by_dump: bool = False
+    """Whether the publication's report gets documents and tokens per dump."""
+
+    def to_table(self) -> pa.Table:
+        """The staged rows in the published schema, for small publications whose rows need no tokens
+        counted (mixtures, tables staged from memory): tests compare them with what was published."""
+        return pq.read_table(self.path).select(self.schema.names).cast(self.schema)
+
+
+def stage_table(rows: pa.Table, folder: Path) -> OrderedRows:
+    """A table already in memory (and already in its order, with its tokens) as staged ordered rows."""
+    path = folder / "ordered-in-memory.parquet"
+    pq.write_table(rows, path, row_group_size=8192)
+    return OrderedRows(str(path), rows.num_rows, rows.schema)
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One published file: rows ``start`` to ``stop`` of the staged file, written as ``name``."""
+
+    source: OrderedRows
+    lake: Lake
+    table: str
+    name: str
+    start: int
+    stop: int
+    row_group_rows: int = 8192
+
+
+@dataclass(frozen=True)
+class FinishedFile:
+    file: WrittenFile
+    sha256: str
+    blake3: str
+    tokens: int
+    documents_by_dump: dict[str, int] = field(default_factory=dict)
+    tokens_by_dump: dict[str, int] = field(default_factory=dict)
+    redacted: int = 0
+
+
+def file_jobs(source: OrderedRows, lake: Lake, table: str, rows_per_file: int, prefix: str) -> Iterator[FileJob]:
+    """One job per published file; file names sort in row order."""
+    for index, start in enumerate(range(0, max(source.rows, 1), rows_per_file)):
+        yield FileJob(
+            source, lake, table, f"part-{index:06d}-{prefix}.parquet", start, min(start + rows_per_file, source.rows)
+        )
+
+
+def finish_file(job: FileJob) -> FinishedFile:
+    """Read the job's row range, redact and count tokens, write the file, and read it back."""
+    rows = read_range(job.source.path, job.start, job.stop)
+    redacted = 0
+    if job.source.redact:
+        flags = rows[REDACT_COLUMN].to_pylist()
+        redacted = sum(1 for f in flags if f)
+        if redacted:
+            texts = [pii.redact(t) if f else t for t, f in zip(rows["text"].to_pylist(), flags, strict=True)]
+            rows = rows.set_column(rows.schema.get_field_index("text"), "text", pa.array(texts, pa.string()))
+    schema = job.source.schema
+    if job.source.tokenizer is not None:
+        counts = _tokenizer(job.source.tokenizer).count(rows["text"])
+        rows = rows.append_column("tokens", counts) if "tokens" not in rows.column_names else rows
+    rows = rows.select(schema.names).cast(schema)
+    written = job.lake.write_ordered_part(job.table, job.name, rows, row_group_rows=job.row_group_rows)
+    data = job.lake.read_buffer(job.table, written.path)  # the bytes as storage holds them
+    if content_sha256(pq.read_table(pa.BufferReader(data))) != content_sha256(rows):
+        raise OSError(f"{job.table}/{written.path} read back differs from the rows written")
+    sha256, blake = file_digests(data)
+    documents, tokens = _by_dump(rows)
+    total = int(pc.sum(rows["tokens"]).as_py() or 0)
+    return FinishedFile(written, sha256, blake, total, documents, tokens, redacted)
+
+
+def read_range(path: str, start: int, stop: int) -> pa.Table:
+    """Rows ``start`` to ``stop`` of a Parquet file, reading only the row groups that hold them."""
+    parquet = pq.ParquetFile(path, memory_map=True)
+    groups, first, offset = [], None, 0
+    for index in range(parquet.metadata.num_row_groups):
+        rows = parquet.metadata.row_group(index).num_rows
+        if offset + rows > start and offset < stop:
+            groups.append(index)
+            first = offset if first is None else first
+        offset += rows
+    if not groups:
+        return parquet.schema_arrow.empty_table()
+    assert first is not None
+    table = parquet.read_row_groups(groups)
+    return table.slice(start - first, stop - start).combine_chunks()
+
+
+def _by_dump(rows: pa.Table) -> tuple[dict[str, int], dict[str, int]]:
+    if "dump" not in rows.column_names:
+        return {}, {}
+    documents: Counter[str] = Counter()
+    tokens: Counter[str] = Counter()
+    for dump, count in zip(rows["dump"].to_pylist(), rows["tokens"].to_pylist(), strict=True):
+        documents[dump] += 1
+        tokens[dump] += count
+    return dict(documents), dict(tokens)
+
+
+@cache
+def _tokenizer(model: str) -> Tokenizer:
+    """One tokenizer per worker process, single-threaded: the workers are the parallelism."""
+    return Tokenizer(model, threads=1)

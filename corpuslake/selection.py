@@ -1,0 +1,183 @@
+"""Selecting a snapshot's rows in bounded memory: DuckDB over the source version's files, per dump.
+
+The source's dumps are scanned by DuckDB (only the columns the definition needs; each dump's files of
+the exact version read), filtered by language and score, cut at the top percent in two passes over the
+score column (:func:`corpuslake.quality.select.top_percent_cut`), joined with the content signals when
+policies apply, cleared of cross-dump duplicates (:mod:`corpuslake.crossdump`), and sorted by id into
+one staged Parquet file. DuckDB spills to the staging folder past its memory limit; this process never
+holds the rows. Tokens are counted later, by the workers that write the published files.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from duckdb import ColumnExpression as C
+from duckdb import ConstantExpression as K
+from duckdb import FunctionExpression as F
+
+from corpuslake.crossdump import copy_without_dropped, drop_duplicates
+from corpuslake.lineage import TableVersion
+from corpuslake.ordered import REDACT_COLUMN, OrderedRows
+from corpuslake.parallel import Workers
+from corpuslake.quality.select import top_percent_cut
+from corpuslake.snapshots import DefinitionError, SnapshotDefinition
+from corpuslake.spill import DEFAULT_SPILL, SpillConfig, connect, count_rows, dump_relation, union_all
+from corpuslake.store import Lake
+from corpuslake.tokens import Tokenizer
+
+_DOUBLE = duckdb.sqltypes.DOUBLE
+_SIGNALS = ["id", "pii_emails", "pii_ips", "pii_phones", "pii_cards", "badword_rate", "contamination_ngrams"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    rows: OrderedRows
+    upstream: tuple[TableVersion, ...]
+    report: dict[str, Any]
+    read: dict[str, list[str]] = field(default_factory=dict)
+    """The dumps read from each upstream table (what the publication gate checks)."""
+
+
+def select_snapshot(
+    lake: Lake,
+    definition: SnapshotDefinition,
+    tokenizer: Tokenizer,
+    staging: Path,
+    *,
+    workers: Workers = 1,
+    spill: SpillConfig = DEFAULT_SPILL,
+    row_group_rows: int = 8192,
+) -> Selection:
+    """The rows a definition selects from the latest version of its source, ordered by id, staged under
+    ``staging``; ``tokenizer``'s model counts their tokens when they are published."""
+    version = lake.version(definition.source)
+    if version is None:
+        raise LookupError(f"snapshot {definition.name}: table {definition.source} does not exist yet")
+    schema = lake.dataset(definition.source, version).schema
+    wanted = list(definition.columns)
+    absent = [c for c in wanted if c not in schema.names]
+    if absent:
+        raise DefinitionError(f"snapshot {definition.name}: {definition.source} has no column(s) {', '.join(absent)}")
+    quality = definition.quality_threshold is not None or definition.quality_top_percent is not None
+    if quality and "quality_score" not in schema.names:
+        raise DefinitionError(
+            f"snapshot {definition.name}: quality selection needs source scored, not {definition.source}"
+        )
+    extra = ["language", "language_score", "url"] + (["quality_score"] if quality else [])
+    needed = list(dict.fromkeys([*wanted, *[c for c in extra if c in schema.names]]))
+    dumps = _dumps(lake, definition, version)
+    upstream = [TableVersion(definition.source, version)]
+    con = connect(staging, spill)
+    try:
+        parts = [
+            dump_relation(con, lake, definition.source, version, d, i, needed, schema) for i, d in enumerate(dumps)
+        ]
+        if not parts:
+            empty = pa.schema([schema.field(c) for c in needed]).append(pa.field("dump_rank", pa.int32()))
+            parts = [con.from_arrow(empty.empty_table())]
+        steps, report, relation = _filter(con, definition, union_all(parts))
+        if definition.needs_signals:
+            relation, signals_version = _apply_policies(con, lake, definition, relation, dumps)
+            upstream.append(TableVersion("content_signals", signals_version))
+            steps["after_policies"] = count_rows(relation)
+        staged = staging / "selected.parquet"
+        hidden = ["dump_rank"] + ([REDACT_COLUMN] if definition.redact_pii else [])
+        kept = list(dict.fromkeys([*wanted, "url", *hidden])) if "url" in needed else [*wanted, *hidden]
+        relation.project(*[C(c) for c in kept]).order("id").to_parquet(str(staged), row_group_size=row_group_rows)
+        rows = pq.ParquetFile(staged).metadata.num_rows
+        if definition.cross_dump_duplicates == "drop" and len(dumps) > 1 and "url" in needed:
+            dropped = drop_duplicates(
+                con, staged, rows, staging / "keys", workers=workers, redact=definition.redact_pii
+            )
+            report["cross_dump"] = {"duplicates": "drop", "same_text": dropped.same_text, "same_url": dropped.same_url}
+            if dropped.total:
+                staged, rows = (
+                    staging / "ordered.parquet",
+                    copy_without_dropped(con, staged, staging / "ordered.parquet", row_group_rows),
+                )
+            steps["after_cross_dump"] = rows
+        if definition.redact_pii:
+            flagged = con.read_parquet(str(staged)).filter(C(REDACT_COLUMN))
+            report["pii_redacted_documents"] = count_rows(flagged)
+    finally:
+        con.close()
+    published = pa.schema([schema.field(c) for c in wanted]).append(pa.field("tokens", pa.int32()))
+    ordered = OrderedRows(str(staged), rows, published, tokenizer.path, definition.redact_pii, by_dump=True)
+    read = {t.table: dumps for t in upstream}
+    return Selection(ordered, tuple(upstream), {**report, "steps": steps}, read)
+
+
+def _dumps(lake: Lake, definition: SnapshotDefinition, version: int) -> list[str]:
+    """The dumps the snapshot reads, in the snapshot's dump order (sorted by name)."""
+    present = {f.get("partition.dump") for f in lake.files(definition.source, version)}
+    wanted = present if definition.dumps is None else present & set(definition.dumps)
+    return sorted(d for d in wanted if isinstance(d, str))
+
+
+def _filter(
+    con: duckdb.DuckDBPyConnection, definition: SnapshotDefinition, relation: duckdb.DuckDBPyRelation
+) -> tuple[dict[str, int], dict[str, Any], duckdb.DuckDBPyRelation]:
+    """Languages, language score and quality, each step counted."""
+
+    def count(rel: duckdb.DuckDBPyRelation) -> int:
+        return count_rows(rel)
+
+    steps = {"source_rows": count(relation)}
+    report: dict[str, Any] = {}
+    if definition.languages is not None:
+        relation = relation.filter(F("list_contains", K(list(definition.languages)), C("language")))
+        steps["after_languages"] = count(relation)
+    if definition.min_language_score is not None:
+        relation = relation.filter(C("language_score").cast(_DOUBLE) >= K(float(definition.min_language_score)))
+        steps["after_language_score"] = count(relation)
+    if definition.quality_threshold is not None:
+        relation = relation.filter(C("quality_score").cast(_DOUBLE) >= K(float(definition.quality_threshold)))
+        steps["after_quality"] = count(relation)
+    elif definition.quality_top_percent is not None:
+        relation.create_view("candidates", replace=True)
+        cut = top_percent_cut(con, "candidates", definition.quality_top_percent)
+        score = C("quality_score").cast(_DOUBLE)
+        relation = relation.filter((score > K(cut.score)) | ((score == K(cut.score)) & (C("id") <= K(cut.last_id))))
+        steps["after_quality"] = count(relation)
+        report["quality_cut"] = round(cut.score, 6)
+    return steps, report, relation
+
+
+def _apply_policies(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    definition: SnapshotDefinition,
+    relation: duckdb.DuckDBPyRelation,
+    dumps: list[str],
+) -> tuple[duckdb.DuckDBPyRelation, int]:
+    version = lake.version("content_signals")
+    if version is None:
+        raise LookupError(f"snapshot {definition.name}: its content policies need the content_signals table")
+    schema = lake.dataset("content_signals", version).schema
+    signals = [
+        dump_relation(con, lake, "content_signals", version, d, i, _SIGNALS, schema) for i, d in enumerate(dumps)
+    ]
+    joined = relation.join(
+        union_all(signals).project(*[C(c).alias(f"sig_{c}") for c in _SIGNALS]), "id = sig_id", "left"
+    )
+    joined.create_view("with_signals", replace=True)
+    unscanned = con.execute(
+        "SELECT dump, count(*) FROM with_signals WHERE sig_badword_rate IS NULL GROUP BY dump ORDER BY dump"
+    ).fetchall()
+    if unscanned:
+        missing = [str(d) for d, _ in unscanned]
+        raise LookupError(
+            f"snapshot {definition.name}: {sum(n for _, n in unscanned)} documents have no content signals "
+            f"(materialize content_signals for dump(s) {', '.join(missing)})"
+        )
+    if definition.drop_contaminated:
+        joined = joined.filter(C("sig_contamination_ngrams") == K(0))
+    if definition.max_badword_rate is not None:
+        joined = joined.filter(C("sig_badword_rate").cast(_DOUBLE) <= K(float(definition.max_badword_rate)))
+    found = C("sig_pii_emails") + C("sig_pii_ips") + C("sig_pii_phones") + C("sig_pii_cards")
+    columns = [C(c) for c in relation.columns]
+    return joined.project(*columns, (found > K(0)).alias(REDACT_COLUMN)), version
