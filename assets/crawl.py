@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.metadata import report_metadata
 from corpuslake.pipeline import ingest_crawl_files
+from corpuslake.scan import head
 from orchestration.partitions import dump_partitions
 from orchestration.resources import ComputeResource, LakeResource, LandingZoneResource
 
@@ -31,11 +32,11 @@ def crawl_files(
     )
     for problem in report.problems:
         context.log.warning(f"rejected file: {problem}")
-    preview = store.read(
-        "crawl_files",
-        report.version,
-        dumps=[dump],
-        columns=["source_file", "size", "format", "records", "response_records", "error"],
+    preview = head(
+        store.dataset("crawl_files", report.version),
+        dump,
+        ["source_file", "size", "format", "records", "response_records", "error"],
+        10,
     )
     return dg.MaterializeResult(
         metadata=report_metadata(report, preview.slice(0, 10)),

@@ -7,6 +7,7 @@ import dagster as dg
 from assets.metadata import report_metadata
 from corpuslake.pipeline import deduplicate
 from corpuslake.runner import StageReport
+from corpuslake.scan import head
 from corpuslake.stages.deduplicated import DedupConfig
 from orchestration.config import config_class, to_dataclass
 from orchestration.partitions import dump_partitions
@@ -42,8 +43,8 @@ def deduplicated(
     store = lake.lake()
     stage_config = to_dataclass(DedupConfig, config)
     report = deduplicate(store, dump, context.run.run_id, stage_config, compute.resolved_workers(), context.log.info)
-    preview = store.read(
-        "deduplicated", report.version, dumps=[dump], columns=["id", "url", "cluster_size", "dup_kind", "text"]
+    preview = head(
+        store.dataset("deduplicated", report.version), dump, ["id", "url", "cluster_size", "dup_kind", "text"], 10
     )
     return dg.MaterializeResult(
         metadata={**report_metadata(report, preview.slice(0, 10)), **dedup_metadata(report, stage_config)},

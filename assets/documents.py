@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets.metadata import report_metadata
 from corpuslake.pipeline import extract_documents
+from corpuslake.scan import head
 from corpuslake.stages.documents import DocumentsConfig
 from orchestration.config import config_class, to_dataclass
 from orchestration.partitions import dump_partitions
@@ -46,11 +47,11 @@ def documents(
         compute.resolved_workers(),
         context.log.info,
     )
-    preview = store.read(
-        "documents",
-        report.version,
-        dumps=[dump],
-        columns=["id", "url", "language", "language_score", "text_chars", "text"],
+    preview = head(
+        store.dataset("documents", report.version),
+        dump,
+        ["id", "url", "language", "language_score", "text_chars", "text"],
+        10,
     )
     return dg.MaterializeResult(
         metadata=report_metadata(report, preview.slice(0, 10)),

@@ -7,6 +7,7 @@ import dagster as dg
 from assets.metadata import funnel_metadata, report_metadata
 from corpuslake.filters.chain import ORDER, FilterConfig
 from corpuslake.pipeline import filter_documents
+from corpuslake.scan import head
 from orchestration.config import config_class, to_dataclass
 from orchestration.partitions import dump_partitions
 from orchestration.resources import ComputeResource, LakeResource
@@ -45,11 +46,11 @@ def filtered(
     report = filter_documents(
         store, dump, context.run.run_id, stage_config, compute.resolved_workers(), context.log.info
     )
-    preview = store.read(
-        "filtered",
-        report.version,
-        dumps=[dump],
-        columns=["id", "url", "language", "gopher_words", "fineweb_line_punct_ratio", "text"],
+    preview = head(
+        store.dataset("filtered", report.version),
+        dump,
+        ["id", "url", "language", "gopher_words", "fineweb_line_punct_ratio", "text"],
+        10,
     )
     return dg.MaterializeResult(
         metadata={**report_metadata(report, preview.slice(0, 10)), **funnel_metadata(report, ORDER)},

@@ -8,6 +8,7 @@ from assets.metadata import report_metadata
 from corpuslake.pipeline import build_quality_training_set, score_documents, train_quality_model
 from corpuslake.quality.model import ModelConfig
 from corpuslake.quality.training import TrainingSetConfig
+from corpuslake.scan import head
 from orchestration.config import config_class, to_dataclass
 from orchestration.partitions import dump_partitions
 from orchestration.resources import ComputeResource, LakeResource
@@ -61,7 +62,8 @@ def scored(context: dg.AssetExecutionContext, lake: LakeResource, compute: Compu
     dump = context.partition_key
     store = lake.lake()
     report = score_documents(store, dump, context.run.run_id, compute.resolved_workers(), context.log.info)
-    preview = store.read("scored", report.version, dumps=[dump], columns=["id", "url", "quality_score", "text"])
+    # the best-scored of the partition's first 1,000 rows: a preview never reads the whole partition
+    preview = head(store.dataset("scored", report.version), dump, ["id", "url", "quality_score", "text"], 1_000)
     metadata = report_metadata(report, preview.sort_by([("quality_score", "descending")]).slice(0, 10)) | {
         "model_hash": report.extra["model_hash"],
         "mean_quality_score": round(report.extra["mean_score"], 4),
