@@ -373,6 +373,7 @@ def figures(size: dict[str, Any]) -> dict[str, Any]:
         fig["run_peak_role"] = run["largest_process"]["role"]
         in_run = sum(run.get("by_step", {}).get(s, {}).get("cpu_seconds", 0.0) for s in _INGEST_STEPS)
         fig["run_docs_filtered_pages_per_cpu_second"] = pages / in_run if in_run else None
+        fig["run_docs_filtered_cpu_ms_per_page"] = 1000 * in_run / pages if in_run else None
     if peer and peer["returncode"] == 0:
         fig["peer_pages_per_cpu_second"] = pages / peer["cpu_seconds"]
         fig["peer_peak_rss"] = peer["largest_process"]["peak_rss"]
@@ -419,7 +420,10 @@ def print_size(label: str, size: dict[str, Any]) -> None:
                 print(f"    {v['cpu_seconds']:9.1f} s CPU {v['wall_seconds']:9.1f} s wall  {name:<55} max RSS {rss}")
     peer_steps = size.get("peer", {}).get("steps", {})
     if peer_steps:
-        counts = [(name.split(":")[-1].strip(), c.get("forwarded", c.get("total"))) for name, c in peer_steps.items()]
+        counts = [
+            (name.split(":")[-1].strip(), c.get("forwarded", c.get("total", c.get("documents"))))
+            for name, c in peer_steps.items()
+        ]
         extractor: dict[str, Any] = next((c for name, c in peer_steps.items() if "Trafilatura" in name), {})
         print(f"  datatrove documents out of each step: {', '.join(f'{n} {c}' for n, c in counts)}")
         print(f"    (trafilatura timeouts: {extractor.get('timeout', 0)})")
@@ -449,6 +453,7 @@ def growth(base: dict[str, Any], other: dict[str, Any]) -> dict[str, float | Non
         "docs_filtered_peak_rss": ratio("docs_filtered_peak_rss"),
         "run_cpu_per_page": ratio("run_cpu_ms_per_page"),
         "docs_filtered_cpu_per_page": ratio("docs_filtered_cpu_ms_per_page"),
+        "run_docs_filtered_cpu_per_page": ratio("run_docs_filtered_cpu_ms_per_page"),
         "peer_peak_rss": ratio("peer_peak_rss"),
     }
 
@@ -509,7 +514,11 @@ def main() -> None:
     parser.add_argument("--skip", action="append", default=[], choices=["stages", "run", "peer"])
     parser.add_argument("--work", default=None, help="folder for the fresh lakes (default: the temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep lakes, logs and the peer's output")
+    parser.add_argument("--compare", nargs="+", type=Path, help="only print these earlier JSON outputs together")
     args = parser.parse_args()
+    if args.compare:
+        compare(args.compare)
+        return
     landings = [p.resolve() for p in (args.landing or [ROOT / "samples" / "crawl"])]
     OUT.mkdir(parents=True, exist_ok=True)
     cache = str(OUT / "cache")
@@ -536,14 +545,37 @@ def main() -> None:
         report["sizes"][label] = measure_size(args, landing, code, cache)
         print_size(label, report["sizes"][label])
         (OUT / f"scale_run-{stamp}.json").write_text(json.dumps(report, indent=1, default=str))
+    print_growth(report)
+    (OUT / f"scale_run-{stamp}.json").write_text(json.dumps(report, indent=1, default=str))
+    print(f"\nfigures: {OUT / f'scale_run-{stamp}.json'}")
+
+
+def print_growth(report: dict[str, Any]) -> None:
+    """Each size against the first: the growth ratios, kept in ``report["growth"]``."""
     labels = list(report["sizes"])
     for label in labels[1:]:
         ratios = growth(report["sizes"][labels[0]]["figures"], report["sizes"][label]["figures"])
         report.setdefault("growth", {})[f"{label}/{labels[0]}"] = ratios
         print(f"\n{label}/{labels[0]}: " + ", ".join(f"{k} {_num(v, '.2f')}x" for k, v in ratios.items()))
         print("  goals: peak RSS of the largest process <= 1.15x, CPU per input record <= 1.1x")
-    (OUT / f"scale_run-{stamp}.json").write_text(json.dumps(report, indent=1, default=str))
-    print(f"\nfigures: {OUT / f'scale_run-{stamp}.json'}")
+
+
+def compare(files: list[Path]) -> None:
+    """Sizes measured by separate invocations (e.g. S with the peer, M without), side by side."""
+    merged: dict[str, Any] = {"sizes": {}, "sources": {}}
+    for path in files:
+        report = json.loads(path.read_text())
+        for label, size in report["sizes"].items():
+            into = merged["sizes"].setdefault(label, {})
+            into.update(size)  # parts measured by a later file replace the same parts of an earlier one
+            for part in ("stages", "run", "peer"):
+                if part in size:
+                    merged["sources"].setdefault(label, {})[part] = f"{path.name} @ {report['machine']['commit']}"
+    for label, size in merged["sizes"].items():
+        size["figures"] = figures(size)  # recomputed: the parts may come from several files
+        print(f"\n[{label}: " + ", ".join(f"{part} from {src}" for part, src in merged["sources"][label].items()) + "]")
+        print_size(label, size)
+    print_growth(merged)
 
 
 if __name__ == "__main__":
