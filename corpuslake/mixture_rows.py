@@ -55,8 +55,9 @@ def draw_columns(snapshot: Snapshot, with_quality: bool) -> DrawColumns:
     )
 
 
-def drawn_keys(snapshot: Snapshot, rows: np.ndarray, suffixes: Sequence[str]) -> np.ndarray:
-    """``id_keys(f"{id}{suffix}")`` of the drawn ``rows`` of a source, streaming its id column once."""
+def drawn_keys(snapshot: Snapshot, rows: np.ndarray, epochs: np.ndarray, uri: str) -> np.ndarray:
+    """``id_keys(f"{id}/{epoch}/{uri}")`` of the drawn ``rows`` of a source (with their ``epochs``),
+    streaming its id column once."""
     order = np.argsort(rows, kind="stable")
     sorted_rows = rows[order]
     keys = np.zeros(len(rows), np.uint64)
@@ -66,7 +67,8 @@ def drawn_keys(snapshot: Snapshot, rows: np.ndarray, suffixes: Sequence[str]) ->
         if high > low:
             picked = order[low:high]
             ids = batch.column("id").take(pa.array(sorted_rows[low:high] - offset)).to_pylist()
-            keys[picked] = id_keys([f"{i}{suffixes[p]}" for i, p in zip(ids, picked, strict=True)])
+            marks = epochs[picked].tolist()
+            keys[picked] = id_keys([f"{i}/{e}/{uri}" for i, e in zip(ids, marks, strict=True)])
         offset += batch.num_rows
     return keys
 

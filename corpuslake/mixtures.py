@@ -25,12 +25,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from corpuslake.catalog import Catalog, parse_pin
+from corpuslake.catalog import Catalog
 from corpuslake.client import Snapshot
 from corpuslake.lineage import TableVersion
 from corpuslake.mixture_rows import DrawColumns, draw_columns, drawn_keys, fetch_in_order
 from corpuslake.names import check_name
 from corpuslake.ordered import OrderedRows
+from corpuslake.pins import parse_pin
 from corpuslake.selection import Selection
 from corpuslake.snapshots import DefinitionError, load_named
 from corpuslake.spill import DEFAULT_SPILL, SpillConfig, connect
@@ -364,8 +365,8 @@ def _shuffle_keys(snapshots: Mapping[str, Snapshot], phases: list[list[_Part]]) 
     for uri, snapshot in snapshots.items():
         mine = [part for parts in phases for part in parts if part.uri == uri]
         rows = np.concatenate([p.rows for p in mine]) if mine else np.zeros(0, np.int64)
-        suffixes = [f"/{e}/{uri}" for p in mine for e in p.epochs.tolist()]
-        keys = drawn_keys(snapshot, rows, suffixes)
+        epochs = np.concatenate([p.epochs for p in mine]) if mine else np.zeros(0, np.int32)
+        keys = drawn_keys(snapshot, rows, epochs, uri)
         start = 0
         for part in mine:
             part.keys, start = keys[start : start + len(part.rows)], start + len(part.rows)

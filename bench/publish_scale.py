@@ -1,0 +1,243 @@
+"""Publishing a snapshot of a million documents: peak memory of the publishing process, and the token
+counting throughput of one against two workers.
+
+Input: a synthetic ``scored`` table written with the lake API into a temporary lake, two dumps of
+``--sizes`` documents in all. Every text is real prose: two paragraphs of the committed quality examples
+(``samples/quality/examples.jsonl.gz``: edited prose and web text) cut and joined, the first 300 and the
+last 250 characters of each, one pair per document so that no two texts are the same; 1% of the second
+dump re-crawls documents of the first (the same text under a new URL), which the cross-dump pass drops.
+Scores are uniform in [0, 1); the definition keeps the top 95% (so >= 1M documents at the default
+size), all columns, tokens counted with the SentencePiece model of mistral-common.
+
+For each size, in child processes (so that each figure is its own process's):
+  publish   ``publish_snapshot(..., workers=W)`` end to end: selection in DuckDB (1 GB memory limit,
+            spilling to the lake's staging folder), the cross-dump pass, W workers counting tokens and
+            writing files, the content hash of the stored files, the commit, the audits, the catalog.
+            Prints wall seconds, CPU seconds (user+sys) of the publishing process and of its workers,
+            peak RSS of the publishing process and of the largest worker.
+  tokens    the same selection staged once, then the file jobs alone (read a row range, count tokens,
+            write and read back the file) over the first ``--throughput-docs`` documents, with 1 worker
+            (in the process) and with 2 (a pool, started before the clock): tokens per wall second.
+
+    python bench/publish_scale.py [--sizes 250000 1100000] [--throughput-docs 262144] [--workers 2]
+
+Figures only: nothing is asserted. The machine's other load shows in wall times (CPU seconds are given).
+"""
+
+import argparse
+import contextlib
+import gzip
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from corpuslake.lineage import Lineage  # noqa: E402
+from corpuslake.store import Lake  # noqa: E402
+
+EXAMPLES = ROOT / "samples" / "quality" / "examples.jsonl.gz"
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("dump", pa.string()),
+        ("url", pa.string()),
+        ("warc_record_id", pa.string()),
+        ("warc_date", pa.timestamp("us", tz="UTC")),
+        ("source_file", pa.string()),
+        ("text", pa.string()),
+        ("language", pa.string()),
+        ("language_score", pa.float32()),
+        ("quality_score", pa.float32()),
+        ("quality_model", pa.string()),
+        ("cluster_size", pa.int32()),
+    ]
+)
+BATCH = 50_000
+
+
+def paragraphs() -> list[str]:
+    with gzip.open(EXAMPLES, "rt", encoding="utf-8") as lines:
+        texts = [str(json.loads(line)["text"]) for line in lines]
+    found = [p.strip() for t in texts for p in t.split("\n") if len(p.strip()) > 80]
+    heads = {p[:300]: p for p in reversed(found)}  # one paragraph per head and per tail: unique pairs
+    tails = {p[-250:]: p for p in heads.values()}
+    return sorted(tails.values())
+
+
+def batches(dump: str, start: int, count: int, paras: list[str], copies: dict[int, int]) -> Iterator[pa.RecordBatch]:
+    """Documents ``start`` to ``start + count``; document i pairs paragraphs (i mod P, i div P)."""
+    rng = np.random.default_rng(start)
+    p = len(paras)
+    for first in range(start, start + count, BATCH):
+        n = min(BATCH, start + count - first)
+        numbers = [copies.get(i, i) for i in range(first, first + n)]  # a copy takes an earlier document's text
+        texts = [paras[i % p][:300] + " " + paras[(i // p) % p][-250:] for i in numbers]
+        ids = [f"{dump}-{i:08d}" for i in range(first, first + n)]
+        yield pa.RecordBatch.from_arrays(
+            [
+                pa.array(ids),
+                pa.array([dump] * n),
+                pa.array([f"https://example.org/{dump}/{i}" for i in range(first, first + n)]),
+                pa.array([f"<urn:uuid:{i}>" for i in ids]),
+                pa.array(np.full(n, 1_700_000_000_000_000, np.int64)).cast(pa.timestamp("us", tz="UTC")),
+                pa.array([f"{dump}/file-{i // 10_000:04d}.warc.gz" for i in range(first, first + n)]),
+                pa.array(texts),
+                pa.array(["en"] * n),
+                pa.array(np.full(n, 0.9, np.float32)),
+                pa.array(rng.random(n, dtype=np.float32)),
+                pa.array(["bench"] * n),
+                pa.array(np.ones(n, np.int32)),
+            ],
+            schema=SCHEMA,
+        )
+
+
+def build(lake: Lake, size: int) -> None:
+    paras = paragraphs()
+    half = size // 2
+    copies = {half + k * 97: k * 89 for k in range(size // 200)}  # 1% of D2 repeats D1 texts
+    for dump, start, count in (("D1", 0, half), ("D2", half, size - half)):
+        reader = pa.RecordBatchReader.from_batches(SCHEMA, batches(dump, start, count, paras, copies))
+        lake.write_partition("scored", reader, Lineage("scored", dump, "bench", "bench", {}), {"dump": dump})
+
+
+def definition() -> Any:
+    from corpuslake.snapshots import SnapshotDefinition
+
+    return SnapshotDefinition(name="bench", quality_top_percent=95)
+
+
+def usage() -> dict[str, float]:
+    """CPU seconds of this process and of its worker processes, reaped or still running, and peak RSS."""
+    me, reaped = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    running = 0.0
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            times = child.cpu_times()
+            running += times.user + times.system
+    return {
+        "cpu_self": me.ru_utime + me.ru_stime,
+        "cpu_workers": reaped.ru_utime + reaped.ru_stime + running,
+        "rss_self_mib": me.ru_maxrss / 1024,
+        "rss_worker_mib": reaped.ru_maxrss / 1024,
+    }
+
+
+def child_publish(root: str, workers: int) -> dict[str, Any]:
+    from corpuslake.datasets import publish_snapshot
+    from corpuslake.parallel import shutdown_pools
+
+    lake = Lake(root)
+    started = time.perf_counter()
+    entry = publish_snapshot(lake, definition(), "bench", workers=workers).entry
+    wall = time.perf_counter() - started
+    shutdown_pools()  # the workers' usage counts once they are reaped
+    dropped = entry.report.get("cross_dump", {})
+    return (
+        {"wall": wall, "documents": entry.documents, "tokens": entry.tokens, "files": len(entry.manifest)}
+        | {"cross_dump_dropped": dropped.get("same_text", 0) + dropped.get("same_url", 0)}
+        | usage()
+    )
+
+
+def warm(model: str) -> int:
+    from corpuslake.ordered import _tokenizer
+
+    return len(_tokenizer(model).count(["warm up"]))
+
+
+def child_tokens(root: str, docs: int) -> dict[str, Any]:
+    from corpuslake.ordered import file_jobs, finish_file
+    from corpuslake.parallel import run_jobs
+    from corpuslake.selection import select_snapshot
+    from corpuslake.store import ROWS_PER_FILE
+    from corpuslake.tokens import default_tokenizer
+
+    lake = Lake(root)
+    tokenizer = default_tokenizer()
+    figures: dict[str, Any] = {}
+    with lake.staging() as folder:
+        selection = select_snapshot(lake, definition(), tokenizer, folder)
+        list(run_jobs(warm, [tokenizer.path] * 4, 2))  # the pool starts (and loads the model) off the clock
+        warm(tokenizer.path)
+        for workers in (1, 2):
+            jobs = [
+                j for j in file_jobs(selection.rows, lake, f"scratch-{workers}", ROWS_PER_FILE, "t") if j.start < docs
+            ]
+            before = usage()
+            started = time.perf_counter()
+            done = list(run_jobs(finish_file, jobs, workers))
+            wall = time.perf_counter() - started
+            after = usage()
+            tokens = sum(d.tokens for d in done)
+            cpu = after["cpu_self"] + after["cpu_workers"] - before["cpu_self"] - before["cpu_workers"]
+            figures[str(workers)] = {"documents": sum(d.file.rows for d in done), "tokens": tokens, "wall": wall}
+            figures[str(workers)] |= {"tokens_per_s": tokens / wall, "cpu": cpu, "load": os.getloadavg()[0]}
+    return figures
+
+
+def run_child(kind: str, root: str, argument: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", kind, root, str(argument)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"child {kind} failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 1_100_000])
+    parser.add_argument("--throughput-docs", type=int, default=262_144)  # 8 files: 4 per worker
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, root, argument = args.child
+        result = child_publish(root, int(argument)) if kind == "publish" else child_tokens(root, int(argument))
+        print(json.dumps(result))
+        return
+    load = os.getloadavg()[0]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load {load:.1f}, Python {platform.python_version()}")
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory(prefix="corpuslake-publish-scale-", dir=ROOT.parent) as scratch:
+            root = str(Path(scratch) / "lake")
+            started = time.perf_counter()
+            build(Lake(root), size)
+            print(f"\n== {size:,} scored documents (two dumps), built in {time.perf_counter() - started:.0f}s")
+            p = run_child("publish", root, args.workers)
+            print(
+                f"publish ({args.workers} workers): {p['documents']:,} documents, {p['tokens']:,} tokens, "
+                f"{p['files']} files, {p['cross_dump_dropped']:,} cross-dump duplicates dropped, "
+                f"{p['wall']:.0f}s wall; "
+                f"CPU {p['cpu_self']:.0f}s publisher + {p['cpu_workers']:.0f}s workers; "
+                f"peak RSS publisher {p['rss_self_mib']:,.0f} MiB, largest worker {p['rss_worker_mib']:,.0f} MiB"
+            )
+            t = run_child("tokens", root, args.throughput_docs)
+            one, two = t["1"], t["2"]
+            print(
+                f"token counting over {one['documents']:,} documents ({one['tokens']:,} tokens): "
+                f"1 worker {one['tokens_per_s']:,.0f} tokens/s ({one['wall']:.1f}s wall, {one['cpu']:.1f}s CPU), "
+                f"2 workers {two['tokens_per_s']:,.0f} tokens/s ({two['wall']:.1f}s wall, {two['cpu']:.1f}s CPU): "
+                f"{two['tokens_per_s'] / one['tokens_per_s']:.2f}x "
+                f"(load average {one['load']:.1f} and {two['load']:.1f}; "
+                f"CPU per token {one['cpu'] / one['tokens'] * 1e6:.2f} and {two['cpu'] / two['tokens'] * 1e6:.2f} us)"
+            )
+
+
+if __name__ == "__main__":
+    main()
