@@ -1,37 +1,73 @@
-"""Throughput of dedup: MinHash signatures against datasketch, the whole stage, and the band index.
+"""Dedup: MinHash signatures against datasketch, and the memory of the cluster step as the dump grows.
 
-Reads a lake holding documents and filtered for the sample dumps (``make demo`` builds it) and prints:
+Prints:
 
 - signatures, docs/s on one core, same normalized texts, same parameters (word 5-grams, 112
   permutations), one after the other in this process: ours (shingle hashing and signatures, numpy over
   a batch of 1,000) against datasketch (``MinHash(num_perm=112).update_batch`` on the encoded 5-gram
-  strings, its fast path), and the ratio (target: at least 5x); plus ours including normalization;
-- the whole stage (hash, cluster, commit three tables) on each dump of a copy of the lake, one worker:
-  per_dump on both dumps, then incremental on the second;
-- the band index: rows and Parquet bytes after one and after two dumps, and the peak memory
-  (tracemalloc) of the incremental lookup of a new dump against one and against two earlier dumps.
+  strings, its fast path), and the ratio (target: at least 5x); plus ours including normalization.
+  Texts: the lake's documents when ``--lake`` holds them, else the synthetic documents below;
+- the cluster step at each ``--sizes`` (synthetic dumps: random words with planted exact copies, near
+  copies and chains of near copies; hashed by ``--workers`` processes into Parquet as the stage's
+  workers do), each run in a fresh child process: DuckDB with ``--memory`` as its limit (the product's
+  path) and the in-memory union-find the tests keep as the reference (tests/dedup_reference.py); per run
+  the child's peak RSS, its CPU seconds (user + sys) and the documents kept, which must agree.
 
-    python bench/dedup_throughput.py [--lake lake]
+    python bench/dedup_throughput.py [--sizes 50000 500000] [--memory 256MB] [--workers 2] [--lake lake]
 """
 
 import argparse
+import json
 import os
 import platform
-import shutil
+import random
+import resource
+import subprocess
+import sys
 import tempfile
 import time
-import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pads
 from datasketch import MinHash
 
+from corpuslake.dedup import clusters
 from corpuslake.dedup.minhash import MinHasher
 from corpuslake.dedup.normalize import normalize_text
-from corpuslake.dedup.run import load_earlier
-from corpuslake.pipeline import deduplicate
+from corpuslake.parallel import run_jobs
+from corpuslake.schemas import MINHASH_INDEX
 from corpuslake.stages.deduplicated import DedupConfig, HashJob, hash_batch
 from corpuslake.store import Lake
+
+WORDS = [f"{a}{b}{c}" for a in "bcdfghjklmnpqrstvwz" for b in "aeiou" for c in "bdgklmnprst"][:1_000]
+
+
+def synthetic_batches(count: int, batch: int, seed: int) -> Iterator[pa.Table]:
+    """``count`` documents of 40-160 words in batches: 10% exact copies (case and digits changed), 15%
+    near copies (1-4 words replaced) of a recent document, which also makes chains of near copies."""
+    rng = random.Random(seed)
+    recent: list[list[str]] = []  # the documents copies are drawn from: bounded, so generating is too
+    for start in range(0, count, batch):
+        ids, texts = [], []
+        for i in range(start, min(count, start + batch)):
+            roll = rng.random()
+            if recent and roll < 0.10:
+                words = [w.upper() if rng.random() < 0.2 else w for w in rng.choice(recent)] + [str(i)]
+            elif recent and roll < 0.25:
+                words = list(rng.choice(recent))
+                for _ in range(rng.randint(1, 4)):
+                    words[rng.randrange(len(words))] = rng.choice(WORDS)
+            else:
+                words = rng.choices(WORDS, k=rng.randint(40, 160))
+            recent.append(words)
+            if len(recent) > 5_000:
+                recent.pop(rng.randrange(len(recent)))
+            ids.append(f"doc-{i:09d}")
+            texts.append(" ".join(words))
+        yield pa.table({"id": ids, "text": texts})
 
 
 def signature_figures(texts: list[str]) -> None:
@@ -51,77 +87,125 @@ def signature_figures(texts: list[str]) -> None:
         m.update_batch(grams)
     theirs = time.perf_counter() - started
 
-    started = time.perf_counter()
-    for at in range(0, len(texts), 1_000):
-        chunk = texts[at : at + 1_000]
-        hash_batch(HashJob(at, [str(i) for i in range(len(chunk))], chunk, DedupConfig()))
-    whole = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        for at in range(0, len(texts), 1_000):
+            chunk = pa.table(
+                {"id": [str(i) for i in range(len(texts[at : at + 1_000]))], "text": texts[at : at + 1_000]}
+            )
+            hash_batch(HashJob(at, chunk, scratch, DedupConfig()))
+        whole = time.perf_counter() - started
     n = len(texts)
     print(f"signatures on {n} documents (one core, word 5-grams, 112 permutations):")
     print(f"  datasketch update_batch   {n / theirs:9,.0f} docs/s")
     print(f"  ours                      {n / ours:9,.0f} docs/s   ratio {theirs / ours:.1f}x (target >= 5x)")
-    print(f"  ours with normalization   {n / whole:9,.0f} docs/s   (the stage's hashing: normalize, exact key, bands)")
+    print(f"  ours with normalization   {n / whole:9,.0f} docs/s   (the stage's hashing job, Parquet file included)")
 
 
-def stage_figures(lake_root: Path) -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        copy = Path(scratch) / "lake"
-        shutil.copytree(lake_root, copy, ignore=shutil.ignore_patterns("deduplicated", "minhash_index", "_staging"))
-        lake = Lake(str(copy), cache=str(Lake(str(lake_root)).cache_dir()))
-        dumps = sorted({r["dump"] for r in lake.read("filtered", columns=["dump"]).to_pylist()})
-        print(f"whole stage, one worker ({', '.join(dumps)}):")
-        index_after: list[tuple[int, int]] = []
-        for scope, dump in [*[("per_dump", d) for d in dumps], ("incremental", dumps[-1])]:
-            rows = lake.read("filtered", dumps=[dump], columns=["id"]).num_rows
+def hash_dump(count: int, staging: Path, workers: int) -> list[str]:
+    jobs = (
+        HashJob(seq, batch, str(staging), DedupConfig())
+        for seq, batch in enumerate(synthetic_batches(count, 1_000, seed=count))
+    )
+    return sorted(o.path for o in run_jobs(hash_batch, jobs, workers))
+
+
+def cluster_child(staging: Path, memory: str) -> dict[str, float]:
+    """The product's cluster step over the hash files in ``staging``; what a driver does, nothing else."""
+    files = sorted(str(p) for p in (staging / "hashes").glob("*.parquet"))
+    work = staging / f"duckdb-{os.getpid()}"
+    work.mkdir()
+    with clusters.connect(work, memory) as con:
+        clusters.load_dump(con, files, "D", verify=False)
+        con.register("earlier_index", MINHASH_INDEX.empty_table())
+        clusters.load_earlier(con, "D")
+        clusters.decide_all(con, DedupConfig(), work / "decisions", earlier_matched=False)
+    decisions = pads.dataset(work / "decisions", partitioning="hive").to_table(columns=["kept"])
+    return {"kept": float(decisions.column("kept").to_numpy(zero_copy_only=False).sum())}
+
+
+def reference_child(staging: Path) -> dict[str, float]:
+    """The in-memory union-find the tests keep, over the same files: the driver as it was."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.dedup_reference import Earlier, Hashed, cluster_dump
+
+    files = sorted(str(p) for p in (staging / "hashes").glob("*.parquet"))
+    config = DedupConfig()
+    decision = cluster_dump("D", Hashed.read(files, config), Earlier.none(), config)
+    return {"kept": float(decision.kept.sum())}
+
+
+def peak_rss() -> float:
+    """This process's peak resident set (VmHWM): ru_maxrss would carry the parent's peak across exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return float(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def child(mode: str, staging: Path, memory: str) -> dict[str, float]:
+    """Run one clustering in a fresh process; its peak RSS, CPU seconds and wall time."""
+    started = time.perf_counter()
+    command = [sys.executable, __file__, "--child", mode, "--staging", str(staging), "--memory", memory]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{mode} child failed:\n{done.stderr}")
+    out = done.stdout
+    figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return figures | {"wall": time.perf_counter() - started}
+
+
+def memory_figures(sizes: list[int], memory: str, workers: int) -> None:
+    print(f"cluster step, synthetic dumps (10% exact, 15% near copies), DuckDB memory_limit={memory}:")
+    print(
+        f"  {'documents':>10} {'path':9} {'peak RSS':>10} {'above imports':>13} {'CPU s':>7} {'wall s':>7} {'kept':>9}"
+    )
+    base = child("imports", Path.cwd(), memory)
+    print(f"  {0:>10} {'imports':9} {base['rss'] / 2**20:8,.0f} MiB {'':>13} {base['cpu']:7.1f} {base['wall']:7.1f}")
+    for size in sizes:
+        with tempfile.TemporaryDirectory(dir=Path.cwd()) as scratch:
+            staging = Path(scratch)
             started = time.perf_counter()
-            report = deduplicate(lake, dump, "bench", DedupConfig(scope=scope), workers=1)
-            seconds = time.perf_counter() - started
-            c = report.counters
-            print(
-                f"  {scope:11} {dump}: {rows} documents in {seconds:.2f}s = {rows / seconds:,.0f} docs/s; "
-                f"removed exact {c.get('removed.exact', 0)}, near {c.get('removed.near', 0)}; "
-                f"earlier documents matched {c.get('earlier_documents_matched', 0)}"
-            )
-            if scope == "per_dump":
-                index = lake.read("minhash_index")
-                size = sum(p.stat().st_size for p in (copy / "minhash_index").rglob("*.parquet"))
-                index_after.append((index.num_rows, size))
-        for count, (rows_, size) in enumerate(index_after, start=1):
-            print(
-                f"  band index after {count} dump(s): {rows_:,} rows, {size / 1024:,.0f} KiB of Parquet (all versions)"
-            )
-        # the lookup a new dump makes, against one and against two earlier dumps
-        texts = lake.read("filtered", dumps=[dumps[-1]], columns=["id", "text"])
-        outcome = hash_batch(HashJob(0, texts["id"].to_pylist(), texts["text"].to_pylist(), DedupConfig()))
-        index_version = lake.version("minhash_index")
-        assert index_version is not None
-        for label, new_dump in (("one earlier dump", dumps[-1]), ("two earlier dumps", "ZZZZ-later-dump")):
-            tracemalloc.start()
-            started = time.perf_counter()
-            earlier = load_earlier(lake, index_version, None, new_dump, [outcome], DedupConfig(scope="incremental"))
-            seconds = time.perf_counter() - started
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            print(
-                f"  incremental lookup against {label}: {len(earlier.ids)} earlier documents matched, "
-                f"peak {peak / 2**20:.1f} MiB, {seconds * 1000:.0f} ms"
-            )
+            hash_dump(size, staging, workers)
+            print(f"  ({size:,} documents hashed by {workers} workers in {time.perf_counter() - started:.1f}s)")
+            for mode in ("duckdb", "reference"):
+                f = child(mode, staging, memory)
+                above = (f["rss"] - base["rss"]) / size
+                print(
+                    f"  {size:>10,} {mode:9} {f['rss'] / 2**20:8,.0f} MiB {above:7,.0f} B/doc "
+                    f"{f['cpu']:7.1f} {f['wall']:7.1f} {int(f['kept']):>9,}"
+                )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lake", default="lake")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 500_000])
+    parser.add_argument("--memory", default="256MB")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--child", choices=["duckdb", "reference", "imports"])
+    parser.add_argument("--staging")
     args = parser.parse_args()
-    root = Path(args.lake).resolve()
-    lake = Lake(str(root))
-    if lake.version("filtered") is None:
-        raise SystemExit(f"no filtered table in {args.lake}: run `make demo` first")
+    if args.child:
+        result = {"kept": 0.0}  # imports: what every child holds before it clusters
+        if args.child == "duckdb":
+            result = cluster_child(Path(args.staging), args.memory)
+        elif args.child == "reference":
+            result = reference_child(Path(args.staging))
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(json.dumps(result | {"rss": peak_rss(), "cpu": usage.ru_utime + usage.ru_stime}))
+        return
     machine = platform.processor() or platform.machine()
     print(f"machine: {machine}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    texts = lake.read("documents", columns=["text"])["text"].to_pylist()
-    print(f"input: documents of {root} ({len(texts)} texts, mean {np.mean([len(t) for t in texts]):,.0f} chars)")
+    root = Path(args.lake)
+    if root.exists() and Lake(str(root.resolve())).version("documents") is not None:
+        texts = Lake(str(root.resolve())).read("documents", columns=["text"])["text"].to_pylist()
+        print(f"input: documents of {root} ({len(texts)} texts, mean {np.mean([len(t) for t in texts]):,.0f} chars)")
+    else:
+        texts = next(synthetic_batches(5_000, 5_000, seed=1)).column("text").to_pylist()
+        print(f"input: {len(texts)} synthetic documents (no lake at {root})")
     signature_figures(texts)
-    stage_figures(root)
+    memory_figures(args.sizes, args.memory, args.workers)
 
 
 if __name__ == "__main__":

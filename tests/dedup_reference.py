@@ -39,14 +39,17 @@ class Hashed:
     @classmethod
     def read(cls, paths: Sequence[str], config: DedupConfig) -> "Hashed":
         table = pa.concat_tables([pq.read_table(p) for p in paths])
-        bands = table.column("bands").to_pylist()
+        column = table.column("bands").combine_chunks()
+        has_words = column.is_valid().to_numpy(zero_copy_only=False)
+        bands = np.zeros((len(table), config.bands), np.int64)  # zeros for a document without words
+        bands[has_words] = column.flatten().to_numpy().reshape(-1, config.bands)
         shingles = table.column("shingles").to_pylist() if config.verify else []
         return cls(
             ids=table.column("id").to_pylist(),
             exact=table.column("exact").to_numpy(),
-            bands=np.array([b or [0] * config.bands for b in bands], np.int64).reshape(len(bands), config.bands),
+            bands=bands,
             lengths=table.column("text_chars").to_numpy(),
-            has_words=np.array([b is not None for b in bands], bool),
+            has_words=has_words,
             shingles=[np.array(s, np.int64) for s in shingles],
         )
 

@@ -15,7 +15,7 @@ from corpuslake.dedup import clusters
 from corpuslake.dedup.clusters import ClusterAlarmError
 from corpuslake.schemas import MINHASH_INDEX
 from corpuslake.stages.deduplicated import DedupConfig
-from tests.dedup_reference import decide_both, hash_files, index_rows
+from tests.dedup_reference import decide_both, index_rows
 
 # letters only: normalization maps digits to 0, which would make numbered words equal
 VOCAB = ["".join("abcdefghijklmnopqrstuvwxyz"[(i // 26**k) % 26] for k in range(4)) for i in range(20_000)]
@@ -94,12 +94,8 @@ def test_runaway_clusters_stop_both(tmp_path: Path) -> None:
 
 
 def test_an_empty_dump_has_no_decisions(tmp_path: Path) -> None:
-    staging = tmp_path / "s"
-    staging.mkdir()
-    with clusters.connect(staging, "128MB") as con:
-        clusters.load_dump(con, hash_files(staging, ["a"], ["x"], DedupConfig()), "D", False)
-        con.execute("DELETE FROM docs")
-        con.execute("DELETE FROM bands")
+    with clusters.connect(tmp_path, "128MB") as con:
+        clusters.load_dump(con, [], "D", verify=True)
         con.register("earlier_index", MINHASH_INDEX.empty_table())
         assert clusters.load_earlier(con, "D") == 0
-        assert clusters.decide_all(con, DedupConfig(), staging / "decisions", earlier_matched=False) == {}
+        assert clusters.decide_all(con, DedupConfig(), tmp_path / "decisions", earlier_matched=False) == {}

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from corpuslake.stages.deduplicated import DedupConfig
 
@@ -44,6 +45,19 @@ _ORDER = {
     "shortest_text": "text_chars ASC",
 }
 
+
+# The columns of the hash files the cluster step reads (corpuslake.stages.deduplicated.hash_batch).
+_NO_HASHES = pa.schema(
+    [
+        ("seq", pa.int32()),
+        ("row", pa.int32()),
+        ("id", pa.string()),
+        ("exact", pa.int64()),
+        ("text_chars", pa.int64()),
+        ("bands", pa.list_(pa.int64())),
+        ("shingles", pa.list_(pa.int64())),
+    ]
+)
 
 # Edges from the smallest node of each group of equal keys to the group's other members.
 _EXACT_STAR = (
@@ -66,22 +80,25 @@ def check_policy(policy: tuple[str, ...]) -> None:
         raise ValueError(f"unknown keep policy {unknown}; choose from {', '.join(POLICIES)}")
 
 
-def connect(staging: Path, memory_limit: str, threads: int = 0) -> duckdb.DuckDBPyConnection:
+def connect(staging: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
     """A database file and spill folder under ``staging``, limited to ``memory_limit``."""
     config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": memory_limit,
         "temp_directory": str(staging / "spill"),
-        "preserve_insertion_order": False,
+        "preserve_insertion_order": False,  # no step needs it, and it costs memory
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
     }
-    if threads:
-        config["threads"] = str(threads)
     return duckdb.connect(str(staging / "clusters.duckdb"), config=config)
 
 
 def load_dump(con: duckdb.DuckDBPyConnection, hash_files: list[str], dump: str, verify: bool) -> None:
     """Tables ``docs`` (one row per document), ``bands`` (one per band key) and ``shingles`` from the
     workers' hash files."""
-    con.read_parquet(hash_files).create_view("hashes")
+    if hash_files:
+        con.read_parquet(hash_files).create_view("hashes")
+    else:  # a dump partition without documents
+        con.register("hashes", _NO_HASHES.empty_table())
     con.execute(
         "CREATE TABLE docs AS SELECT (seq::BIGINT << 32) + row AS node, seq, row, id, $dump AS dump, exact, text_chars "
         "FROM hashes",
@@ -92,7 +109,7 @@ def load_dump(con: duckdb.DuckDBPyConnection, hash_files: list[str], dump: str, 
         "unnest(bands) AS key FROM (SELECT (seq::BIGINT << 32) + row AS node, bands FROM hashes "
         "WHERE bands IS NOT NULL)"
     )
-    con.execute("CREATE TABLE dump_keys AS SELECT exact AS key FROM docs UNION SELECT key FROM bands")
+    con.execute("CREATE VIEW dump_keys AS SELECT exact AS key FROM docs UNION ALL SELECT key FROM bands")
     con.execute("CREATE TABLE shingles (node BIGINT, shingles BIGINT[])")
     if verify:
         con.execute("INSERT INTO shingles SELECT (seq::BIGINT << 32) + row, shingles FROM hashes")
