@@ -14,7 +14,7 @@ For each size, in child processes (so that each figure is its own process's):
             spilling to the lake's staging folder), the cross-dump pass, W workers counting tokens and
             writing files, the content hash of the stored files, the commit, the audits, the catalog.
             Prints wall seconds, CPU seconds (user+sys) of the publishing process and of its workers,
-            peak RSS of the publishing process and of the largest worker.
+            peak RSS of the publishing process (its rusage) and of the largest worker (sampled).
   tokens    the same selection staged once, then the file jobs alone (read a row range, count tokens,
             write and read back the file) over the first ``--throughput-docs`` documents, with 1 worker
             (in the process) and with 2 (a pool, started before the clock): tokens per wall second.
@@ -34,6 +34,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,16 +143,32 @@ def child_publish(root: str, workers: int) -> dict[str, Any]:
     from corpuslake.parallel import shutdown_pools
 
     lake = Lake(root)
+    peak = [0.0]
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_workers, args=(peak, stop), daemon=True)
+    sampler.start()
     started = time.perf_counter()
     entry = publish_snapshot(lake, definition(), "bench", workers=workers).entry
     wall = time.perf_counter() - started
+    stop.set()
+    sampler.join()
     shutdown_pools()  # the workers' usage counts once they are reaped
     dropped = entry.report.get("cross_dump", {})
     return (
         {"wall": wall, "documents": entry.documents, "tokens": entry.tokens, "files": len(entry.manifest)}
         | {"cross_dump_dropped": dropped.get("same_text", 0) + dropped.get("same_url", 0)}
         | usage()
+        | {"rss_worker_mib": peak[0]}
     )
+
+
+def sample_workers(peak: list[float], stop: threading.Event) -> None:
+    """The largest RSS of a worker process, sampled every 0.2 s (the rusage of reaped children is no
+    measure here: a spawned child's peak includes the parent's pages between fork and exec)."""
+    while not stop.wait(0.2):
+        for child in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                peak[0] = max(peak[0], child.memory_info().rss / 2**20)
 
 
 def warm(model: str) -> int:

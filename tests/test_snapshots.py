@@ -20,17 +20,18 @@ from deltalake import DeltaTable
 
 import corpuslake
 from corpuslake import client
-from corpuslake.catalog import Catalog, DamagedSnapshotError, InvalidPinError, PinError, parse_pin
-from corpuslake.cli import main
+from corpuslake.catalog import Catalog
 from corpuslake.datasets import publish_snapshot
 from corpuslake.diff import diff_snapshots
 from corpuslake.lineage import Lineage
 from corpuslake.maintenance import collect_garbage
-from corpuslake.publish import AuditResult, PublicationBlockedError, standard_audits
+from corpuslake.pins import DamagedSnapshotError, InvalidPinError, PinError, parse_pin
+from corpuslake.publish import AuditResult, PublicationBlockedError, Written, standard_audits
 from corpuslake.schemas import SCORED
 from corpuslake.snapshots import DefinitionError, SnapshotDefinition, definition_from_mapping
 from corpuslake.store import Lake
 from corpuslake.tokens import Tokenizer, default_model_path
+from orchestration.cli import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "samples" / "quality" / "examples.jsonl.gz"
 SCHEMA = pa.schema([f.with_nullable(True) for f in SCORED])
@@ -184,7 +185,7 @@ def test_gc_keeps_published_versions_byte_identical(
     files_before = {f.path: (tmp_path / "lake" / first.table / f.path).read_bytes() for f in first.manifest}
 
     # a publication that fails its audit writes a version but never reaches the catalog
-    def refuse(lake: Lake, table: str, version: int, rows: pa.Table) -> AuditResult:
+    def refuse(lake: Lake, table: str, version: int, written: Written) -> AuditResult:
         return AuditResult("refuse", False, "crafted failure")
 
     with pytest.raises(PublicationBlockedError, match="crafted failure"):
