@@ -20,7 +20,6 @@ A pin is ``corpuslake://<name>@<number>``. ``@latest`` exists only for writing l
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -30,10 +29,10 @@ import blake3
 import pyarrow as pa
 
 from corpuslake.lineage import Lineage
-from corpuslake.names import InvalidNameError, check_name
+from corpuslake.names import check_name
+from corpuslake.pins import Pin, PinError, parse_pin
 from corpuslake.store import ConcurrentUpdateError, Lake
 
-SCHEME = "corpuslake://"
 CATALOG_TABLE = "catalog"
 SNAPSHOTS_PREFIX = "snapshots"
 # Time travel to a published version needs its log entries: keep them (and say so in the table's own
@@ -64,55 +63,6 @@ CATALOG = pa.schema(
         pa.field("published_at", pa.timestamp("us", tz="UTC"), nullable=False),
     ]
 )
-
-
-class PinError(LookupError):
-    """A pin that cannot be served: unknown name or number, or data that no longer matches."""
-
-
-class InvalidPinError(PinError, ValueError):
-    """Text that is not a pin at all."""
-
-
-class DamagedSnapshotError(PinError):
-    """A published snapshot's files are missing or differ from its manifest."""
-
-    def __init__(self, uri: str, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__(f"{uri} cannot be read: " + "; ".join(self.problems))
-
-
-@dataclass(frozen=True)
-class Pin:
-    name: str
-    number: int | None  # None: latest (lock files only)
-
-    def __str__(self) -> str:
-        return f"{SCHEME}{self.name}@{'latest' if self.number is None else self.number}"
-
-
-_PIN = re.compile(r"^corpuslake://(?P<name>[^@/]+)@(?P<number>[0-9]+|latest)$")
-
-
-def parse_pin(text: str, allow_latest: bool = False) -> Pin:
-    """``corpuslake://name@N`` as a :class:`Pin`; anything else is refused with the reason."""
-    match = _PIN.fullmatch(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise InvalidPinError(f"{text!r} is not a pin: write corpuslake://<name>@<number>, e.g. corpuslake://web-en@1")
-    try:
-        name = check_name(match["name"], "snapshot name")
-    except InvalidNameError as error:
-        raise InvalidPinError(str(error)) from error
-    if match["number"] == "latest":
-        if not allow_latest:
-            raise InvalidPinError(
-                f"{text} names no fixed version: pin a number, or run `corpuslake lock` to resolve @latest once"
-            )
-        return Pin(name, None)
-    number = int(match["number"])
-    if number < 1:
-        raise InvalidPinError(f"{text}: snapshot numbers start at 1")
-    return Pin(name, number)
 
 
 @dataclass(frozen=True)

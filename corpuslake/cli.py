@@ -3,20 +3,25 @@
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from corpuslake import client
-from corpuslake.catalog import SCHEME, Catalog, CatalogEntry, DamagedSnapshotError, parse_pin
+from corpuslake.catalog import Catalog, CatalogEntry
 from corpuslake.diff import diff_snapshots
 from corpuslake.maintenance import collect_garbage
+from corpuslake.pins import SCHEME, DamagedSnapshotError, parse_pin
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
 from corpuslake.summary import lake_summary
 from corpuslake.verdicts import blocked_attempts
 
+Commands = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+
+def main(argv: Sequence[str] | None = None, more_commands: Commands | None = None) -> int:
+    """Run one command. ``more_commands`` adds the commands that drive the Dagster graph (``run``,
+    ``publish``): they live with the orchestration (``orchestration.cli``), which the engine never imports."""
+    parser = _parser(more_commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("corpuslake").setLevel(logging.INFO)
@@ -27,22 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(more_commands: Commands | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="corpuslake", description=__doc__)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
-
-    run = sub.add_parser("run", help="materialize every stage for the dumps of a landing zone")
-    run.add_argument("--landing", help="landing zone (default: the sample crawl, or CORPUSLAKE_LANDING)")
-    run.add_argument("--lake", help="lake root (default: ./lake, or CORPUSLAKE_LAKE)")
-    run.add_argument("--datasets", help="definitions folder (default: samples/datasets, or CORPUSLAKE_DATASETS)")
-    run.add_argument("--dump", action="append", help="only this dump (repeatable; default: all)")
-    run.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
-    run.add_argument(
-        "--executor",
-        choices=["local", "ray"],
-        help="local process pool or Ray tasks (default: CORPUSLAKE_EXECUTOR, local)",
-    )
-    run.set_defaults(handler=_run)
+    if more_commands is not None:
+        more_commands(sub)
 
     lineage = sub.add_parser("lineage", help="print the chain of table versions back to the WARC files")
     lineage.add_argument("target", metavar="TABLE[@VERSION]", help="e.g. documents or documents@3")
@@ -50,42 +44,37 @@ def _parser() -> argparse.ArgumentParser:
     lineage.set_defaults(handler=_lineage)
 
     summary = sub.add_parser("summary", help="documents per dump and language, rejections by reason")
-    summary.add_argument("--lake", help=_LAKE_HELP)
+    summary.add_argument("--lake", help=LAKE_HELP)
     summary.set_defaults(handler=_summary)
-
-    publish = sub.add_parser("publish", help="publish every snapshot definition, then every mixture recipe")
-    publish.add_argument("--lake", help=_LAKE_HELP)
-    publish.add_argument("--datasets", help="definitions folder (default: samples/datasets, or CORPUSLAKE_DATASETS)")
-    publish.set_defaults(handler=_publish)
 
     snapshots = sub.add_parser("snapshots", help="list the published snapshots and mixtures")
     snapshots.add_argument("name", nargs="?", help="only this name")
-    snapshots.add_argument("--lake", help=_LAKE_HELP)
+    snapshots.add_argument("--lake", help=LAKE_HELP)
     snapshots.set_defaults(handler=_snapshots)
 
     resolve = sub.add_parser("resolve", help="what a pin reads: table, Delta version, counts, manifest")
     resolve.add_argument("uri", metavar="URI", help="corpuslake://name@N (or @latest), or a lock file")
-    resolve.add_argument("--lake", help=_LAKE_HELP)
+    resolve.add_argument("--lake", help=LAKE_HELP)
     resolve.set_defaults(handler=_resolve)
 
     lock = sub.add_parser("lock", help="resolve the pins of a training config into a lock file beside it")
     lock.add_argument("config", metavar="CONFIG.yaml")
-    lock.add_argument("--lake", help=_LAKE_HELP)
+    lock.add_argument("--lake", help=LAKE_HELP)
     lock.set_defaults(handler=_lock)
 
     diff = sub.add_parser("diff", help="documents added, removed and changed between two pins")
     diff.add_argument("a", metavar="URI_A")
     diff.add_argument("b", metavar="URI_B")
-    diff.add_argument("--lake", help=_LAKE_HELP)
+    diff.add_argument("--lake", help=LAKE_HELP)
     diff.set_defaults(handler=_diff)
 
     verify = sub.add_parser("verify", help="check every file of a pin against its manifest")
     verify.add_argument("uri", metavar="URI")
-    verify.add_argument("--lake", help=_LAKE_HELP)
+    verify.add_argument("--lake", help=LAKE_HELP)
     verify.set_defaults(handler=_verify)
 
     gc = sub.add_parser("gc", help="vacuum old table versions; every published version stays readable")
-    gc.add_argument("--lake", help=_LAKE_HELP)
+    gc.add_argument("--lake", help=LAKE_HELP)
     gc.add_argument(
         "--retention-hours", type=int, default=168, help="keep files removed less than this ago (default 168)"
     )
@@ -94,40 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_LAKE_HELP = "lake root (default: ./lake, or CORPUSLAKE_LAKE)"
-
-
-def _run(args: argparse.Namespace) -> int:
-    # The one command that drives the Dagster graph reaches the orchestration package at call time;
-    # every other command, and the engine itself, stays free of Dagster.
-    import warnings
-
-    from orchestration.run import run_dumps
-
-    # Per-partition asset checks are a Dagster preview feature we rely on knowingly; say so once, here.
-    warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
-
-    settings = load_settings(lake=args.lake, landing=args.landing, datasets=args.datasets, executor=args.executor)
-    print(f"landing zone: {settings.landing}\nlake: {settings.lake}\ndagster home: {settings.dagster_home}")
-    print(
-        f"executor: {settings.executor}"
-        + (f" ({settings.ray_address or 'local Ray instance'})" if settings.executor == "ray" else "")
-    )
-    runs = run_dumps(settings, args.dump, args.workers)
-    for run in runs:
-        status = "ok" if run.success else f"FAILED ({', '.join(run.failed_steps)})"
-        what = f"dump {run.dump}" if run.dump else run.job
-        print(f"run {run.run_id} {what}: {status}")
-        if run.settled is not None and run.settled.merged:
-            tags = f", tagged {', '.join(run.settled.tags)}" if run.settled.tags else ""
-            print(f"  lakeFS: {run.settled.branch} merged into main as {run.settled.commit}{tags}")
-        elif run.settled is not None:
-            print(f"  lakeFS: {run.settled.branch} kept, main unchanged: {'; '.join(run.settled.reasons)}")
-    print(lake_summary(Lake(settings.lake), [r.dump for r in runs if r.dump]))
-    entries = Catalog(Lake(settings.lake)).entries()
-    _print_entries(entries)
-    _print_blocked(Lake(settings.lake), entries, None)
-    return 0 if all(r.landed for r in runs) else 1
+LAKE_HELP = "lake root (default: ./lake, or CORPUSLAKE_LAKE)"
 
 
 def _lineage(args: argparse.Namespace) -> int:
@@ -156,19 +112,7 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _publish(args: argparse.Namespace) -> int:
-    from orchestration.run import run_publish
-
-    settings = load_settings(lake=args.lake, datasets=args.datasets)
-    run = run_publish(settings)
-    print(f"run {run.run_id} publish: {'ok' if run.success else 'FAILED (' + ', '.join(run.failed_steps) + ')'}")
-    entries = Catalog(Lake(settings.lake)).entries()
-    _print_entries(entries)
-    _print_blocked(Lake(settings.lake), entries, None)
-    return 0 if run.success else 1
-
-
-def _print_entries(entries: Sequence[CatalogEntry]) -> None:
+def print_entries(entries: Sequence[CatalogEntry]) -> None:
     if not entries:
         print("no snapshot has been published yet")
         return
@@ -186,12 +130,12 @@ def _print_entries(entries: Sequence[CatalogEntry]) -> None:
 def _snapshots(args: argparse.Namespace) -> int:
     lake = Lake(load_settings(lake=args.lake).lake)
     entries = Catalog(lake).entries(args.name)
-    _print_entries(entries)
-    _print_blocked(lake, entries, args.name)
+    print_entries(entries)
+    print_blocked(lake, entries, args.name)
     return 0
 
 
-def _print_blocked(lake: Lake, entries: Sequence[CatalogEntry], name: str | None) -> None:
+def print_blocked(lake: Lake, entries: Sequence[CatalogEntry], name: str | None) -> None:
     """Blocked publications newer than the name's latest number: why it did not get a new one."""
     latest = {e.name: e.published_at for e in entries}
     for attempt in blocked_attempts(lake, name):

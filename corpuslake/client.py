@@ -20,18 +20,8 @@ import pyarrow.dataset as pads
 import yaml
 from deltalake.exceptions import DeltaError
 
-from corpuslake.catalog import (
-    SCHEME,
-    Catalog,
-    CatalogEntry,
-    DamagedSnapshotError,
-    ManifestFile,
-    Pin,
-    PinError,
-    file_digests,
-    manifest_sha256,
-    parse_pin,
-)
+from corpuslake.catalog import Catalog, CatalogEntry, ManifestFile, file_digests, manifest_sha256
+from corpuslake.pins import SCHEME, DamagedSnapshotError, Pin, PinError, parse_pin
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
 

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import lakefs
+import pyarrow.fs as pafs
 import urllib3
 from lakefs.exceptions import (
     ConflictException,
@@ -34,9 +35,9 @@ from lakefs.exceptions import (
     api_exception_handler,
 )
 
-from corpuslake.catalog import Pin, PinError
+from corpuslake.locations import LAKEFS_SCHEME as SCHEME
 from corpuslake.names import InvalidNameError, check_name
-from corpuslake.store import LAKEFS_SCHEME as SCHEME
+from corpuslake.pins import Pin, PinError
 
 log = logging.getLogger(__name__)
 
@@ -372,3 +373,58 @@ def _deltalake_options(endpoint: str, key_id: str, secret: str) -> dict[str, str
 def _answer(error: ServerException) -> str:
     message = error.body.get("message") if isinstance(error.body, dict) else None
     return f"HTTP {error.status_code} {message or error.reason or 'no message'}"
+
+
+class LakeFSBackend:
+    """What a :class:`~corpuslake.store.Lake` on lakeFS does differently from one on a filesystem or S3.
+
+    deltalake's options for its ``lakefs://`` backend; lakeFS's S3 gateway for the files corpuslake writes
+    itself and for the transactions it builds by hand (deltalake's lakefs backend runs only the
+    transactions it starts); and the lakeFS commit that must follow such writes, because lakeFS merges
+    nothing into a branch holding uncommitted changes. Credentials are read from ``LAKEFS_*`` at each
+    call and never kept.
+    """
+
+    def __init__(self, root: str) -> None:
+        parse_lake_uri(root)
+        self.root = root
+
+    def storage_options(self) -> dict[str, str]:
+        return lake_storage_options(self.root)
+
+    def gateway_filesystem(self, uri: str) -> tuple[pafs.FileSystem, str]:
+        """Arrow's S3 client on the gateway, and the key of ``uri``: the repository is the bucket and the
+        ref the first folder of every key."""
+        options = self.storage_options()
+        endpoint = urlsplit(options["endpoint"])
+        gateway = pafs.S3FileSystem(
+            access_key=options["access_key_id"],
+            secret_key=options["secret_access_key"],
+            endpoint_override=endpoint.netloc + endpoint.path.rstrip("/"),
+            scheme=endpoint.scheme,
+            region="us-east-1",
+            allow_bucket_creation=False,
+            allow_bucket_deletion=False,
+        )
+        return gateway, uri.removeprefix(SCHEME)
+
+    def gateway_location(self, table_uri: str) -> tuple[str, dict[str, str]]:
+        """``table_uri`` as deltalake's S3 backend reaches it through the gateway: log entries are
+        conditional puts (``If-None-Match``, which lakeFS honours) on the lake's own branch."""
+        options = self.storage_options()
+        gateway = {
+            "aws_endpoint": options["endpoint"],
+            "aws_access_key_id": options["access_key_id"],
+            "aws_secret_access_key": options["secret_access_key"],
+            "aws_region": "us-east-1",
+            "conditional_put": "etag",
+        }
+        if "allow_http" in options:
+            gateway["aws_allow_http"] = options["allow_http"]
+        return "s3://" + table_uri.removeprefix(SCHEME), gateway
+
+    def commit_writes(self, message: str) -> None:
+        """Commit in lakeFS what was written on the lake's branch without deltalake's lakefs backend."""
+        _, ref, prefix = parse_lake_uri(self.root)
+        with LakeFSVersionStore.for_lake(self.root) as store:
+            store.commit_writes(ref, message, {"corpuslake.lake": prefix}, allow_empty=True)

@@ -93,6 +93,9 @@ def collect_garbage(
             dry_run=dry_run,
             enforce_retention_duration=False,
             keep_versions=versions,
+            # Also the files no commit ever added (a stage killed before its commit leaves the files its
+            # workers wrote into the table's folder), once they are older than the retention.
+            full=True,
         )
         results.append(TableGc(table, tuple(versions), len(removed)))
     return results

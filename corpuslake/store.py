@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.dataset as pads
@@ -30,21 +30,16 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from corpuslake.lineage import LINEAGE_KEY, Lineage, TableVersion
+from corpuslake.locations import is_lakefs, is_local
 from corpuslake.names import check_name
 from corpuslake.schemas import PARTITIONS
+
+if TYPE_CHECKING:
+    from corpuslake.lakefs_store import LakeFSBackend
 
 ROWS_PER_FILE = 32_768
 """Rows per file of a published table: a reader verifies and decodes one whole file at a time, so this
 bounds its memory (about 100 MB of web text) and lets it hash one file while decoding another."""
-
-
-LAKEFS_SCHEME = "lakefs://"
-"""A lake root in a lakeFS repository: ``lakefs://<repository>/<branch, tag or commit>/<folder>``."""
-
-
-def is_lakefs(root: str) -> bool:
-    """Whether ``root`` is on lakeFS (known here so that callers need not import the lakeFS SDK to ask)."""
-    return root.startswith(LAKEFS_SCHEME)
 
 
 @dataclass(frozen=True)
@@ -84,9 +79,7 @@ class Lake:
         if self.is_lakefs:
             # deltalake's lakefs backend needs the endpoint and the key in its options; they are read
             # from LAKEFS_* here, each time, and never kept in the Lake (nor in its repr or pickles).
-            from corpuslake.lakefs_store import lake_storage_options
-
-            return lake_storage_options(self.root) | dict(self.storage_options)
+            return self._lakefs().storage_options() | dict(self.storage_options)
         defaults = {"conditional_put": "etag"} if self.root.startswith(("s3://", "s3a://")) else {}
         return defaults | dict(self.storage_options)
 
@@ -97,7 +90,13 @@ class Lake:
 
     @property
     def is_local(self) -> bool:
-        return "://" not in self.root or self.root.startswith("file://")
+        return is_local(self.root)
+
+    def _lakefs(self) -> "LakeFSBackend":
+        """What this lake does differently on lakeFS (imported only for a lakeFS lake: the SDK is heavy)."""
+        from corpuslake.lakefs_store import LakeFSBackend
+
+        return LakeFSBackend(self.root)
 
     def table_uri(self, table: str) -> str:
         parts = [check_name(p, "table") for p in table.split("/")]
@@ -330,19 +329,7 @@ class Lake:
         if self.is_local:
             return pafs.LocalFileSystem(), uri.removeprefix("file://")
         if self.is_lakefs:
-            # lakeFS's S3 gateway: the repository is the bucket, the ref the first folder of every key.
-            options = self.options
-            endpoint = urlsplit(options["endpoint"])
-            gateway = pafs.S3FileSystem(
-                access_key=options["access_key_id"],
-                secret_key=options["secret_access_key"],
-                endpoint_override=endpoint.netloc + endpoint.path.rstrip("/"),
-                scheme=endpoint.scheme,
-                region="us-east-1",
-                allow_bucket_creation=False,
-                allow_bucket_deletion=False,
-            )
-            return gateway, uri.removeprefix(LAKEFS_SCHEME)
+            return self._lakefs().gateway_filesystem(uri)
         filesystem, path = pafs.FileSystem.from_uri(uri)
         return filesystem, path
 
@@ -362,17 +349,7 @@ class Lake:
         """The URI and storage options hand-built transactions use (see :meth:`_transaction_table`)."""
         if not self.is_lakefs:
             return self.table_uri(table), self.options
-        options = self.options
-        gateway = {
-            "aws_endpoint": options["endpoint"],
-            "aws_access_key_id": options["access_key_id"],
-            "aws_secret_access_key": options["secret_access_key"],
-            "aws_region": "us-east-1",
-            "conditional_put": "etag",
-        }
-        if "allow_http" in options:
-            gateway["aws_allow_http"] = options["allow_http"]
-        return "s3://" + self.table_uri(table).removeprefix(LAKEFS_SCHEME), gateway
+        return self._lakefs().gateway_location(self.table_uri(table))
 
     def _commit_direct_writes(self, message: str) -> None:
         """On lakeFS, commit what this process wrote to the branch without deltalake's lakefs backend.
@@ -381,13 +358,8 @@ class Lake:
         branch and merges it back, and lakeFS merges nothing into a branch holding uncommitted changes:
         files written here directly (ordered snapshot files and their log entry, model files) are
         committed at once, so the next transaction branch sees them and its merge finds the branch clean."""
-        if not self.is_lakefs:
-            return
-        from corpuslake.lakefs_store import LakeFSVersionStore, parse_lake_uri
-
-        _, ref, prefix = parse_lake_uri(self.root)
-        with LakeFSVersionStore.for_lake(self.root) as store:
-            store.commit_writes(ref, message, {"corpuslake.lake": prefix}, allow_empty=True)
+        if self.is_lakefs:
+            self._lakefs().commit_writes(message)
 
     def row_groups(self, table: str, version: int, dump: str) -> list["RowGroup"]:
         """References to every Parquet row group of one dump partition at ``version``, in file order.

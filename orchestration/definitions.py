@@ -9,8 +9,8 @@ from assets.documents import documents
 from assets.filtered import filtered
 from assets.policies import content_signals
 from assets.quality import quality_model, quality_training_set, scored
+from corpuslake.locations import is_lakefs
 from corpuslake.settings import Settings
-from corpuslake.store import is_lakefs
 from orchestration.environment import current_settings
 from orchestration.lakefs import run_tags
 from orchestration.resources import (

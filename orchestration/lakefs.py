@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import dagster as dg
 
 from corpuslake.catalog import Catalog
-from corpuslake.store import Lake, is_lakefs
+from corpuslake.locations import is_lakefs
+from corpuslake.store import Lake
 
 # corpuslake.lakefs_store (and the lakeFS SDK, 0.4 s) is imported only when a lake is on lakeFS.
 WRITER_TAG = "corpuslake/lakefs-repository"

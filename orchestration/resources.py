@@ -5,8 +5,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr
 
+from corpuslake.locations import is_lakefs
 from corpuslake.parallel import RayExecutor, Workers, default_workers
-from corpuslake.store import Lake, is_lakefs
+from corpuslake.store import Lake
 from orchestration.lakefs import run_lake
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from corpuslake.cli import main
+from orchestration.cli import main
 from tests.conftest import LANDING
 
 

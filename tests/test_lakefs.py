@@ -29,7 +29,6 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from corpuslake.catalog import PinError
 from corpuslake.lakefs_store import (
     LakeFSStoreError,
     LakeFSVersionStore,
@@ -39,6 +38,7 @@ from corpuslake.lakefs_store import (
     run_branch_name,
 )
 from corpuslake.names import InvalidNameError
+from corpuslake.pins import PinError
 from tests.conftest import LAKEFS_KEY_ID as KEY_ID
 from tests.conftest import LAKEFS_REPO as REPO
 from tests.conftest import LAKEFS_SECRET as SECRET

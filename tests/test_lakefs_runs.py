@@ -19,11 +19,12 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from corpuslake import client
-from corpuslake.catalog import Catalog, PinError
-from corpuslake.cli import main
+from corpuslake.catalog import Catalog
 from corpuslake.lakefs_store import run_branch_name
 from corpuslake.maintenance import collect_garbage
+from corpuslake.pins import PinError
 from corpuslake.store import Lake
+from orchestration.cli import main
 from orchestration.lakefs import check_outcomes, settle_run
 from orchestration.resources import LakeResource
 from orchestration.sensors import LAKEFS_KEEP_SENSOR, LAKEFS_MERGE_SENSOR, build_lakefs_sensors

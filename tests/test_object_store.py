@@ -22,8 +22,9 @@ import dagster as dg
 import pytest
 
 from corpuslake import client
-from corpuslake.catalog import Catalog, DamagedSnapshotError
+from corpuslake.catalog import Catalog
 from corpuslake.maintenance import collect_garbage
+from corpuslake.pins import DamagedSnapshotError
 from corpuslake.settings import Settings
 from corpuslake.store import Lake
 from orchestration.definitions import INGEST_JOB, PUBLISH_JOB, TRAIN_JOB, build_definitions

@@ -13,9 +13,9 @@ import pytest
 
 from corpuslake import client
 from corpuslake.catalog import Catalog
-from corpuslake.cli import main
 from corpuslake.settings import Settings
 from corpuslake.store import Lake
+from orchestration.cli import main
 from orchestration.definitions import PUBLISH_JOB, build_definitions
 from tests.conftest import LANDING
 from tests.test_materialize import _run

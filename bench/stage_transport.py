@@ -1,0 +1,169 @@
+"""What crosses between processes when a stage runs, and what the driver spends per document.
+
+On a landing zone (the sample crawl by default, or a bench crawl from ``bench/build_scale_crawl.py``),
+into fresh lakes that share the usual cache of derived files (``CORPUSLAKE_CACHE``, else
+``~/.cache/corpuslake``: the URL blocklist is compiled once, not in every lake), prints:
+
+1. Bytes moved per batch of the filtered stage: each job as it is pickled to a worker (a reference to one
+   row group of the documents table) and its result as pickled back (file names and counts), against the
+   Arrow size of the rows the job reads. For comparison, what the earlier transport shipped: a scanner
+   batch of the same rows pickled as it comes (a slice that drags its row group's buffers along) and as a
+   compact copy.
+2. The driver's own CPU seconds (this process: planning, progress, commits) per document for the
+   documents and filtered stages, and the workers' CPU (the other processes of the tree), with the local
+   pool and, with ``--ray``, on a two-node Ray cluster started here (``ray.cluster_utils.Cluster``, a head
+   and a second node with one CPU each); the tables of both executors are compared row for row.
+
+    python bench/stage_transport.py [--landing samples/crawl] [--workers 2] [--ray]
+"""
+
+import argparse
+import os
+import pickle
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pyarrow as pa
+
+from corpuslake import landing as landing_zone
+from corpuslake.filters import url as url_filter
+from corpuslake.filters.chain import FilterConfig
+from corpuslake.parallel import RayExecutor, Workers, shutdown_pools
+from corpuslake.pipeline import extract_documents, filter_documents, ingest_crawl_files
+from corpuslake.runner import Job, partition_output, run_job
+from corpuslake.schemas import FILTERED, REJECTIONS
+from corpuslake.stages import filtered as filter_stage
+from corpuslake.stages.documents import DocumentsConfig
+from corpuslake.store import Lake
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def tree_cpu() -> float:
+    """CPU seconds of this process's descendants that are alive now (pool workers, Ray's processes)."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def transport_figures(lake: Lake, dump: str) -> None:
+    version = lake.partition_version("documents", dump)
+    groups = lake.row_groups("documents", version, dump)
+    settings = filter_stage.FilterSettings(FilterConfig(), str(lake.cache_dir()))
+    outputs = (
+        partition_output("rejections", "rejections", REJECTIONS, dump, filter_stage.STAGE),
+        partition_output("kept", "filtered", FILTERED, dump),
+    )
+    ratios, sliced, compacted = [], [], []
+    for seq, group in enumerate(groups):
+        rows = pa.concat_tables(list(group.batches(None, 1_000)))
+        job = Job(seq, group, filter_stage.filter_batch, settings, outputs, "bench", lake, None, 1_000, 1_000)
+        result = run_job(job)  # its files stay in the scratch lake, added by no commit
+        moved = len(pickle.dumps(job)) + len(pickle.dumps(result))
+        ratios.append(moved / rows.nbytes)
+    scanner = lake.dataset("documents", version).scanner(batch_size=1_000)
+    for batch in scanner.to_batches():
+        if batch.num_rows:
+            table = pa.Table.from_batches([batch])
+            sliced.append(len(pickle.dumps(table)) / table.nbytes)
+            copy = table.take(pa.array(range(table.num_rows)))
+            compacted.append(len(pickle.dumps(copy)) / copy.nbytes)
+    print(
+        f"  row groups (jobs): {len(groups)}, rows per group: median {statistics.median(g.rows for g in groups):,.0f}"
+    )
+    print(
+        f"  bytes moved per job / Arrow bytes of its rows: median {statistics.median(ratios):.4f}, "
+        f"max {max(ratios):.4f}"
+    )
+    print(
+        f"  earlier transport, pickled scanner batch / its Arrow bytes: median {statistics.median(sliced):.1f}x, "
+        f"max {max(sliced):.1f}x; as a compact copy: max {max(compacted):.3f}x"
+    )
+
+
+def stages(lake: Lake, landing: Path, dumps: list[str], workers: Workers, label: str) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    docs = 0
+    for step in ("documents", "filtered"):
+        own, others, started = own_cpu(), tree_cpu(), time.perf_counter()
+        for dump in dumps:
+            if step == "documents":
+                ingest_crawl_files(lake, landing, dump, "bench", workers, progress=lambda _: None)
+                docs += extract_documents(lake, dump, "bench", DocumentsConfig(), workers, lambda _: None).rows
+            else:
+                filter_documents(lake, dump, "bench", FilterConfig(), workers, lambda _: None)
+        figures[f"{step}.driver_cpu"] = own_cpu() - own
+        figures[f"{step}.workers_cpu"] = tree_cpu() - others
+        figures[f"{step}.seconds"] = time.perf_counter() - started
+    figures["documents"] = docs
+    for step in ("documents", "filtered"):
+        print(
+            f"  {label:>10} {step:>9}: driver {figures[f'{step}.driver_cpu']:7.2f} CPU s "
+            f"({1e6 * figures[f'{step}.driver_cpu'] / docs:7.1f} µs per document), workers "
+            f"{figures[f'{step}.workers_cpu']:7.2f} CPU s, {figures[f'{step}.seconds']:6.1f} s wall"
+        )
+    return figures
+
+
+def canonical(lake: Lake, table: str) -> pa.Table:
+    return lake.read(table).sort_by([("dump", "ascending"), ("id", "ascending")])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--landing", default=str(ROOT / "samples" / "crawl"))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--ray", action="store_true", help="also run on a two-node Ray cluster started here")
+    args = parser.parse_args()
+    landing = Path(args.landing)
+    dumps = landing_zone.list_dumps(str(landing))
+    size = sum(f.stat().st_size for d in dumps for f in (landing / d).rglob("*.warc*"))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"input: {landing} ({len(dumps)} dumps, {size / 1e6:,.1f} MB of WARC)")
+    cache = os.environ.get("CORPUSLAKE_CACHE") or str(Path.home() / ".cache" / "corpuslake")
+    with tempfile.TemporaryDirectory() as scratch:
+        pool_lake = Lake(str(Path(scratch) / "pool"), cache=cache)
+        url_filter.prepare(FilterConfig().url, Path(cache))  # a one-time compile, not a per-document cost
+        print("driver and workers, documents + filtered stages:")
+        local = stages(pool_lake, landing, dumps, args.workers, "local pool")
+        shutdown_pools()
+        print("bytes between processes (filtered stage, first dump):")
+        transport_figures(pool_lake, dumps[0])
+        if args.ray:
+            import ray
+            from ray.cluster_utils import Cluster
+
+            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+            try:
+                cluster.add_node(num_cpus=1)
+                ray.init(address=cluster.address, log_to_driver=False)
+                ray_lake = Lake(str(Path(scratch) / "ray"), cache=cache)
+                remote = stages(ray_lake, landing, dumps, RayExecutor(), "ray 2 nodes")
+                for table in ("documents", "filtered", "rejections"):
+                    same = canonical(ray_lake, table).equals(canonical(pool_lake, table))
+                    print(f"  {table}: Ray and the local pool {'identical' if same else 'DIFFER'}")
+                for step in ("documents", "filtered"):
+                    ratio = remote[f"{step}.driver_cpu"] / max(local[f"{step}.driver_cpu"], 1e-9)
+                    print(f"  driver CPU per document, {step}: Ray / local pool = {ratio:.2f}")
+            finally:
+                ray.shutdown()
+                cluster.shutdown()  # type: ignore[no-untyped-call]  # ray.cluster_utils carries no annotations
+
+
+if __name__ == "__main__":
+    main()
