@@ -13,7 +13,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal, NamedTuple
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
@@ -33,9 +33,12 @@ class NotAWarcFileError(ValueError):
     """The file is not a WARC file (plain or gzip): wrong format, not a damaged record."""
 
 
-@dataclass(frozen=True, slots=True)
-class WarcRecordData:
-    """One WARC record, with the HTTP payload of response records read into memory."""
+class WarcRecordData(NamedTuple):
+    """One WARC record, with the HTTP payload of response records read into memory.
+
+    A named tuple rather than a frozen dataclass: as immutable, and built in half the time, which counts
+    at one or two records per page.
+    """
 
     record_type: str
     """WARC-Type: response, request, metadata, warcinfo, revisit, resource, ..."""
@@ -85,11 +88,15 @@ def sniff_format(path: Path) -> str:
     raise NotAWarcFileError(f"{path}: not a WARC file (starts with {head[:16]!r})")
 
 
-def iter_warc(path: Path, max_payload_bytes: int) -> Iterator[WarcRecordData | WarcDamage]:
+def iter_warc(
+    path: Path, max_payload_bytes: int, *, described: Literal["all", "response"] = "all"
+) -> Iterator[WarcRecordData | WarcDamage]:
     """Yield every record of ``path`` in order, and a :class:`WarcDamage` for each unreadable region.
 
     Payloads longer than ``max_payload_bytes`` are not kept (``payload`` is None) so one huge record
     cannot exhaust memory; they are still decompressed and checked. ``max_payload_bytes=-1`` keeps none.
+    With ``described="response"`` only response records carry their headers; the others come with their
+    type, offset and length alone (a caller that skips them saves the header and date parsing).
     """
     fmt = sniff_format(path)
     if fmt == "empty":
@@ -98,11 +105,11 @@ def iter_warc(path: Path, max_payload_bytes: int) -> Iterator[WarcRecordData | W
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
         start: int | None = 0
         while start is not None:
-            start = yield from _read_segment(fh, view, start, gz, max_payload_bytes)
+            start = yield from _read_segment(fh, view, start, gz, max_payload_bytes, described == "all")
 
 
 def _read_segment(
-    fh: IO[bytes], view: mmap.mmap, start: int, gz: bool, max_payload_bytes: int
+    fh: IO[bytes], view: mmap.mmap, start: int, gz: bool, max_payload_bytes: int, describe_all: bool
 ) -> Generator[WarcRecordData | WarcDamage, None, int | None]:
     """Read records from ``start`` until the end or a failure; return where to resume, or None.
 
@@ -116,7 +123,7 @@ def _read_segment(
     try:
         for record in ArchiveIterator(fh, parse_http=False, auto_decode="none"):
             current = record.stream_pos  # absolute: fastwarc counts from the file's start
-            data = _record_data(record, current, max_payload_bytes)
+            data = _record_data(record, current, max_payload_bytes, describe_all)
             if pending is not None:
                 yield pending
             pending, current = data, None
@@ -135,10 +142,14 @@ def _read_segment(
     return None
 
 
-def _record_data(record: object, offset: int, max_payload_bytes: int) -> WarcRecordData:
+def _record_data(record: object, offset: int, max_payload_bytes: int, describe: bool) -> WarcRecordData:
     rec = record  # fastwarc.warc.WarcRecord (no stubs)
     kind = int(rec.record_type)  # type: ignore[attr-defined]
     length = int(rec.content_length)  # type: ignore[attr-defined]
+    name = _TYPE_NAMES.get(kind) or str(rec.record_type)  # type: ignore[attr-defined]
+    if kind != _RESPONSE and not describe:
+        rec.consume()  # type: ignore[attr-defined]
+        return WarcRecordData(name, None, None, None, offset, None, None, None, None, length, None)
     status = mime = charset = payload = None
     if kind == _RESPONSE and length <= max_payload_bytes:
         rec.parse_http(strict_mode=False, auto_decode="all")  # type: ignore[attr-defined]
@@ -153,7 +164,7 @@ def _record_data(record: object, offset: int, max_payload_bytes: int) -> WarcRec
         rec.consume()  # type: ignore[attr-defined]
     headers = rec.headers  # type: ignore[attr-defined]
     return WarcRecordData(
-        record_type=_TYPE_NAMES.get(kind) or str(rec.record_type),  # type: ignore[attr-defined]
+        record_type=name,
         record_id=rec.record_id or None,  # type: ignore[attr-defined]
         date=rec.record_date,  # type: ignore[attr-defined]
         target_uri=headers.get("WARC-Target-URI") or None,
