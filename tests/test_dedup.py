@@ -319,3 +319,15 @@ def test_earlier_index_rows_are_the_same_by_path_and_streamed(sample_lake: Lake,
             found.append(sorted(con.execute("SELECT dump, band, key, id, text_chars FROM earlier_index").fetchall()))
     assert found[0] == found[1]
     assert {row[0] for row in found[0]} == {"SAMPLE-2024-10"}  # only dumps before the one looked up
+
+
+@pytest.mark.slow
+def test_verified_incremental_run_compares_texts_of_earlier_dumps(sample_lake: Lake) -> None:
+    old, new = "SAMPLE-2024-10", "SAMPLE-2024-18"
+    deduplicate(sample_lake, old, "run", DedupConfig(), workers=1)
+    report = deduplicate(sample_lake, new, "run", DedupConfig(scope="incremental", verify=True), workers=2)
+    version = report.extra_versions["rejections"]
+    removed = sample_lake.read("rejections", version, dumps=[new], filters={"stage": "deduplicated"}).to_pylist()
+    # the earlier document's text was read back from deduplicated and shingled to verify the pair
+    assert any(f"in {old}" in r["detail"] and "Jaccard" in r["detail"] for r in removed)
+    assert report.counters["earlier_documents_matched"] > 0

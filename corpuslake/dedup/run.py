@@ -87,7 +87,7 @@ def earlier_shingles(
     )
     for seq, batch in enumerate(scanner.to_batches()):
         con.register("text_batch", batch)
-        wanted = con.execute("SELECT id, text FROM text_batch SEMI JOIN earlier USING (id)").to_arrow_table()
+        wanted = con.sql("SELECT id, text FROM text_batch SEMI JOIN earlier USING (id)").to_arrow_table()
         con.unregister("text_batch")
         if wanted is not None and wanted.num_rows:
             yield stage.ShingleJob(seq, wanted, staging, config)
