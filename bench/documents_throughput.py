@@ -7,16 +7,17 @@ of this process) per page and pages per CPU-second of:
   floor   fastwarc iteration over response records, HTTP parsing, the payload decoded (declared charset,
           else resiliparse's detection) and resiliparse's main-content extraction: nothing else
   stage   corpuslake's ``extract_file`` on the file (one worker, in process): the same, plus damage
-          recovery, encoding checks, language id, ids, rows and the Parquet parts
+          recovery, encoding checks, language id, ids, rows and the two Parquet files its sink writes
 
 and the ratio stage/floor (target: at most 1.5). A page is a response record; both count the same ones.
 Each figure is the smallest total over ``--repeat`` rounds.
 
-``--lid-agreement`` adds how often lid.176 on the first N characters of each extracted document gives the
-label it gives on the whole text, with the most frequent disagreements (full -> prefix).
+``--lid-agreement`` adds how often lid.176 on N characters of each extracted document (its prefix, or W
+evenly spaced slices as the stage takes them) gives the label it gives on the whole text, with the most
+frequent disagreements (full -> sample).
 
     python bench/documents_throughput.py [--landing samples/crawl] [--landing /work/bench-data/S/landing]
-                                         [--repeat 3] [--lid-agreement] [--prefixes 250,500,1000,2000]
+                                         [--repeat 3] [--lid-agreement] [--samples 500/1,1000/1,400/8,500/8]
 """
 
 import argparse
@@ -117,24 +118,20 @@ def documents_texts(files: list[InputFile], limit: int) -> list[str]:
     return texts
 
 
-def lid_agreement(texts: list[str], prefixes: list[int]) -> None:
-    """Label agreement of lid.176 on the first N characters with lid.176 on the whole text."""
-    full_lid = LanguageIdentifier(max_chars=1 << 40)
-    full = [full_lid.predict(t)[0] for t in texts]
-    languages = Counter(full)
-    print(f"lid agreement on {len(texts)} documents (full-text labels: {dict(languages.most_common(8))})")
-    for n in prefixes:
-        lid = LanguageIdentifier(max_chars=n)
+def lid_agreement(texts: list[str], samples: list[tuple[int, int]]) -> None:
+    """Label agreement of lid.176 on N characters (W slices; 1: the prefix) with lid.176 on the whole text."""
+    lid = LanguageIdentifier()
+    full = [label for label, _ in lid.predict_many(texts, max_chars=1 << 40, windows=1)]
+    print(f"lid agreement on {len(texts)} documents (full-text labels: {dict(Counter(full).most_common(8))})")
+    for chars, windows in samples:
         started = time.process_time()
-        short = [lid.predict(t)[0] for t in texts]
+        short = [label for label, _ in lid.predict_many(texts, max_chars=chars, windows=windows)]
         seconds = time.process_time() - started
         wrong = Counter(f"{a}->{b}" for a, b in zip(full, short, strict=True) if a != b)
         agree = 1 - sum(wrong.values()) / max(len(texts), 1)
-        longer = sum(len(t) > n for t in texts)
         print(
-            f"  first {n:>6} chars: {agree:8.3%} agree, {sum(wrong.values()):5} differ, "
-            f"{longer:6} texts longer than N, {seconds / max(len(texts), 1) * 1e6:7.1f} us/doc; "
-            f"disagreements: {dict(wrong.most_common(6))}"
+            f"  {chars:>5} chars in {windows:>2} slice(s): {agree:8.3%} agree, {sum(wrong.values()):5} differ, "
+            f"{seconds / max(len(texts), 1) * 1e6:6.1f} us/doc; full->sample: {dict(wrong.most_common(6))}"
         )
 
 
@@ -149,8 +146,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the smallest total of each side counts")
     parser.add_argument("--max-files", type=int, default=0, help="only the first N files (0: all)")
     parser.add_argument("--lid-max-chars", type=int, default=None, help="override DocumentsConfig.lid_max_chars")
+    parser.add_argument("--lid-windows", type=int, default=None, help="override DocumentsConfig.lid_windows")
     parser.add_argument("--lid-agreement", action="store_true", help="print prefix/full-text label agreement")
-    parser.add_argument("--prefixes", default="250,500,1000,2000,5000", help="prefix lengths for --lid-agreement")
+    parser.add_argument(
+        "--samples", default="500/1,1000/1,2000/1,300/8,400/8,500/8,1000/8", help="chars/slices for --lid-agreement"
+    )
     parser.add_argument("--agreement-docs", type=int, default=1_000_000, help="documents for --lid-agreement")
     args = parser.parse_args()
     landings: list[Path] = args.landing or [SAMPLE_LANDING]
@@ -158,11 +158,14 @@ def main() -> None:
     config = DocumentsConfig()
     if args.lid_max_chars is not None:
         config = replace(config, lid_max_chars=args.lid_max_chars)
+    if args.lid_windows is not None:
+        config = replace(config, lid_windows=args.lid_windows)
     size = sum(f.path.stat().st_size for f in files)
     print(f"input: {', '.join(map(str, landings))}: {len(files)} files, {size / 1e6:.1f} MB")
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"python {platform.python_version()}; config: lid_max_chars={config.lid_max_chars}"
+        f"python {platform.python_version()}; "
+        f"config: lid_max_chars={config.lid_max_chars} lid_windows={config.lid_windows}"
     )
     with tempfile.TemporaryDirectory() as lake_dir:  # warm-up: the language model loads outside the timings
         floor_file(files[0].path)
@@ -176,7 +179,8 @@ def main() -> None:
     print(f"ratio  stage/floor {stage / floor:.2f}  (target <= 1.5)")
     if args.lid_agreement:
         texts = documents_texts(files, args.agreement_docs)
-        lid_agreement(texts, [int(n) for n in args.prefixes.split(",")])
+        samples = [tuple(map(int, spec.split("/"))) for spec in args.samples.split(",")]
+        lid_agreement(texts, [(chars, windows) for chars, windows in samples])
 
 
 if __name__ == "__main__":

@@ -34,13 +34,13 @@ class DocumentsConfig:
     """Above this fraction of undecodable characters a page is rejected as ``undecodable``."""
     html_types: tuple[str, ...] = ("text/html", "application/xhtml+xml")
     """HTTP Content-Types treated as HTML; others are rejected as ``not_html``."""
-    lid_max_chars: int = 500
+    lid_max_chars: int = 400
     """Characters of a text the language model reads: longer texts are sampled (``lid_windows`` slices).
 
     lid.176 costs ~0.3 us per character, as much as extraction itself for a 1,300-character text. On
-    500 characters in 8 slices its label is the full-text label for 99.4% of the scale bench's S crawl
-    documents and 99.3% of the sample crawl's (``bench/documents_throughput.py --lid-agreement``); the
-    first 500 characters alone agree on 98.7% and 97.4%."""
+    400 characters in 8 slices its label is the full-text label for 99.2% of the documents of the
+    scale bench's S crawl and 99.0% of the sample crawl's (500: 99.4% and 99.3%; the first 1,000
+    characters alone: 99.4% and 99.1%), measured by ``bench/documents_throughput.py --lid-agreement``."""
     lid_windows: int = 8
     """Evenly spaced slices of a long text making up ``lid_max_chars`` (1: the prefix): slices from the whole
     text outvote a title or menu in another language than the body (``corpuslake.langid.lid_sample``)."""
