@@ -11,6 +11,7 @@ here). The timeline lets a caller attribute CPU to intervals (stages) it learns 
 """
 
 import bisect
+import contextlib
 import ctypes
 import os
 import resource
@@ -54,6 +55,8 @@ class Measurement:
     """(unix time, tree CPU seconds so far), one point per poll."""
     rss_timeline: list[tuple[float, int, str]] = field(default_factory=list)
     """(unix time, largest current RSS in the tree, its role), one point per poll."""
+    interrupted: bool = False
+    """The command was stopped from outside before it finished: the figures cover what it did so far."""
 
     @property
     def largest(self) -> ProcessPeak:
@@ -91,6 +94,10 @@ def run_measured(
     driver never waits for, a daemon) is re-parented here instead of to init, and reaped here, so its CPU
     reaches ``RUSAGE_CHILDREN`` too. After the command exits, its orphans get ``linger`` seconds to finish,
     then are killed (by pid). Call it from one thread, with no other child process running.
+
+    A KeyboardInterrupt (the caller may turn SIGTERM into one) terminates the command (killed 15 s later if
+    still there), and the figures so far are returned with ``interrupted`` set; a second one kills what is
+    left of the tree at once.
     """
     _become_subreaper()
     before = _children_cpu()
@@ -102,21 +109,26 @@ def run_measured(
     try:
         proc = subprocess.Popen(list(command), env=dict(env) if env else None, cwd=cwd, stdout=sink, stderr=sink)
         returncode: int | None = None
-        wall = 0.0
+        wall, interrupted, kill_at = 0.0, False, 0.0
         while True:
-            for pid, status in _reap():
-                if pid == proc.pid:
-                    returncode, wall = os.waitstatus_to_exitcode(status), time.perf_counter() - started
-            live, largest = _poll_tree(os.getpid(), proc.pid, peaks)
-            now = time.time()
-            timeline.append((now, live + _children_cpu() - before))
-            rss_timeline.append((now, *largest))
-            if returncode is not None and not _children(os.getpid()):
-                break
-            if returncode is not None and time.perf_counter() - started - wall > linger:
-                for pid in _children(os.getpid()):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(interval)
+            try:
+                for pid, status in _reap():
+                    if pid == proc.pid:
+                        returncode, wall = os.waitstatus_to_exitcode(status), time.perf_counter() - started
+                live, largest = _poll_tree(os.getpid(), proc.pid, peaks)
+                now = time.time()
+                timeline.append((now, live + _children_cpu() - before))
+                rss_timeline.append((now, *largest))
+                if returncode is not None and not _children(os.getpid()):
+                    break
+                if returncode is not None and time.perf_counter() - started - wall > linger:
+                    _kill_children(signal.SIGKILL)
+                if returncode is None and interrupted and time.perf_counter() > kill_at:
+                    _kill_children(signal.SIGKILL)  # Dagster finishes its step before it heeds SIGTERM
+                time.sleep(interval)
+            except KeyboardInterrupt:
+                _kill_children(signal.SIGKILL) if interrupted else proc.terminate()
+                interrupted, linger, kill_at = True, min(linger, 10.0), time.perf_counter() + 15
         proc.returncode = returncode  # reaped here, not by Popen
     finally:
         if log and not isinstance(sink, int):
@@ -124,7 +136,15 @@ def run_measured(
     cpu = _children_cpu() - before
     polled = timeline[-2][1] if len(timeline) > 1 else 0.0
     timeline.append((time.time(), cpu))  # the exact total closes the timeline
-    return Measurement(list(command), returncode, wall, cpu, polled, list(peaks.values()), timeline, rss_timeline)
+    measured = Measurement(list(command), returncode, wall, cpu, polled, list(peaks.values()), timeline, rss_timeline)
+    measured.interrupted = interrupted
+    return measured
+
+
+def _kill_children(sig: signal.Signals) -> None:
+    for pid in _children(os.getpid()):
+        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+            os.kill(pid, sig)
 
 
 def _become_subreaper() -> None:

@@ -35,6 +35,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,13 +76,16 @@ def describe_input(landing: Path) -> dict[str, Any]:
     key = [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
     cache = OUT / "inputs.json"
     known = json.loads(cache.read_text()) if cache.exists() else {}
-    if known.get(str(landing), {}).get("key") == key:
+    if known.get(str(landing), {}).get("key") == key and "pages_by_dump" in known[str(landing)]["input"]:
         return dict(known[str(landing)]["input"])
     pages = html = 0
+    by_dump: dict[str, int] = {}
     for path in files:
+        dump = path.relative_to(landing).parts[0]
         with path.open("rb") as fh:
             for rec in ArchiveIterator(fh, record_types=WarcRecordType.response, parse_http=True):
                 pages += 1
+                by_dump[dump] = by_dump.get(dump, 0) + 1
                 html += rec.http_content_type in ("text/html", "application/xhtml+xml")
     described = {
         "landing": str(landing),
@@ -90,6 +94,7 @@ def describe_input(landing: Path) -> dict[str, Any]:
         "warc_bytes": sum(f.stat().st_size for f in files),
         "pages": pages,
         "html_pages": html,
+        "pages_by_dump": by_dump,
     }
     known[str(landing)] = {"key": key, "input": described}
     cache.write_text(json.dumps(known, indent=1))
@@ -242,6 +247,7 @@ def role_summary(measured: Measurement) -> dict[str, Any]:
     largest = measured.largest
     return {
         "returncode": measured.returncode,
+        "interrupted": measured.interrupted,
         "wall_seconds": round(measured.wall_seconds, 2),
         "cpu_seconds": round(measured.cpu_seconds, 2),
         "polled_cpu_seconds": round(measured.polled_cpu_seconds, 2),
@@ -298,6 +304,9 @@ def measure_run(landing: Path, work: Path, code: Path, cache: str, datasets: str
         "wall_seconds": max(0.0, measured.wall_seconds - sum(v["wall_seconds"] for v in by_step.values())),
     }
     result["by_step"] = by_step
+    result["steps"] = [
+        {**step, **cpu_by(measured, [step], "step")[step["step"]]} for step in steps if step["job"] == "ingest_dump"
+    ]
     result["failed_steps"] = [f"{s['job']}[{s['dump']}] {s['step']}" for s in steps if not s.get("ok")]
     return result
 
@@ -371,9 +380,18 @@ def figures(size: dict[str, Any]) -> dict[str, Any]:
         fig["run_cpu_ms_per_page"] = 1000 * run["cpu_seconds"] / pages
         fig["run_peak_rss"] = run["largest_process"]["peak_rss"]
         fig["run_peak_role"] = run["largest_process"]["role"]
-        in_run = sum(run.get("by_step", {}).get(s, {}).get("cpu_seconds", 0.0) for s in _INGEST_STEPS)
-        fig["run_docs_filtered_pages_per_cpu_second"] = pages / in_run if in_run else None
-        fig["run_docs_filtered_cpu_ms_per_page"] = 1000 * in_run / pages if in_run else None
+    if run and run.get("steps"):
+        # per dump whose documents and filtered both finished: a run stopped half-way still counts them
+        done = {
+            d: [s for s in run["steps"] if s["dump"] == d and s["step"] in _INGEST_STEPS and s.get("ok")]
+            for d in size["input"].get("pages_by_dump", {})
+        }
+        done = {d: steps for d, steps in done.items() if len(steps) == len(_INGEST_STEPS)}
+        in_run = sum(s["cpu_seconds"] for steps in done.values() for s in steps)
+        done_pages = sum(size["input"]["pages_by_dump"][d] for d in done)
+        fig["run_docs_filtered_dumps"] = sorted(done)
+        fig["run_docs_filtered_pages_per_cpu_second"] = done_pages / in_run if in_run else None
+        fig["run_docs_filtered_cpu_ms_per_page"] = 1000 * in_run / done_pages if in_run else None
     if peer and peer["returncode"] == 0:
         fig["peer_pages_per_cpu_second"] = pages / peer["cpu_seconds"]
         fig["peer_peak_rss"] = peer["largest_process"]["peak_rss"]
@@ -409,6 +427,7 @@ def print_size(label: str, size: dict[str, Any]) -> None:
             )
             for role, rss in sorted(m["peak_rss_by_role"].items(), key=lambda kv: -kv[1]):
                 print(f"           peak {_mib(rss):>10}  {role}")
+            print(f"           command: {' '.join(m['command'])}")
             if m["returncode"] != 0:
                 print(f"           FAILED: see {m['log']} (kept with --keep); its figures are left out")
     for part, key in (("stages", "by_stage"), ("run", "by_step")):
@@ -430,7 +449,11 @@ def print_size(label: str, size: dict[str, Any]) -> None:
     if size.get("run", {}).get("failed_steps"):
         print(f"  FAILED steps: {', '.join(size['run']['failed_steps'])}")
     print(f"  pages per CPU-second: documents+filtered {_num(fig.get('docs_filtered_pages_per_cpu_second'))}")
-    print(f"    (the same two steps inside the whole run: {_num(fig.get('run_docs_filtered_pages_per_cpu_second'))})")
+    dumps = ", ".join(fig.get("run_docs_filtered_dumps", [])) or "no dump"
+    print(
+        f"    (the same two steps inside the whole run: {_num(fig.get('run_docs_filtered_pages_per_cpu_second'))}"
+        f" over {dumps})"
+    )
     print(
         f"    whole run {_num(fig.get('run_pages_per_cpu_second'))}, CPU per page "
         f"{_num(fig.get('run_cpu_ms_per_page'), '.2f')} ms"
@@ -490,6 +513,10 @@ def measure_size(args: argparse.Namespace, landing: Path, code: Path, cache: str
         else:
             size[part] = measure_peer(landing, work, args.peer_workers, args.peer_timeout)
         size[part]["load_average_after"] = os.getloadavg()
+        if size[part]["interrupted"]:
+            print(f"[{time.strftime('%H:%M:%S')}] interrupted: figures of what ran so far", flush=True)
+            args.skip += ["stages", "run", "peer"]  # and of no further part or size
+            break
     size["figures"] = figures(size)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)  # the logs go too: keep them with --keep
@@ -516,6 +543,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep lakes, logs and the peer's output")
     parser.add_argument("--compare", nargs="+", type=Path, help="only print these earlier JSON outputs together")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the measured command and keeps the figures
     if args.compare:
         compare(args.compare)
         return
@@ -545,9 +573,15 @@ def main() -> None:
         report["sizes"][label] = measure_size(args, landing, code, cache)
         print_size(label, report["sizes"][label])
         (OUT / f"scale_run-{stamp}.json").write_text(json.dumps(report, indent=1, default=str))
+        if any(part.get("interrupted") for part in report["sizes"][label].values() if isinstance(part, dict)):
+            break
     print_growth(report)
     (OUT / f"scale_run-{stamp}.json").write_text(json.dumps(report, indent=1, default=str))
     print(f"\nfigures: {OUT / f'scale_run-{stamp}.json'}")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def print_growth(report: dict[str, Any]) -> None:
