@@ -22,12 +22,13 @@ from corpuslake.dedup.clusters import check_policy
 from corpuslake.dedup.minhash import MinHasher, jaccard
 from corpuslake.dedup.normalize import normalize_text
 from corpuslake.dedup.paragraphs import seen_lines
+from corpuslake.dedup.rewrite import drop_lines
 from corpuslake.dedup.run import earlier_index
 from corpuslake.filters import url
 from corpuslake.filters.chain import FilterConfig
 from corpuslake.pipeline import deduplicate, extract_documents, filter_documents, ingest_crawl_files
 from corpuslake.settings import SAMPLE_LANDING
-from corpuslake.stages.deduplicated import DedupConfig, drop_lines, paragraph_keys
+from corpuslake.stages.deduplicated import DedupConfig, paragraph_keys
 from corpuslake.stages.documents import DocumentsConfig
 from corpuslake.store import Lake
 from tests.dedup_reference import decide_both, hash_files

@@ -32,6 +32,7 @@ import pyarrow.dataset as pads
 
 from corpuslake.dedup import clusters
 from corpuslake.dedup.paragraphs import ParagraphJob, paragraph_pass
+from corpuslake.dedup.rewrite import RewriteJob, RewriteOutcome, rewrite_batch
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
 from corpuslake.parallel import Workers, run_jobs
@@ -122,10 +123,10 @@ def cluster(
 
 def rewrite_jobs(
     lake: Lake, filtered_version: int, dump: str, config: DedupConfig, staging: Path, paragraphs: tuple[str, ...]
-) -> Iterator[stage.RewriteJob]:
+) -> Iterator[RewriteJob]:
     batches = lake.partition_batches("filtered", filtered_version, dump, config.batch_rows)
     for seq, batch in enumerate(batches):
-        yield stage.RewriteJob(
+        yield RewriteJob(
             seq=seq,
             dump=dump,
             rows=batch,
@@ -183,7 +184,7 @@ def deduplicate_dump(
             figures["paragraph_bloom_bits"] = float(outcome.bloom_bits)
             figures["paragraph_bloom_bits_per_item"] = outcome.bloom_bits / config.paragraph_capacity
         rewrites = rewrite_jobs(lake, filtered_version, dump, config, staging, paragraphs)
-        written = sorted(run_jobs(stage.rewrite_batch, rewrites, workers, note), key=lambda o: o.seq)
+        written = sorted(run_jobs(rewrite_batch, rewrites, workers, note), key=lambda o: o.seq)
         versions = _commit(lake, dump, written, lineage)
     counters: Counter[str] = Counter()
     for part in written:
@@ -204,7 +205,7 @@ def deduplicate_dump(
     }
 
 
-def _commit(lake: Lake, dump: str, written: list[stage.RewriteOutcome], lineage: Lineage) -> tuple[int, int, int]:
+def _commit(lake: Lake, dump: str, written: list[RewriteOutcome], lineage: Lineage) -> tuple[int, int, int]:
     """Commit rejections, then the index rows, then the kept rows; return the three versions."""
     rejected = [o.rejection_part for o in written if o.rejection_part]
     indexed = [o.index_part for o in written if o.index_part]
