@@ -41,14 +41,14 @@ def lid_model_path() -> Path:
 def lid_sample(text: str, max_chars: int, windows: int = 1) -> str:
     """The one line the model reads: ``text`` whole, or ``windows`` evenly spaced slices of it.
 
-    The slices add up to ``max_chars`` characters (the first starts the text, the last ends it); one
-    window is the prefix. Newlines become spaces: fastText reads one line per example.
+    The slices add up to ``max_chars`` characters (the first starts the text, the last ends at or just
+    before its end); one window is the prefix. Newlines become spaces: fastText reads one line per example.
     """
     if len(text) > max_chars:
         if windows <= 1:
             text = text[:max_chars]
         else:
-            width = max_chars // windows
+            width = max(max_chars // windows, 1)
             step = (len(text) - width) // (windows - 1)
             text = " ".join([text[i * step : i * step + width] for i in range(windows)])
     return text.replace("\n", " ")
@@ -76,7 +76,8 @@ class LanguageIdentifier:
         """
         if self._model is None:
             self._model = _load(lid_model_path())
-        chars, slices = max_chars or self.max_chars, windows or self.windows
+        chars = self.max_chars if max_chars is None else max_chars
+        slices = self.windows if windows is None else windows
         # The model's own binding: the Python wrapper checks and copies each text again and builds numpy.
         lines = [lid_sample(t, chars, slices) + "\n" for t in texts]
         labels, scores = self._model.f.multilinePredict(lines, 1, 0.0, "strict")
