@@ -2,11 +2,13 @@
 member each cluster keeps, computed by DuckDB over the hash files the workers wrote.
 
 Why DuckDB rather than Polars streaming or Ray Data: past its memory limit DuckDB spills its hash joins,
-aggregations, windows and tables to a temp folder, so this step's memory is set by configuration, not by
-the dump; it reads the workers' Parquet files by path and Arrow streams as they are; the label
-propagation loop is a few SQL statements over tables it keeps on disk; and it is one library, with no
-cluster of its own. Polars' streaming engine does not spill every operator this needs (windows, the
-self-joins of verification), and Ray Data has no joins to build the loop from.
+aggregations and sorts to a temp folder, so this step's memory is set by configuration, not by the dump
+(bench/dedup_throughput.py: the same peak at 0.5 M and 1 M documents); it reads the workers' Parquet
+files by path and Arrow streams as they are; the label propagation loop is a few SQL statements over
+tables it keeps in a database file; and it is one library, with no cluster of its own. Polars' streaming
+engine covers fewer of these operators out of core (the self-join of verification, the window that picks
+each cluster's kept member), and Ray Data would send the whole edge list through its object store at
+every round of the loop, for a step that fits one machine's disk.
 
 The graph has a node per document of the dump (``seq << 32 | row``, so node order is crawl order) and
 per earlier-dump document sharing a key with it (``EARLIER`` plus its rank by dump, then id). Edges: a

@@ -3,8 +3,9 @@
 1. One hashing job per batch of the filtered partition writes its documents' keys to Parquet.
 2. The driver clusters with DuckDB (:mod:`corpuslake.dedup.clusters`) over those files and, in
    incremental scope, the earlier dumps' rows of the ``minhash_index`` table; DuckDB writes each batch's
-   decisions to a folder of its own. The driver's memory is DuckDB's limit plus one batch, whatever
-   the dump.
+   decisions to a folder of its own. The driver's memory is DuckDB's limit (``cluster_memory``, plus
+   DuckDB's own overhead) and the batches it feeds to the jobs, whatever the dump. A verified
+   incremental run also streams the earlier dumps' kept texts, batch by batch, to find the matched ones.
 3. With paragraph dedup, one sequential job runs the Bloom filter over the kept documents' paragraph keys.
 4. One rewriting job per batch writes the batch's kept rows, rejections and band-index rows.
 
