@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -273,7 +274,7 @@ def measure_stages(landing: Path, work: Path, code: Path, cache: str, workers: i
 
 def measure_run(landing: Path, work: Path, code: Path, cache: str, datasets: str, workers: int) -> dict[str, Any]:
     log, home = work / "run.log", work / "dagster"
-    command = [str(ROOT / ".venv" / "bin" / "corpuslake"), "run", "--datasets", datasets]
+    command = [*corpuslake_command(code), "run", "--datasets", datasets]
     command += ["--workers", str(workers)] if workers else []
     env = code_environment(code)
     env.update(
@@ -325,6 +326,19 @@ def measure_peer(landing: Path, work: Path, workers: int, timeout: float) -> dic
     except (OSError, ValueError, KeyError) as error:
         result["steps_error"] = repr(error)
     return result
+
+
+def corpuslake_command(code: Path) -> list[str]:
+    """The CLI as the measured code's own pyproject names it, through ``python -c``: the venv's console
+    script can change under a run (a reinstall), and a spawned worker re-runs a script it was started from."""
+    module, function = tomllib.loads((code / "pyproject.toml").read_text())["project"]["scripts"]["corpuslake"].split(
+        ":"
+    )
+    return [
+        _PYTHON,
+        "-c",
+        f"import sys; from {module} import {function}; sys.argv[0] = 'corpuslake'; sys.exit({function}())",
+    ]
 
 
 def code_environment(code: Path) -> dict[str, str]:
