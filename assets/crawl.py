@@ -34,7 +34,7 @@ def crawl_files(
         context.log.warning(f"rejected file: {problem}")
     preview = head(
         store.dataset("crawl_files", report.version),
-        dump,
+        {"dump": dump},
         ["source_file", "size", "format", "records", "response_records", "error"],
         10,
     )

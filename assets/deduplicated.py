@@ -44,7 +44,10 @@ def deduplicated(
     stage_config = to_dataclass(DedupConfig, config)
     report = deduplicate(store, dump, context.run.run_id, stage_config, compute.resolved_workers(), context.log.info)
     preview = head(
-        store.dataset("deduplicated", report.version), dump, ["id", "url", "cluster_size", "dup_kind", "text"], 10
+        store.dataset("deduplicated", report.version),
+        {"dump": dump},
+        ["id", "url", "cluster_size", "dup_kind", "text"],
+        10,
     )
     return dg.MaterializeResult(
         metadata={**report_metadata(report, preview.slice(0, 10)), **dedup_metadata(report, stage_config)},

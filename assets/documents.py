@@ -49,7 +49,7 @@ def documents(
     )
     preview = head(
         store.dataset("documents", report.version),
-        dump,
+        {"dump": dump},
         ["id", "url", "language", "language_score", "text_chars", "text"],
         10,
     )

@@ -48,7 +48,7 @@ def filtered(
     )
     preview = head(
         store.dataset("filtered", report.version),
-        dump,
+        {"dump": dump},
         ["id", "url", "language", "gopher_words", "fineweb_line_punct_ratio", "text"],
         10,
     )

@@ -63,7 +63,9 @@ def scored(context: dg.AssetExecutionContext, lake: LakeResource, compute: Compu
     store = lake.lake()
     report = score_documents(store, dump, context.run.run_id, compute.resolved_workers(), context.log.info)
     # the best-scored of the partition's first 1,000 rows: a preview never reads the whole partition
-    preview = head(store.dataset("scored", report.version), dump, ["id", "url", "quality_score", "text"], 1_000)
+    preview = head(
+        store.dataset("scored", report.version), {"dump": dump}, ["id", "url", "quality_score", "text"], 1_000
+    )
     metadata = report_metadata(report, preview.sort_by([("quality_score", "descending")]).slice(0, 10)) | {
         "model_hash": report.extra["model_hash"],
         "mean_quality_score": round(report.extra["mean_score"], 4),

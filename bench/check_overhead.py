@@ -13,11 +13,14 @@ recompiled. Then prints:
   (balances, unique ids, drift: whatever ``CHECKS`` holds), and checks / stage; then totals over the dumps;
 - the one-time cost of ``import great_expectations`` (and of its ephemeral context) in a fresh interpreter,
   and whether the first check of the process paid it;
-- steady-state validation, outside Dagster, right after the runs: ``run_suite`` (read the audited
-  partition, build the suite, validate) per table and dump, best of 3, of which reading the partition,
-  against the stage's time.
+- steady-state validation, outside Dagster, right after the runs: ``run_suite`` (the id column for the
+  sample's cut, one streamed pass for the sample and the exact counts, DuckDB for unique ids, GX on the sample)
+  per table and dump, best of 3, against the stage's time;
+- peak RSS of each documents check in a process of its own at two partition sizes (bench/check_memory.py:
+  synthetic partitions of real text written with the lake API), showing that it no longer grows with the
+  partition.
 
-    python bench/check_overhead.py [--workers N]
+    python bench/check_overhead.py [--workers N] [--memory-rows 30000] [--memory-factor 10] [--memory-only]
 """
 
 import argparse
@@ -32,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+
+from check_memory import memory_figures  # a sibling script: bench/ is the script's own folder on sys.path
 
 from corpuslake.settings import SAMPLE_DATASETS, SAMPLE_LANDING, Settings
 from corpuslake.store import Lake
@@ -172,35 +177,30 @@ def _row(label: str, row: StageTimes) -> str:
 
 def steady_state_figures(settings: Settings, dumps: list[str], per_stage: dict[str, StageTimes]) -> None:
     """``run_suite`` called directly on each table and dump (best of REPEATS), against the stage's time."""
-    from quality_checks.expectations import audit_partition, run_suite
+    from quality_checks.expectations import run_suite
 
     lake = Lake(settings.lake, cache=settings.cache)
     tables = sorted({key.split("/", 1)[1] for key in per_stage}, key=[a.key.to_user_string() for a in ASSETS].index)
     suites = [t for t in tables if any(c.is_suite and c.asset == t for c in check_steps().values())]
     print(f"steady-state validation outside Dagster (run_suite, best of {REPEATS}):")
     print(
-        f"  {'dump':15} {'table':16} {'rows':>6} {'read s':>7} {'run_suite s':>12} {'in Dagster s':>13} "
+        f"  {'dump':15} {'table':16} {'rows':>6} {'sampled':>7} {'run_suite s':>12} {'in Dagster s':>13} "
         f"{'stage s':>8} {'run_suite/stage':>16}"
     )
     for dump in dumps:
         for table in suites:
-            audit, outcome = run_suite(lake, table, dump)
-            read = best_of(REPEATS, partial(audit_partition, lake, table, dump))
+            _, outcome = run_suite(lake, table, dump)
             whole = best_of(REPEATS, partial(run_suite, lake, table, dump))
             row = per_stage[f"{dump}/{table}"]
             verdict = "" if outcome.passed else f"  ({len(outcome.failures)} expectations failed)"
             print(
-                f"  {dump:15} {table:16} {audit.rows.num_rows:6} {read:7.3f} {whole:12.3f} {row.suite:13.3f} "
+                f"  {dump:15} {table:16} {outcome.rows:6} {outcome.sampled:7} {whole:12.3f} {row.suite:13.3f} "
                 f"{row.stage:8.2f} {whole / row.stage:15.1%}{verdict}"
             )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=0, help="worker processes per stage (0: one per core)")
-    args = parser.parse_args()
-    machine = platform.processor() or platform.machine()
-    print(f"machine: {machine}, {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+def overhead(workers: int) -> None:
+    """The time figures: the sample crawl through the graph, then the checks' share of each stage."""
     gx_loaded_early = "great_expectations" in sys.modules  # loading the code location must not import it
     imported, context = gx_import_cost()
     checks = check_steps()
@@ -212,9 +212,9 @@ def main() -> None:
             cache=cache_folder(),
             datasets=str(SAMPLE_DATASETS),
         )
-        print(f"input: sample crawl {SAMPLE_LANDING}, workers {args.workers or 'one per core'}, cache {settings.cache}")
+        print(f"input: sample crawl {SAMPLE_LANDING}, workers {workers or 'one per core'}, cache {settings.cache}")
         started = time.perf_counter()
-        runs = run_dumps(settings, None, workers=args.workers)
+        runs = run_dumps(settings, None, workers=workers)
         print(f"run_dumps (train, ingest every dump, publish): {time.perf_counter() - started:.1f}s")
         failed = [f"{r.job} {r.dump}: {', '.join(r.failed_steps)}" for r in runs if not r.success]
         if failed:
@@ -229,6 +229,20 @@ def main() -> None:
         paid = "does not include" if gx_loaded_early else "includes"
         print(f"  here it was imported {when}: the first check's time above {paid} the import")
         steady_state_figures(settings, list(times), per_stage)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=0, help="worker processes per stage (0: one per core)")
+    parser.add_argument("--memory-rows", type=int, default=30_000, help="documents of the smaller partition")
+    parser.add_argument("--memory-factor", type=int, default=10, help="how much larger the other partition is")
+    parser.add_argument("--memory-only", action="store_true", help="only the peak RSS figure")
+    args = parser.parse_args()
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    if not args.memory_only:
+        overhead(args.workers)
+    memory_figures(args.memory_rows, args.memory_factor)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,20 @@
 """Bounded reads of one dump partition of a table version: previews, a deterministic sample, exact tallies.
 
 Nothing here holds a partition in memory. A preview reads batches until it has its rows and stops; the
-sample and the tallies come from one streamed pass over the partition's batches, so memory is that of a
-few batches plus the sample, whatever the partition's size. Batches are decoded page by page (no
-pre-buffering of whole column chunks), so a file written as one large row group is no exception.
+sample and the tallies come from a pass over the key column and one streamed pass over every column, so
+memory is that of a few batches plus the sample, whatever the partition's size. A partition is named by
+the values of the table's partition columns (``{"dump": ...}``, with ``"stage"`` for rejections); only
+its files are read.
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 Rule = Callable[[pa.RecordBatch], pa.Array]
 """A row-level rule over a batch: True where a row breaks it (False or null where it holds)."""
@@ -24,9 +27,10 @@ class ScanConfig:
     sample_rows: int = 20_000
     """Rows handed to Great Expectations: those with the smallest ids. Ids hash the dump and the record,
     so this is a uniform sample that does not depend on how the partition is split into files."""
-    batch_rows: int = 8_192
-    """Rows per streamed batch: with the sample, what bounds a check's memory."""
-    memory_limit: str = "512MB"
+    batch_rows: int = 1_024
+    """Rows per streamed batch: with the sample, what bounds a check's memory. Rows of text run to tens of
+    kilobytes each, so batches stay small (a batch of 1,024 typical web documents is a few megabytes)."""
+    memory_limit: str = "256MB"
     """DuckDB's memory for exact id sets (repeated ids, joins); beyond it, DuckDB spills to a temporary folder."""
 
 
@@ -49,60 +53,94 @@ class PartitionScan:
     tallies: Mapping[str, Tally]
 
 
-_PAGE_BY_PAGE = pads.ParquetFragmentScanOptions(use_buffered_stream=True, buffer_size=1 << 20, pre_buffer=False)
+def fragments(dataset: pads.Dataset, partition: Mapping[str, str]) -> list[pads.Fragment]:
+    """The files of ``dataset`` in ``partition`` (values of partition columns; empty: every file), in order."""
+    where = None
+    for column, value in partition.items():
+        term = pads.field(column) == value
+        where = term if where is None else where & term
+    return list(dataset.get_fragments(filter=where) if where is not None else dataset.get_fragments())
 
 
 def batches(
     dataset: pads.Dataset,
-    dump: str | None,
+    partition: Mapping[str, str],
     columns: Sequence[str] | None = None,
     *,
-    where: pads.Expression | None = None,
     batch_rows: int = ScanConfig.batch_rows,
 ) -> Iterator[pa.RecordBatch]:
-    """The rows of ``dump`` (every dump if None) that match ``where``, streamed in batches, in file order."""
-    scanner = dataset.scanner(
-        columns=list(columns) if columns is not None else None,
-        filter=_partition(dump, where),
-        batch_size=batch_rows,
-        batch_readahead=2,  # readahead is memory: a check needs throughput far less than it needs a bound
-        fragment_readahead=1,
-        fragment_scan_options=_PAGE_BY_PAGE,
-    )
-    for batch in scanner.to_batches():
-        if batch.num_rows:
-            yield batch
+    """The rows of ``partition`` streamed in batches of ``columns`` (every column if None), in file order.
+
+    Each file is decoded page by page with Parquet's own batch reader: Arrow's dataset scanner would
+    decode a whole row group before yielding its first batch, and a stage may write one row group per
+    file, so that alone would make a preview or a check grow with the partition."""
+    names = list(columns) if columns is not None else dataset.schema.names
+    schema = pa.schema([dataset.schema.field(c) for c in names])
+    for fragment in fragments(dataset, partition):
+        constants = pads.get_partition_keys(fragment.partition_expression)
+        parquet = pq.ParquetFile(fragment.path, filesystem=fragment.filesystem, buffer_size=1 << 20, pre_buffer=False)
+        stored = [c for c in names if c in parquet.schema_arrow.names]
+        if not stored:  # only partition columns asked for: the row count is in the metadata
+            yield from _constant_batches(parquet.metadata.num_rows, schema, constants, batch_rows)
+            continue
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=stored, use_threads=False):
+            if batch.num_rows:
+                yield _conformed(batch, schema, constants)
+
+
+def _conformed(batch: pa.RecordBatch, schema: pa.Schema, constants: Mapping[str, Any]) -> pa.RecordBatch:
+    """``batch`` with the dataset's columns and types: partition columns from the file's partition values."""
+    arrays = []
+    for field in schema:
+        if field.name in batch.schema.names:
+            column = batch.column(field.name)
+            arrays.append(column if column.type == field.type else column.cast(field.type))
+        else:
+            arrays.append(_constant(batch.num_rows, field, constants))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _constant(rows: int, field: pa.Field, constants: Mapping[str, Any]) -> pa.Array:
+    """A column the file does not store: its partition value on every row, else nulls."""
+    nulls = pa.nulls(rows, field.type)
+    return nulls if constants.get(field.name) is None else nulls.fill_null(pa.scalar(constants[field.name], field.type))
+
+
+def _constant_batches(
+    rows: int, schema: pa.Schema, constants: Mapping[str, Any], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    for start in range(0, rows, batch_rows):
+        n = min(batch_rows, rows - start)
+        yield pa.RecordBatch.from_arrays([_constant(n, f, constants) for f in schema], schema=schema)
 
 
 def reader(
     dataset: pads.Dataset,
-    dump: str | None,
+    partition: Mapping[str, str],
     columns: Sequence[str],
     *,
-    where: pads.Expression | None = None,
     batch_rows: int = ScanConfig.batch_rows,
 ) -> pa.RecordBatchReader:
     """:func:`batches` as a record batch reader (what DuckDB consumes as a stream)."""
     schema = pa.schema([dataset.schema.field(c) for c in columns])
-    return pa.RecordBatchReader.from_batches(
-        schema, batches(dataset, dump, columns, where=where, batch_rows=batch_rows)
-    )
+    return pa.RecordBatchReader.from_batches(schema, batches(dataset, partition, columns, batch_rows=batch_rows))
 
 
-def count(dataset: pads.Dataset, dump: str | None, where: pads.Expression | None = None) -> int:
-    """Rows of ``dump`` matching ``where``; from the files' metadata alone when ``where`` is None."""
-    return int(dataset.count_rows(filter=_partition(dump, where), fragment_scan_options=_PAGE_BY_PAGE))
+def count(dataset: pads.Dataset, partition: Mapping[str, str]) -> int:
+    """Rows of ``partition``, from the files' metadata alone."""
+    return sum(int(fragment.count_rows()) for fragment in fragments(dataset, partition))
 
 
-def head(dataset: pads.Dataset, dump: str | None, columns: Sequence[str], rows: int) -> pa.Table:
-    """The first ``rows`` rows of the partition: a preview reads batches of the first files, then stops."""
+def head(dataset: pads.Dataset, partition: Mapping[str, str], columns: Sequence[str], rows: int) -> pa.Table:
+    """The first ``rows`` rows of the partition: a preview decodes the first pages of the first files, then stops."""
     taken: list[pa.RecordBatch] = []
     have = 0
-    for batch in batches(dataset, dump, columns, batch_rows=max(1, min(rows, ScanConfig.batch_rows))):
-        taken.append(batch.slice(0, rows - have))
-        have += taken[-1].num_rows
-        if have >= rows:
-            break
+    if rows > 0:
+        for batch in batches(dataset, partition, columns, batch_rows=min(rows, ScanConfig.batch_rows)):
+            taken.append(batch.slice(0, rows - have))
+            have += taken[-1].num_rows
+            if have >= rows:
+                break
     schema = pa.schema([dataset.schema.field(c) for c in columns])
     return pa.Table.from_batches(taken, schema).combine_chunks() if taken else schema.empty_table()
 
@@ -116,13 +154,20 @@ def scan_partition(
     key: str = "id",
     sample_ids: int = 10,
 ) -> PartitionScan:
-    """One pass over every column of the partition: its row count, how many rows break each rule (with
-    the first offending ids), and the ``config.sample_rows`` rows with the smallest ``key``."""
-    sample = _SmallestKeys(config.sample_rows, key)
+    """The partition's row count, how many rows break each rule (with the first offending ids), and the
+    sample: the ``config.sample_rows`` rows with the smallest ``key``, in scan order (when the partition
+    has fewer non-null keys than that, its first rows).
+
+    Two passes: the key column alone finds the cut (the largest key of the sample), then one pass over
+    every column counts the rules and copies out only the sample's rows. So the sample costs its own size
+    once, never candidates that a later batch would displace, nor a sorted copy."""
+    partition = {"dump": dump}
+    pick = _Pick(*_cut(dataset, partition, key, config), config.sample_rows, key)
     unexpected = dict.fromkeys(rules, 0)
     offenders: dict[str, list[str]] = {name: [] for name in rules}
+    kept: list[pa.RecordBatch] = []
     rows = 0
-    for batch in batches(dataset, dump, batch_rows=config.batch_rows):
+    for batch in batches(dataset, partition, batch_rows=config.batch_rows):
         rows += batch.num_rows
         for name, rule in rules.items():
             broken = rule(batch)
@@ -133,52 +178,56 @@ def scan_partition(
                 if wanted > 0:
                     ids = batch[key].filter(broken).slice(0, wanted)
                     offenders[name].extend(str(i) for i in ids.to_pylist())
-        sample.offer(batch)
+        kept.append(pick(batch))
     tallies = {name: Tally(unexpected[name], tuple(offenders[name])) for name in rules}
-    return PartitionScan(rows, sample.table(dataset.schema), tallies)
+    sample = pa.Table.from_batches([b for b in kept if b.num_rows], dataset.schema)
+    return PartitionScan(rows, sample, tallies)
 
 
-class _SmallestKeys:
-    """The ``k`` rows with the smallest key seen so far (nulls last), in bounded memory: once ``k`` rows
-    are held, a batch contributes only rows below the current cut, and the candidates are cut back to
-    ``k`` whenever they exceed it by a quarter (so at most 1.25 k rows and one batch are ever held)."""
-
-    def __init__(self, k: int, key: str) -> None:
-        self.k, self.key = k, key
-        self.held: list[pa.Table] = []
-        self.rows = 0
-        self.cut: pa.Scalar | None = None
-
-    def offer(self, batch: pa.RecordBatch) -> None:
-        if self.k <= 0:
-            return
-        if self.cut is not None:
-            batch = batch.filter(pc.less(batch[self.key], self.cut))  # a null key is never below the cut
-        if batch.num_rows:
-            self.held.append(pa.Table.from_batches([batch]))
-            self.rows += batch.num_rows
-        if self.rows >= self.k + max(self.k // 4, 1):
-            self._shrink()
-
-    def _shrink(self) -> None:
-        held = pa.concat_tables(self.held)
-        order = pc.select_k_unstable(held, self.k, sort_keys=[(self.key, "ascending")])
-        kept = held.take(order).combine_chunks()
-        self.held, self.rows = [kept], kept.num_rows
-        last = kept[self.key][kept.num_rows - 1]
-        self.cut = last if kept.num_rows == self.k and last.is_valid else None
-
-    def table(self, schema: pa.Schema) -> pa.Table:
-        """The sample sorted by key (then by scan order), so the same partition always gives the same frame."""
-        if not self.held:
-            return schema.empty_table()
-        held = pa.concat_tables(self.held)
-        order = pc.sort_indices(held, sort_keys=[(self.key, "ascending", "at_end")])
-        return held.take(order.slice(0, self.k)).combine_chunks()
+def _cut(
+    dataset: pads.Dataset, partition: Mapping[str, str], key: str, config: ScanConfig
+) -> tuple[pa.Scalar | None, int]:
+    """The largest key of the sample and how many of the sample's keys are below it; (None, 0) when the
+    partition has fewer non-null keys than the sample has rows. Holds at most 1.25 ``k`` keys and a batch."""
+    k = config.sample_rows
+    if k <= 0:
+        return None, 0
+    smallest = pa.chunked_array([], dataset.schema.field(key).type)
+    cut = None
+    for batch in batches(dataset, partition, [key], batch_rows=max(config.batch_rows, 8_192)):
+        keys = batch[key].drop_null()
+        smallest = pa.chunked_array([*smallest.chunks, keys if cut is None else keys.filter(pc.less(keys, cut))])
+        if len(smallest) >= k + max(k // 4, 1):
+            smallest = _smallest(smallest, k)
+            cut = pc.max(smallest)
+    if len(smallest) < k:
+        return None, 0
+    sample = _smallest(smallest, k)
+    cut = pc.max(sample)
+    return cut, int(pc.sum(pc.less(sample, cut)).as_py() or 0)
 
 
-def _partition(dump: str | None, where: pads.Expression | None) -> pads.Expression | None:
-    own = None if dump is None else pads.field("dump") == dump
-    if own is None or where is None:
-        return own if where is None else where
-    return own & where
+def _smallest(keys: pa.ChunkedArray, k: int) -> pa.ChunkedArray:
+    """The ``k`` smallest of ``keys``."""
+    return keys.take(pc.select_k_unstable(keys, k, [("key", "ascending")]))
+
+
+class _Pick:
+    """Which rows of each batch, in scan order, belong to the sample: every key below the cut, and the
+    first rows whose key equals it until the sample is full (a repeated key may straddle the cut)."""
+
+    def __init__(self, cut: pa.Scalar | None, below: int, k: int, key: str) -> None:
+        self.cut, self.key = cut, key
+        self.left = k if cut is None else k - below  # rows still to take: any row, or rows at the cut
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if self.cut is None:
+            taken = batch.slice(0, max(self.left, 0))
+            self.left -= taken.num_rows
+            return taken
+        keys = batch[self.key]
+        at_cut = pc.fill_null(pc.equal(keys, self.cut), False)
+        rank = pc.cumulative_sum(pc.cast(at_cut, pa.int64()))
+        room = pc.and_(at_cut, pc.less_equal(rank, self.left))
+        self.left -= int(pc.sum(room).as_py() or 0)
+        return batch.filter(pc.or_(pc.fill_null(pc.less(keys, self.cut), False), room))

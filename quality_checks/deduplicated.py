@@ -10,7 +10,6 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.dataset as pads
 
 from corpuslake import scan
 from corpuslake.idsets import missing_ids, shared_ids
@@ -26,15 +25,15 @@ def dedup_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     audited = audited_versions(store, "deduplicated", "filtered")
     if audited is None:
         return False, {"error": "deduplicated table does not exist"}
-    source = scan.count(store.dataset("filtered", audited.upstream.version), dump)
+    source = scan.count(store.dataset("filtered", audited.upstream.version), {"dump": dump})
     kept = store.dataset("deduplicated", audited.version)
     rejections = store.dataset("rejections", audited.rejections_version)
-    by_dedup = pads.field("stage") == "deduplicated"
-    kept_rows, removed_rows = scan.count(kept, dump), scan.count(rejections, dump, by_dedup)
-    in_both = shared_ids(scan.reader(kept, dump, ["id"]), scan.reader(rejections, dump, ["id"], where=by_dedup))
+    partition, removals = {"dump": dump}, {"dump": dump, "stage": "deduplicated"}
+    kept_rows, removed_rows = scan.count(kept, partition), scan.count(rejections, removals)
+    in_both = shared_ids(scan.reader(kept, partition, ["id"]), scan.reader(rejections, removals, ["id"]))
     unaccounted = source - kept_rows - removed_rows + in_both.rows
-    signals = scan.batches(rejections, dump, ["signals"], where=by_dedup)
-    dangling = missing_ids(_duplicate_of(signals), scan.reader(kept, None, ["id"]))  # kept in any dump
+    signals = scan.batches(rejections, removals, ["signals"])
+    dangling = missing_ids(_duplicate_of(signals), scan.reader(kept, {}, ["id"]))  # kept in any dump
     passed = unaccounted == 0 and in_both.rows == 0 and dangling.ids == 0
     return passed, {
         "filtered": source,

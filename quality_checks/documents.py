@@ -11,7 +11,6 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 
 from corpuslake import scan
 from corpuslake.idsets import repeated_ids
@@ -30,11 +29,14 @@ def documents_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     audited = audited_versions(store, "documents", "crawl_files")
     if audited is None:
         return False, {"error": "documents table does not exist"}
-    inventory = store.dataset("crawl_files", audited.upstream.version)
-    expected = sum(int(pc.sum(b["response_records"]).as_py() or 0) for b in scan.batches(inventory, dump))
-    docs = scan.count(store.dataset("documents", audited.version), dump)
-    records = (pads.field("stage") == "documents") & ~pads.field("reason").isin(pa.array(_DAMAGE_REASONS))
-    record_rejections = scan.count(store.dataset("rejections", audited.rejections_version), dump, records)
+    inventory = scan.batches(store.dataset("crawl_files", audited.upstream.version), {"dump": dump})
+    expected = sum(int(pc.sum(b["response_records"]).as_py() or 0) for b in inventory)
+    docs = scan.count(store.dataset("documents", audited.version), {"dump": dump})
+    reasons = scan.batches(
+        store.dataset("rejections", audited.rejections_version), {"dump": dump, "stage": "documents"}, ["reason"]
+    )
+    damage = pa.array(_DAMAGE_REASONS)
+    record_rejections = sum(int(pc.sum(pc.invert(pc.is_in(b["reason"], damage))).as_py() or 0) for b in reasons)
     return expected == docs + record_rejections, {
         "response_records": expected,
         "documents": docs,
@@ -64,9 +66,9 @@ def documents_ids_unique(context: dg.AssetCheckExecutionContext, lake: LakeResou
 def ids_unique(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     """Whether the latest documents of ``dump`` have unique ids, with the counts and a few repeated ids."""
     dataset = store.dataset("documents")
-    repeated = repeated_ids(scan.reader(dataset, dump, ["id"]))
+    repeated = repeated_ids(scan.reader(dataset, {"dump": dump}, ["id"]))
     return repeated.ids == 0, {
-        "documents": scan.count(dataset, dump),
+        "documents": scan.count(dataset, {"dump": dump}),
         "repeated_ids": repeated.ids,
         "sample_repeated_ids": ", ".join(repeated.sample),
     }

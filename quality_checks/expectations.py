@@ -5,8 +5,9 @@ fails: GX validates a bounded, deterministic sample (``ScanConfig.sample_rows`` 
 smallest ids: a uniform sample, since ids are hashes), which names failing rows in GX's own terms; and
 the invariants (row count, unique ids, non-null columns, the dump, value ranges and sets, text lengths)
 are evaluated exactly over every row (:mod:`quality_checks.exact`), so a defect outside the sample still
-fails the suite. The sample and the exact counts come from one streamed pass over the partition, so
-memory is that of the sample and a few batches, whatever the partition's size.
+fails the suite. The sample and the exact counts come from a pass over the id column and one streamed
+pass over every column, and unique ids from DuckDB (which spills), so memory is that of the sample, a few
+batches and DuckDB's limit, whatever the partition's size.
 
 Each suite is built per partition, because its plausible row count and its allowed languages come from
 the audited commit's lineage: the upstream partition's size and the filter configuration that wrote it.
@@ -46,7 +47,7 @@ class Audit:
 
 def _upstream_rows(lake: Lake, lineage: Lineage, upstream: str, dump: str) -> int:
     version = next(u.version for u in lineage.upstream if u.table == upstream)
-    return scan.count(lake.dataset(upstream, version), dump)
+    return scan.count(lake.dataset(upstream, version), {"dump": dump})
 
 
 def _common(schema: pa.Schema, dump: str, required: list[str]) -> list[Any]:
@@ -158,7 +159,7 @@ def run_suite(lake: Lake, table: str, dump: str, config: ScanConfig = DEFAULT_SC
     exact, evaluated = exact_failures(
         expectations,
         scanned,
-        lambda column: scan.reader(dataset, dump, [column], batch_rows=config.batch_rows),
+        lambda column: scan.reader(dataset, {"dump": dump}, [column], batch_rows=config.batch_rows),
         memory_limit=config.memory_limit,
     )
     on_sample = [e for e in expectations if e.expectation_type not in TABLE_LEVEL]

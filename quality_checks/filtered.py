@@ -9,7 +9,6 @@ columns (a join that spills to disk), so memory does not grow with the dump.
 from typing import Any
 
 import dagster as dg
-import pyarrow.dataset as pads
 
 from corpuslake import scan
 from corpuslake.idsets import shared_ids
@@ -25,12 +24,12 @@ def filtered_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     audited = audited_versions(store, "filtered", "documents")
     if audited is None:
         return False, {"error": "filtered table does not exist"}
-    documents = scan.count(store.dataset("documents", audited.upstream.version), dump)
+    partition, rejected = {"dump": dump}, {"dump": dump, "stage": "filtered"}
+    documents = scan.count(store.dataset("documents", audited.upstream.version), partition)
     kept = store.dataset("filtered", audited.version)
     rejections = store.dataset("rejections", audited.rejections_version)
-    by_filters = pads.field("stage") == "filtered"
-    kept_rows, rejected_rows = scan.count(kept, dump), scan.count(rejections, dump, by_filters)
-    in_both = shared_ids(scan.reader(kept, dump, ["id"]), scan.reader(rejections, dump, ["id"], where=by_filters))
+    kept_rows, rejected_rows = scan.count(kept, partition), scan.count(rejections, rejected)
+    in_both = shared_ids(scan.reader(kept, partition, ["id"]), scan.reader(rejections, rejected, ["id"]))
     unaccounted = documents - kept_rows - rejected_rows + in_both.rows
     return unaccounted == 0 and in_both.rows == 0, {
         "documents": documents,
