@@ -15,11 +15,13 @@ For each size, in child processes (so that each figure is its own process's):
             writing files, the content hash of the stored files, the commit, the audits, the catalog.
             Prints wall seconds, CPU seconds (user+sys) of the publishing process and of its workers,
             peak RSS of the publishing process (its rusage) and of the largest worker (sampled).
+            The publishing process peaks in DuckDB's phases: ``--select-only`` runs just those.
   tokens    the same selection staged once, then the file jobs alone (read a row range, count tokens,
             write and read back the file) over the first ``--throughput-docs`` documents, with 1 worker
             (in the process) and with 2 (a pool, started before the clock): tokens per wall second.
 
     python bench/publish_scale.py [--sizes 250000 1100000] [--throughput-docs 262144] [--workers 2]
+        [--memory-limit 1GB] [--select-only]
 
 Figures only: nothing is asserted. The machine's other load shows in wall times (CPU seconds are given).
 """
@@ -138,9 +140,24 @@ def usage() -> dict[str, float]:
     }
 
 
-def child_publish(root: str, workers: int) -> dict[str, Any]:
+def child_select(root: str, workers: int, memory_limit: str) -> dict[str, Any]:
+    """The selection alone (DuckDB's phases, where the publishing process peaks)."""
+    from corpuslake.selection import select_snapshot
+    from corpuslake.spill import SpillConfig
+    from corpuslake.tokens import default_tokenizer
+
+    lake = Lake(root)
+    started = time.perf_counter()
+    with lake.staging() as folder:
+        spill = SpillConfig(memory_limit=memory_limit)
+        selection = select_snapshot(lake, definition(), default_tokenizer(), folder, workers=workers, spill=spill)
+    return {"wall": time.perf_counter() - started, "documents": selection.rows.rows} | usage()
+
+
+def child_publish(root: str, workers: int, memory_limit: str) -> dict[str, Any]:
     from corpuslake.datasets import publish_snapshot
     from corpuslake.parallel import shutdown_pools
+    from corpuslake.spill import SpillConfig
 
     lake = Lake(root)
     peak = [0.0]
@@ -148,7 +165,8 @@ def child_publish(root: str, workers: int) -> dict[str, Any]:
     sampler = threading.Thread(target=sample_workers, args=(peak, stop), daemon=True)
     sampler.start()
     started = time.perf_counter()
-    entry = publish_snapshot(lake, definition(), "bench", workers=workers).entry
+    spill = SpillConfig(memory_limit=memory_limit)
+    entry = publish_snapshot(lake, definition(), "bench", workers=workers, spill=spill).entry
     wall = time.perf_counter() - started
     stop.set()
     sampler.join()
@@ -207,10 +225,9 @@ def child_tokens(root: str, docs: int) -> dict[str, Any]:
     return figures
 
 
-def run_child(kind: str, root: str, argument: int) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", kind, root, str(argument)], capture_output=True, text=True, check=False
-    )
+def run_child(kind: str, root: str, argument: int, memory_limit: str) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", kind, root, str(argument), memory_limit]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"child {kind} failed:\n{done.stderr[-3000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -221,11 +238,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 1_100_000])
     parser.add_argument("--throughput-docs", type=int, default=262_144)  # 8 files: 4 per worker
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-limit", default="1GB", help="DuckDB's memory limit (SpillConfig)")
+    parser.add_argument("--select-only", action="store_true", help="only the selection's peak RSS per size")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        kind, root, argument = args.child
-        result = child_publish(root, int(argument)) if kind == "publish" else child_tokens(root, int(argument))
+        kind, root, argument, limit = args.child
+        if kind == "tokens":
+            result = child_tokens(root, int(argument))
+        else:
+            result = (child_publish if kind == "publish" else child_select)(root, int(argument), limit)
         print(json.dumps(result))
         return
     load = os.getloadavg()[0]
@@ -236,7 +258,14 @@ def main() -> None:
             started = time.perf_counter()
             build(Lake(root), size)
             print(f"\n== {size:,} scored documents (two dumps), built in {time.perf_counter() - started:.0f}s")
-            p = run_child("publish", root, args.workers)
+            if args.select_only:
+                p = run_child("select", root, args.workers, args.memory_limit)
+                print(
+                    f"selection (DuckDB memory limit {args.memory_limit}): {p['documents']:,} documents staged, "
+                    f"{p['wall']:.0f}s wall, CPU {p['cpu_self']:.0f}s, peak RSS {p['rss_self_mib']:,.0f} MiB"
+                )
+                continue
+            p = run_child("publish", root, args.workers, args.memory_limit)
             print(
                 f"publish ({args.workers} workers): {p['documents']:,} documents, {p['tokens']:,} tokens, "
                 f"{p['files']} files, {p['cross_dump_dropped']:,} cross-dump duplicates dropped, "
@@ -244,7 +273,7 @@ def main() -> None:
                 f"CPU {p['cpu_self']:.0f}s publisher + {p['cpu_workers']:.0f}s workers; "
                 f"peak RSS publisher {p['rss_self_mib']:,.0f} MiB, largest worker {p['rss_worker_mib']:,.0f} MiB"
             )
-            t = run_child("tokens", root, args.throughput_docs)
+            t = run_child("tokens", root, args.throughput_docs, args.memory_limit)
             one, two = t["1"], t["2"]
             print(
                 f"token counting over {one['documents']:,} documents ({one['tokens']:,} tokens): "
