@@ -18,13 +18,10 @@ On the sample crawl (both dumps), in temporary lakes that share the usual cache 
    model, the compiled MinHash loops). Seconds per dump (wall, and this process's CPU time over all its
    threads), docs/s per core, MB of WARC per core-second for the first stage, and the same costs as
    core-hours per TB of WARC input, extrapolated linearly from the sample.
-3. What the driver does alone, whatever the number of workers, on the last pass's lake: the dedup
-   clustering step over a dump's band keys (seconds, and the memory per document held by this process,
-   traced by tracemalloc: the gathered hash outcomes, and the peak with the clustering's working set); the
-   Delta commit that rewrites a stage's Parquet parts into its table (MB/s, on the documents parts written
-   8 times over so the commit moves tens of MB); the driver's feed of a per-batch stage (read the upstream
-   partition in batches of 1,000 rows and serialize each: the most docs/s one driver can hand to tasks); and
-   the Parquet bytes of each table per byte of WARC.
+3. The Parquet bytes of each table per byte of WARC, on the last pass's lake. (The driver no longer
+   reads rows: workers read their own row groups and write the tables' files, the driver commits add
+   actions; bench/stage_transport.py prints its CPU per document, and bench/dedup_throughput.py the
+   cluster step's memory.)
 
     python bench/ray_overhead.py [--workers 2] [--rounds 3] [--passes 2]
 """
@@ -32,28 +29,21 @@ On the sample crawl (both dumps), in temporary lakes that share the usual cache 
 import argparse
 import datetime
 import os
-import pickle
 import platform
 import statistics
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import ray
 
-from corpuslake.dedup.run import hash_jobs
 from corpuslake.filters import url as url_filter
 from corpuslake.filters.chain import FilterConfig
-from corpuslake.lineage import Lineage
 from corpuslake.parallel import RayExecutor, Workers, run_jobs
 from corpuslake.pipeline import (
-    StageReport,
     build_quality_training_set,
     deduplicate,
     extract_documents,
@@ -66,12 +56,12 @@ from corpuslake.pipeline import (
 from corpuslake.policies.run import PolicyConfig
 from corpuslake.quality.model import ModelConfig
 from corpuslake.quality.training import TrainingSetConfig
-from corpuslake.schemas import DOCUMENTS
+from corpuslake.runner import StageReport
 from corpuslake.settings import SAMPLE_LANDING, load_settings
 from corpuslake.stages.crawl_files import list_dump_files, list_dumps
-from corpuslake.stages.deduplicated import DedupConfig, Earlier, HashOutcome, cluster_dump, hash_batch
+from corpuslake.stages.deduplicated import DedupConfig
 from corpuslake.stages.documents import DocumentsConfig
-from corpuslake.store import Lake, parquet_parts_reader
+from corpuslake.store import Lake
 
 RUN_ID = "bench"
 COMMIT_COPIES = 8
@@ -271,91 +261,9 @@ def per_core_figures(lake: Lake, landing: Path, dumps: list[str], warc_bytes: in
     )
 
 
-def dedup_driver(lake: Lake, label: str, dumps: list[str], config: DedupConfig) -> None:
-    """Hash ``dumps``' filtered documents in this process, then cluster them as one dump: time and memory."""
-
-    def outcomes() -> list[HashOutcome]:
-        jobs = [j for d in dumps for j in hash_jobs(lake, lake.partition_version("filtered", d), d, config)]
-        return [hash_batch(replace(job, seq=seq)) for seq, job in enumerate(jobs)]
-
-    started = time.perf_counter()
-    hashed = outcomes()
-    hashing = time.perf_counter() - started
-    started = time.perf_counter()
-    cluster_dump(dumps[0], hashed, Earlier.none(), config)
-    clustering = time.perf_counter() - started
-    n = sum(len(o.ids) for o in hashed)
-    del hashed
-    tracemalloc.start()
-    traced = outcomes()
-    held, _ = tracemalloc.get_traced_memory()
-    tracemalloc.reset_peak()
-    cluster_dump(dumps[0], traced, Earlier.none(), config)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    del traced
-    print(
-        f"dedup {label:24} {n:5} documents: hashing (per-batch jobs) {hashing:.2f} s, clustering (driver) "
-        f"{clustering * 1000:.1f} ms; driver memory: outcomes held {held / n:,.0f} B/doc, peak while clustering "
-        f"(outcomes included) {peak / n:,.0f} B/doc"
-    )
-
-
-def commit_figures(lake: Lake, dumps: list[str], copies: int = COMMIT_COPIES) -> None:
-    """The commit of a documents partition from Parquet parts, as a stage makes it, into a scratch lake."""
-    with tempfile.TemporaryDirectory(prefix="corpuslake-commit-bench-") as scratch:
-        target = Lake(str(Path(scratch) / "lake"), cache=lake.cache)
-        size = seconds = 0.0
-        rows = 0
-        for dump in dumps:
-            # the dump's documents as the workers leave them, one part per WARC file, each part written
-            # ``copies`` times so that the commit moves more than a few MB
-            table = lake.read("documents", dumps=[dump])
-            parts = []
-            for source in sorted(set(table["source_file"].to_pylist())):
-                for copy in range(copies):
-                    part = Path(scratch) / f"{dump}.{source}.{copy}.parquet"
-                    pq.write_table(table.filter(pc.equal(table["source_file"], source)), part)
-                    parts.append(str(part))
-                    size += part.stat().st_size
-            rows += copies * table.num_rows
-            lineage = Lineage("documents", dump, RUN_ID, RUN_ID, {})
-            started = time.perf_counter()
-            target.write_partition("documents", parquet_parts_reader(parts, DOCUMENTS), lineage, {"dump": dump})
-            seconds += time.perf_counter() - started
-        print(
-            f"Delta commit of documents partitions (the driver reads the parts and writes the table; every part "
-            f"{copies}x): {rows} rows, {size / 1e6:.1f} MB of parts in {seconds:.2f} s = {size / 1e6 / seconds:.1f} "
-            f"MB/s, {rows / seconds:,.0f} rows/s"
-        )
-
-
-def feed_figures(lake: Lake, dumps: list[str], repeat: int = 5) -> None:
-    """The driver's side of a per-batch stage: read the upstream partition in batches and serialize each."""
-    best = float("inf")
-    rows = size = 0
-    for _ in range(repeat):
-        rows = size = 0
-        started = time.perf_counter()
-        for dump in dumps:
-            version = lake.partition_version("documents", dump)
-            for batch in lake.partition_batches("documents", version, dump, 1_000):
-                size += len(pickle.dumps(batch, protocol=5))
-                rows += batch.num_rows
-        best = min(best, time.perf_counter() - started)
-    print(
-        f"driver feed of a per-batch stage (read documents in batches of 1,000, pickle each; best of {repeat}): "
-        f"{rows / best:,.0f} docs/s, {size / 1e6 / best:.0f} MB/s of pickled batches ({size / rows:,.0f} B/doc)"
-    )
-
-
-def driver_figures(lake: Lake, dumps: list[str], warc_bytes: int) -> None:
-    print("\n== The driver's single-process steps (last pass's lake)")
-    for dump in dumps:
-        dedup_driver(lake, dump, [dump], DedupConfig())
-    dedup_driver(lake, "both dumps as one", dumps, DedupConfig())
-    commit_figures(lake, dumps)
-    feed_figures(lake, dumps)
+def driver_figures(lake: Lake, warc_bytes: int) -> None:
+    """What the stages left in the lake, per byte of WARC (the driver's own CPU per document, now that
+    workers read and write the rows themselves, is printed by bench/stage_transport.py)."""
     sizes = {
         table: sum(p.stat().st_size for p in (Path(lake.root) / table).rglob("*.parquet")) for table in LAKE_TABLES
     }
@@ -385,7 +293,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="corpuslake-core-bench-") as scratch:
         lake = Lake(str(Path(scratch) / "lake"), cache=cache)
         per_core_figures(lake, landing, dumps, warc_bytes, args.passes)
-        driver_figures(lake, dumps, warc_bytes)
+        driver_figures(lake, warc_bytes)
 
 
 if __name__ == "__main__":

@@ -190,6 +190,7 @@ def deduplicate(
         counters,
         {"rejections": result["rejections_version"], "minhash_index": result["index_version"]},
         result["figures"]["seconds"],
+        places=result["places"],
     )
 
 

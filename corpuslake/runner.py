@@ -66,8 +66,11 @@ class Sink:
     per output, so a worker holds at most one row group per output besides its input batch.
     """
 
-    def __init__(self, lake: Lake, outputs: Sequence[Output], stem: str, row_group_rows: int) -> None:
+    def __init__(self, lake: Lake, outputs: Sequence[Output], stem: str, row_group_rows: int, seq: int = 0) -> None:
         self.lake, self.stem, self.row_group_rows = lake, stem, row_group_rows
+        self.seq = seq
+        """The job's number in the stage's plan: the key of per-job state an earlier pass prepared (the
+        dedup decisions of one row group)."""
         self.outputs = {output.name: output for output in outputs}
         self.counters: Counter[str] = Counter()
         self.figures: dict[str, float] = {}
@@ -166,7 +169,7 @@ class JobResult:
 def run_job(job: "Job[Any, Any]") -> JobResult:
     """The worker side: read the unit's rows, run the stage over them, write the outputs."""
     started = time.perf_counter()
-    sink = Sink(job.lake, job.outputs, f"{job.stem}-{job.seq:06d}", job.row_group_rows)
+    sink = Sink(job.lake, job.outputs, f"{job.stem}-{job.seq:06d}", job.row_group_rows, job.seq)
     rows_in = 0
     try:
         if isinstance(job.unit, RowGroup):

@@ -1,14 +1,14 @@
 """The dedup stage's second job per batch: apply the decisions of the cluster step to the batch's rows.
 
-Each job reads its batch's decisions folder (and, with paragraph dedup, the lines the Bloom pass found
-seen before) and writes three Parquet parts under the staging folder: the kept rows with their cluster
-columns, the rejections naming the document each duplicates, and the kept documents' band-index rows.
-The driver commits the parts; it never holds the rows.
+Each job (one row group of the filtered partition, run by :func:`corpuslake.runner.run_stage`) reads its
+row group's decisions folder (and, with paragraph dedup, the lines the Bloom pass found seen before) and
+writes three outputs straight into their tables' folders: the kept rows with their cluster columns, the
+rejections naming the document each duplicates, and the kept documents' band-index rows. The driver
+commits the files; it never holds the rows.
 """
 
 import json
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,35 +16,49 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpuslake.runner import Sink
 from corpuslake.schemas import DEDUPLICATED, MINHASH_INDEX, REJECTIONS
-from corpuslake.stages.deduplicated import EXACT_BAND, STAGE
+from corpuslake.stages.deduplicated import EXACT_BAND, STAGE, hash_path
 
 
 @dataclass(frozen=True)
 class RewriteJob:
     seq: int
     dump: str
-    rows: pa.Table  # every filtered column of one batch, the batch hashed under the same seq
-    decisions: str  # the batch's decisions folder
-    hashes: str  # the batch's hash file (band keys of the index rows)
-    paragraphs: str | None  # the batch's removed paragraphs, when paragraph dedup is on
-    staging: str
+    rows: pa.Table  # every filtered column of one row group, the one hashed under the same seq
+    decisions: str  # the row group's decisions folder
+    hashes: str  # the row group's hash file (band keys of the index rows)
+    paragraphs: str | None  # the row group's removed paragraphs, when paragraph dedup is on
 
 
 @dataclass(frozen=True)
-class RewriteOutcome:
-    seq: int
-    kept_part: str | None
-    rejection_part: str | None
-    index_part: str | None
-    counters: dict[str, int] = field(default_factory=dict)
+class RewriteSettings:
+    """What a rewriting job needs besides its rows: where the cluster step and the hashing pass wrote."""
 
-    @property
-    def source_file(self) -> str:
-        return f"batch {self.seq}"
+    dump: str
+    staging: str
+    paragraphs: tuple[str, ...] | None  # per job number, when paragraph dedup is on
 
 
-def rewrite_batch(job: RewriteJob) -> RewriteOutcome:
+def rewrite_rows(rows: pa.Table, settings: RewriteSettings, sink: Sink) -> None:
+    """The stage function of the rewriting pass: apply the row group's decisions."""
+    job = RewriteJob(
+        seq=sink.seq,
+        dump=settings.dump,
+        rows=rows,
+        decisions=f"{settings.staging}/decisions/seq={sink.seq}",
+        hashes=hash_path(settings.staging, sink.seq),
+        paragraphs=settings.paragraphs[sink.seq] if settings.paragraphs else None,
+    )
+    kept, rejections, index, counters = rewrite(job)
+    sink.write("rejections", rejections)
+    sink.write("index", index)
+    sink.write("kept", kept)
+    for name, n in counters.items():
+        sink.count(name, n)
+
+
+def rewrite(job: RewriteJob) -> tuple[pa.Table, pa.Table, pa.Table, dict[str, int]]:
     """Apply the batch's decisions: kept rows (paragraph dedup applied), rejections, band-index rows."""
     rows = job.rows
     decisions = _aligned(rows, pq.read_table(job.decisions), job)
@@ -75,14 +89,7 @@ def rewrite_batch(job: RewriteJob) -> RewriteOutcome:
     )
     hashes = _aligned(rows, pq.read_table(job.hashes, columns=["id", "exact", "bands"]), job).filter(mask)
     index = _index_rows(job.dump, hashes, lengths[kept])
-    stem = f"{job.staging}/parts/{job.seq:06d}"
-    return RewriteOutcome(
-        job.seq,
-        _write(f"{stem}.deduplicated.parquet", table.filter(mask)),
-        _write(f"{stem}.rejections.parquet", pa.Table.from_pylist(rejections, schema=REJECTIONS)),
-        _write(f"{stem}.index.parquet", index),
-        counters,
-    )
+    return table.filter(mask), pa.Table.from_pylist(rejections, schema=REJECTIONS), index, counters
 
 
 def _drop_seen(
@@ -178,11 +185,3 @@ def _index_rows(dump: str, hashes: pa.Table, lengths: np.ndarray) -> pa.Table:
         },
         schema=MINHASH_INDEX,
     )
-
-
-def _write(path: str, table: pa.Table) -> str | None:
-    if not table.num_rows:
-        return None
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path)
-    return path

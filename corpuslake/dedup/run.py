@@ -1,13 +1,15 @@
 """Running the dedup stage for one dump: hash in workers, cluster in DuckDB, rewrite in workers, commit.
 
-1. One hashing job per batch of the filtered partition writes its documents' keys to Parquet.
+1. One hashing job per row group of the filtered partition writes its documents' keys to Parquet.
 2. The driver clusters with DuckDB (:mod:`corpuslake.dedup.clusters`) over those files and, in
    incremental scope, the earlier dumps' rows of the ``minhash_index`` table; DuckDB writes each batch's
    decisions to a folder of its own. The driver's memory is DuckDB's limit (``cluster_memory``, plus
    DuckDB's own overhead) and the batches it feeds to the jobs, whatever the dump. A verified
    incremental run also streams the earlier dumps' kept texts, batch by batch, to find the matched ones.
 3. With paragraph dedup, one sequential job runs the Bloom filter over the kept documents' paragraph keys.
-4. One rewriting job per batch writes the batch's kept rows, rejections and band-index rows.
+4. One rewriting job per row group writes its kept rows, rejections and band-index rows into the three
+   tables' folders; the driver commits them with add actions (both passes run on
+   :func:`corpuslake.runner.run_stage`, whose workers read their own row groups).
 
 Three commits carry the same lineage: the rejections of the dump's duplicates, the dump's rows of the
 band index, and the kept documents. The index and the kept rows are written last, so an incremental
@@ -33,24 +35,17 @@ import pyarrow.dataset as pads
 
 from corpuslake.dedup import clusters
 from corpuslake.dedup.paragraphs import ParagraphJob, paragraph_pass
-from corpuslake.dedup.rewrite import RewriteJob, RewriteOutcome, rewrite_batch
+from corpuslake.dedup.rewrite import RewriteSettings, rewrite_rows
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
 from corpuslake.parallel import Workers, run_jobs
+from corpuslake.runner import partition_output, run_stage
 from corpuslake.schemas import DEDUPLICATED, MINHASH_INDEX, REJECTIONS
 from corpuslake.stages import deduplicated as stage
 from corpuslake.stages.deduplicated import DedupConfig
-from corpuslake.store import Lake, parquet_parts_reader
+from corpuslake.store import Lake
 
 Note = Callable[[int, Any], None]
-
-
-def hash_jobs(
-    lake: Lake, filtered_version: int, dump: str, config: DedupConfig, staging: str
-) -> Iterator[stage.HashJob]:
-    batches = lake.partition_batches("filtered", filtered_version, dump, config.batch_rows, ["id", "text"])
-    for seq, batch in enumerate(batches):
-        yield stage.HashJob(seq, batch, staging, config)
 
 
 def earlier_index(con: duckdb.DuckDBPyConnection, lake: Lake, version: int, dump: str) -> None:
@@ -98,7 +93,7 @@ def earlier_shingles(
 def cluster(
     lake: Lake,
     dump: str,
-    hashed: list[stage.HashOutcome],
+    hash_files: list[str],
     config: DedupConfig,
     staging: Path,
     workers: Workers,
@@ -107,7 +102,7 @@ def cluster(
     """Decide every document of the dump into ``staging/decisions``; return the number of earlier
     documents matched and the clusters by size. ``earlier``: the index and deduplicated versions."""
     with clusters.connect(staging, config.cluster_memory) as con:
-        clusters.load_dump(con, [o.path for o in hashed], dump, config.verify)
+        clusters.load_dump(con, hash_files, dump, config.verify)
         if earlier:
             earlier_index(con, lake, earlier[0], dump)
         else:
@@ -120,22 +115,6 @@ def cluster(
             clusters.load_earlier_shingles(con, [])
         sizes = clusters.decide_all(con, config, staging / "decisions", earlier_matched=matched > 0)
     return matched, sizes
-
-
-def rewrite_jobs(
-    lake: Lake, filtered_version: int, dump: str, config: DedupConfig, staging: Path, paragraphs: tuple[str, ...]
-) -> Iterator[RewriteJob]:
-    batches = lake.partition_batches("filtered", filtered_version, dump, config.batch_rows)
-    for seq, batch in enumerate(batches):
-        yield RewriteJob(
-            seq=seq,
-            dump=dump,
-            rows=batch,
-            decisions=str(staging / "decisions" / f"seq={seq}"),
-            hashes=stage.hash_path(str(staging), seq),
-            paragraphs=paragraphs[seq] if paragraphs else None,
-            staging=str(staging),
-        )
 
 
 def deduplicate_dump(
@@ -164,17 +143,32 @@ def deduplicate_dump(
         earlier = (index_version, dedup_version)
     lineage = Lineage("deduplicated", dump, run_id, code_version, plain(config), tuple(upstream))
     figures: dict[str, float] = {}
+    groups = lake.row_groups("filtered", filtered_version, dump)
+    # One call of the stage function per row group: the hash file, the decisions and the rewrite of a
+    # row group share its job number. The runner writes the filtered table's row groups of batch_rows.
+    whole = max([config.batch_rows, *(g.rows for g in groups)])
     with lake.staging() as staging:
-        jobs = hash_jobs(lake, filtered_version, dump, config, str(staging))
-        hashed = sorted(run_jobs(stage.hash_batch, jobs, workers, note), key=lambda o: o.seq)
+        hashed = run_stage(
+            lake,
+            stage.hash_rows,
+            stage.HashSettings(config, str(staging)),
+            groups,
+            outputs=[],
+            lineage=lineage,
+            workers=workers,
+            columns=["id", "text"],
+            batch_rows=whole,
+            note=note,
+        )
         figures["hashing_seconds"] = time.perf_counter() - started
-        matched, sizes = cluster(lake, dump, hashed, config, staging, workers, earlier)
+        hash_files = [stage.hash_path(str(staging), seq) for seq in range(hashed.jobs)]
+        matched, sizes = cluster(lake, dump, hash_files, config, staging, workers, earlier)
         figures["cluster_seconds"] = time.perf_counter() - started - figures["hashing_seconds"]
-        decisions = tuple(str(staging / "decisions" / f"seq={o.seq}") for o in hashed)
-        paragraphs: tuple[str, ...] = ()
+        paragraphs: tuple[str, ...] | None = None
         if config.paragraphs:
+            decisions = tuple(str(staging / "decisions" / f"seq={seq}") for seq in range(hashed.jobs))
             job = ParagraphJob(
-                tuple(o.path for o in hashed),
+                tuple(hash_files),
                 decisions,
                 str(staging),
                 config.paragraph_capacity,
@@ -184,36 +178,34 @@ def deduplicate_dump(
             paragraphs = outcome.parts
             figures["paragraph_bloom_bits"] = float(outcome.bloom_bits)
             figures["paragraph_bloom_bits_per_item"] = outcome.bloom_bits / config.paragraph_capacity
-        rewrites = rewrite_jobs(lake, filtered_version, dump, config, staging, paragraphs)
-        written = sorted(run_jobs(rewrite_batch, rewrites, workers, note), key=lambda o: o.seq)
-        versions = _commit(lake, dump, written, lineage)
-    counters: Counter[str] = Counter()
-    for part in written:
-        counters.update(part.counters)
-    counters["documents"] = sum(o.documents for o in hashed)
+        written = run_stage(
+            lake,
+            rewrite_rows,
+            RewriteSettings(dump, str(staging), paragraphs),
+            groups,
+            outputs=[
+                partition_output("rejections", "rejections", REJECTIONS, dump, stage.STAGE),
+                partition_output("index", "minhash_index", MINHASH_INDEX, dump),
+                partition_output("kept", "deduplicated", DEDUPLICATED, dump),
+            ],
+            lineage=lineage,
+            workers=workers,
+            batch_rows=whole,
+            note=note,
+        )
+    counters: Counter[str] = Counter(written.counters)
+    counters["documents"] = hashed.counters["documents"]
     removed = sum(n for name, n in counters.items() if name.startswith("removed."))
     counters["kept"] = counters["documents"] - removed
     counters["earlier_documents_matched"] = matched
     figures["seconds"] = time.perf_counter() - started
     return {
-        "version": versions[2],
+        "version": written.versions["kept"],
         "upstream": tuple(upstream),
-        "index_version": versions[1],
-        "rejections_version": versions[0],
+        "index_version": written.versions["index"],
+        "rejections_version": written.versions["rejections"],
+        "places": dict(hashed.places + written.places),
         "counters": dict(counters),
         "clusters_by_size": sizes,
         "figures": figures,
     }
-
-
-def _commit(lake: Lake, dump: str, written: list[RewriteOutcome], lineage: Lineage) -> tuple[int, int, int]:
-    """Commit rejections, then the index rows, then the kept rows; return the three versions."""
-    rejected = [o.rejection_part for o in written if o.rejection_part]
-    indexed = [o.index_part for o in written if o.index_part]
-    kept = [o.kept_part for o in written if o.kept_part]
-    rejections = lake.write_partition(
-        "rejections", parquet_parts_reader(rejected, REJECTIONS), lineage, {"dump": dump, "stage": stage.STAGE}
-    )
-    index = lake.write_partition("minhash_index", parquet_parts_reader(indexed, MINHASH_INDEX), lineage, {"dump": dump})
-    version = lake.write_partition("deduplicated", parquet_parts_reader(kept, DEDUPLICATED), lineage, {"dump": dump})
-    return rejections, index, version

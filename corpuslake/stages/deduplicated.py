@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from corpuslake.dedup.minhash import MinHasher
 from corpuslake.dedup.normalize import normalize_text
+from corpuslake.runner import Sink
 
 STAGE = "deduplicated"
 STAGE_VERSION = "1"
@@ -147,6 +148,22 @@ def hash_batch(job: HashJob) -> HashOutcome:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table(columns), path)
     return HashOutcome(job.seq, path, n, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class HashSettings:
+    """What a hashing job needs besides its rows: the stage's config and the folder of the hash files."""
+
+    config: DedupConfig
+    staging: str
+
+
+def hash_rows(rows: pa.Table, settings: HashSettings, sink: Sink) -> None:
+    """The stage function of the hashing pass: one row group's keys into its hash file (named by the
+    job's number, which the rewriting pass of the same row group reads)."""
+    outcome = hash_batch(HashJob(sink.seq, rows, settings.staging, settings.config))
+    sink.count("documents", outcome.documents)
+    sink.measure("hashing_seconds", outcome.seconds)
 
 
 @dataclass(frozen=True)
