@@ -2,13 +2,14 @@
 
 import dagster as dg
 
-from assets.crawl import crawl_files
-from assets.datasets import mixtures, snapshots
+from assets.content_signals import content_signals
+from assets.crawl_files import crawl_files
 from assets.deduplicated import deduplicated
 from assets.documents import documents
 from assets.filtered import filtered
-from assets.policies import content_signals
-from assets.quality import quality_model, quality_training_set, scored
+from assets.quality_models import quality_model, quality_training_set
+from assets.scored import scored
+from assets.snapshots import mixtures, snapshots
 from corpuslake.locations import is_lakefs
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
