@@ -29,7 +29,8 @@ def documents_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     audited = audited_versions(store, "documents", "crawl_files")
     if audited is None:
         return False, {"error": "documents table does not exist"}
-    inventory = scan.batches(store.dataset("crawl_files", audited.upstream.version), {"dump": dump})
+    crawl_files = store.dataset("crawl_files", audited.upstream.version)
+    inventory = scan.batches(crawl_files, {"dump": dump}, ["response_records"])
     expected = sum(int(pc.sum(b["response_records"]).as_py() or 0) for b in inventory)
     docs = scan.count(store.dataset("documents", audited.version), {"dump": dump})
     reasons = scan.batches(
