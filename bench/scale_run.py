@@ -24,10 +24,20 @@ against the first (peak RSS of the largest process, CPU per page). The figures a
 ``bench/out/scale_run-<time>.json``. Machine load is printed: CPU seconds hold up under load, wall time
 does not.
 
-Needs the bench extra (``make bench`` installs it). Example:
+``--commit REV`` measures a clean ``git archive`` of that commit (put first on PYTHONPATH) instead of the
+work tree, so an edit in progress elsewhere cannot break a run half-way. ``kill <harness pid>`` (SIGTERM)
+stops the measured command and still prints and saves the figures of the steps that finished (the
+documents+filtered figure of the whole run counts only dumps whose both steps finished).
+``--compare A.json B.json`` prints parts and sizes measured by separate invocations side by side (e.g.
+the peer measured once at S, corpuslake at two commits) with the growth ratios.
+
+Needs the bench extra (``make bench`` installs it); datatrove's WarcReader and JsonlWriter also import
+warcio, faust-cchardet, python-magic and orjson. Examples:
 
     python bench/scale_run.py --landing samples/crawl
-    python bench/scale_run.py --landing /work/bench-data/S/landing --landing /work/bench-data/M/landing
+    python bench/scale_run.py --landing /work/bench-data/S/landing --landing /work/bench-data/M/landing \
+        --commit HEAD --peer-timeout 5 --keep
+    python bench/scale_run.py --compare bench/out/scale_run-A.json bench/out/scale_run-B.json
 """
 
 import argparse
