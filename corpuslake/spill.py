@@ -27,10 +27,12 @@ from corpuslake.store import Lake
 class SpillConfig:
     """How much memory the publishing engine may use before it spills."""
 
-    memory_limit: str = "1GB"
+    memory_limit: str = "512MB"
     """DuckDB's memory limit (sorts, joins and aggregates past it spill to the staging folder)."""
-    threads: int = 2
-    """DuckDB's threads."""
+    threads: int = 1
+    """DuckDB's threads. Each thread of a sort of wide rows (texts) needs its own working memory: a
+    1M-document selection sorted by id ran out of memory with 2 threads and 1 GB, and spilled within
+    400 MB with 1 thread (bench/publish_scale.py). The workers, not DuckDB, use the other cores."""
 
 
 DEFAULT_SPILL = SpillConfig()
