@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck defs bench fixtures clean browser-deps postgres-deps
+.PHONY: setup demo test lint typecheck defs bench bench-data fixtures clean browser-deps postgres-deps
 
 $(BIN)/corpuslake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ bench: demo
 	$(BIN)/python bench/check_overhead.py
 	$(BIN)/python bench/ray_overhead.py
 	$(BIN)/python bench/history_lookups.py
+	$(BIN)/python bench/stage_transport.py
+
+## The scale bench crawl (never committed): SIZE=S (~30k pages), M (~250k) or L (~1.1M) into /work/bench-data/$(SIZE)
+SIZE ?= S
+bench-data: setup
+	$(BIN)/python bench/build_scale_crawl.py --size $(SIZE)
 
 fixtures: setup
 	$(BIN)/python -m tests.fixtures.build_fixtures
