@@ -202,8 +202,8 @@ def test_unique_ids_and_the_dedup_balance_are_exact(built: Path, tmp_path: Path)
     passed, counts = dedup_balance(lake, DUMP)
     assert passed and counts["unaccounted"] == 0 and counts["kept"] > 0
 
+    first = lake.read("documents", dumps=[DUMP], columns=["id"])["id"][0].as_py()  # the row _rewrite repeats
     _rewrite(lake, "documents", _duplicate_first)
-    first = lake.read("documents", dumps=[DUMP], columns=["id"])["id"][0].as_py()
     assert ids_unique(lake, DUMP)[1] | {"documents": 0} == {
         "documents": 0,
         "repeated_ids": 1,
