@@ -169,10 +169,8 @@ class Lake:
         ``partition`` names every partition column of the table (``dump``, and ``stage`` where the table
         has it); only rows of that partition are replaced.
         """
-        columns = PARTITIONS.get(table.split("/")[0], ["dump"])
-        if sorted(partition) != sorted(columns):
-            raise ValueError(f"{table} is partitioned by {columns}, got {sorted(partition)}")
-        predicate = " AND ".join(f"{col} = '{check_name(partition[col], col)}'" for col in columns)
+        columns, values = _partition_values(table, partition)
+        predicate = " AND ".join(f"{col} = '{value}'" for col, value in values.items())
         before = self.version(table)
         try:
             write_deltalake(
@@ -185,11 +183,7 @@ class Lake:
                 commit_properties=_commit_properties(lineage),
             )
         except (OSError, DeltaError) as error:
-            where = "it does not exist yet" if before is None else f"it is still at v{before}"
-            raise LakeWriteError(
-                f"writing {table} ({', '.join(f'{k}={v}' for k, v in partition.items()) or 'whole table'}) "
-                f"failed, nothing was committed and {where}: {error}"
-            ) from error
+            raise _not_committed("writing", table, values, before, error) from error
         return self.version_of_commit(table, lineage.commit_id)
 
     def append(self, table: str, data: pa.Table, lineage: Lineage) -> int:
@@ -406,10 +400,7 @@ class Lake:
         ``files`` are relative to the table folder and hold the table's columns except the partition
         columns, whose values are ``partition``. A failure leaves the table as it was.
         """
-        columns = PARTITIONS.get(table.split("/")[0], ["dump"])
-        if sorted(partition) != sorted(columns):
-            raise ValueError(f"{table} is partitioned by {columns}, got {sorted(partition)}")
-        values = {col: check_name(partition[col], col) for col in columns}
+        columns, values = _partition_values(table, partition)
         before = self.version(table)
         now = int(time.time() * 1000)
         adds: list[AddAction | RemoveAction] = [
@@ -444,11 +435,7 @@ class Lake:
                 )
             self._commit_direct_writes(f"corpuslake: {table} {values} replaced by {len(files)} files")
         except (OSError, DeltaError) as error:
-            where = "it does not exist yet" if before is None else f"it is still at v{before}"
-            raise LakeWriteError(
-                f"committing {table} ({', '.join(f'{k}={v}' for k, v in values.items()) or 'whole table'}) "
-                f"failed, nothing was committed and {where}: {error}"
-            ) from error
+            raise _not_committed("committing", table, values, before, error) from error
         return self.version_of_commit(table, lineage.commit_id)
 
     def remove_uncommitted(self, table: str, folder: str, prefix: str) -> int:
@@ -653,6 +640,24 @@ class Lake:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _partition_values(table: str, partition: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The partition columns of ``table`` and ``partition``'s checked value for each, in their order."""
+    columns = PARTITIONS.get(table.split("/")[0], ["dump"])
+    if sorted(partition) != sorted(columns):
+        raise ValueError(f"{table} is partitioned by {columns}, got {sorted(partition)}")
+    return columns, {col: check_name(partition[col], col) for col in columns}
+
+
+def _not_committed(
+    action: str, table: str, values: Mapping[str, str], before: int | None, error: Exception
+) -> Exception:
+    where = "it does not exist yet" if before is None else f"it is still at v{before}"
+    return LakeWriteError(
+        f"{action} {table} ({', '.join(f'{k}={v}' for k, v in values.items()) or 'whole table'}) "
+        f"failed, nothing was committed and {where}: {error}"
+    )
+
+
 def _has_written(delta: DeltaTable, partition: str) -> bool:
     # A partition holding files now was written; only an empty (or since emptied) one needs the log.
     values = pa.table(delta.get_add_actions(flatten=True))
@@ -716,14 +721,6 @@ def compact(rows: pa.Table) -> pa.Table:
     """A copy of ``rows`` in buffers of their own: a scanner's batches are slices of a whole decoded row
     group, and pickling a slice ships the parent buffers with it (28-61x the slice's size measured)."""
     return rows.take(pa.array(range(rows.num_rows), pa.int64())) if rows.num_rows else rows
-
-
-def parquet_parts_reader(parts: Sequence[str], schema: pa.Schema) -> pa.RecordBatchReader:
-    """Stream the rows of Parquet parts as one reader with ``schema`` (empty parts list: no rows)."""
-    if not parts:
-        return pa.RecordBatchReader.from_batches(schema, iter([]))
-    dataset = pads.dataset(list(parts), schema=schema, format="parquet")
-    return dataset.scanner(batch_size=2_000).to_reader()
 
 
 @dataclass(frozen=True)
