@@ -107,9 +107,7 @@ def shared_ids(
     shown: int = 10,
 ) -> IdCount:
     """Rows of ``left`` whose id is also in ``right`` (``ids`` counts them too: a repeat in left counts twice)."""
-    rows = _query(_SHARED, {"left_ids": left, "right_ids": right}, memory_limit, shown)
-    found = int(rows[0][1]) if rows else 0
-    return IdCount(found, found, tuple(str(r[0]) for r in rows))
+    return _between(_SHARED, left, right, memory_limit, shown)
 
 
 def missing_ids(
@@ -120,6 +118,13 @@ def missing_ids(
     shown: int = 10,
 ) -> IdCount:
     """Distinct non-null ``values`` that are not among ``ids`` (``rows`` is their distinct count too)."""
-    rows = _query(_MISSING, {"left_ids": values, "right_ids": ids}, memory_limit, shown)
+    return _between(_MISSING, values, ids, memory_limit, shown)
+
+
+def _between(
+    query: str, left: pa.RecordBatchReader, right: pa.RecordBatchReader, memory_limit: str, shown: int
+) -> IdCount:
+    """A query over two id streams whose rows are (id, total found), the first ``shown`` ids of them."""
+    rows = _query(query, {"left_ids": left, "right_ids": right}, memory_limit, shown)
     found = int(rows[0][1]) if rows else 0
     return IdCount(found, found, tuple(str(r[0]) for r in rows))
