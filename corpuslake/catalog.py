@@ -80,6 +80,16 @@ def file_digests(data: pa.Buffer) -> tuple[str, str]:
     return hashlib.sha256(view).hexdigest(), blake3.blake3(view).hexdigest()
 
 
+def stream_digests(handle: pa.NativeFile, chunk_bytes: int = 8 << 20) -> tuple[str, str]:
+    """:func:`file_digests` of an open file, read ``chunk_bytes`` at a time from its start."""
+    sha, blake = hashlib.sha256(), blake3.blake3()
+    handle.seek(0)
+    while chunk := handle.read(chunk_bytes):
+        sha.update(chunk)
+        blake.update(chunk)
+    return sha.hexdigest(), blake.hexdigest()
+
+
 def manifest_sha256(files: Sequence[ManifestFile]) -> str:
     """The hash of a manifest: over every file's path, size, rows and digests, in row order."""
     canonical = json.dumps([asdict(f) for f in files], sort_keys=True, separators=(",", ":"))

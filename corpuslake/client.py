@@ -172,11 +172,11 @@ class Snapshot:
         """The rows in published order as record batches, rows ``start_row`` to ``stop_row`` (exclusive).
 
         Every file is checked against the manifest before any of its rows is yielded: the file is mapped,
-        its BLAKE3 computed on one thread while its rows are decoded on the others (and the next file is
-        mapped meanwhile), and the decoded rows are released only when the digest matches. Memory holds
-        one decoded file at a time. The Delta log is compared with the manifest once per snapshot (``open``
-        already did); ``check_version=False`` skips that comparison altogether (a DataLoader worker whose
-        parent opened the snapshot).
+        its BLAKE3 computed on one thread (while the next file is mapped on another), and only when the
+        digest matches are its rows decoded, one batch at a time. Memory holds one batch of decoded rows.
+        The Delta log is compared with the manifest once per snapshot (``open`` already did);
+        ``check_version=False`` skips that comparison altogether (a DataLoader worker whose parent opened
+        the snapshot).
         """
         if check_version and not self._version_checked:
             self.check_files()
@@ -205,15 +205,10 @@ class Snapshot:
                 digest = pool.submit(_blake3, data)
                 if index + 1 < len(wanted):
                     loading = pool.submit(load, wanted[index + 1][1])
-                try:
-                    decoded, failure = _decode(data, names, batch_rows), None
-                except (pa.ArrowException, OSError) as error:
-                    decoded, failure = [], error
                 problem = self._digest_problem(file, digest.result())
-                if problem or failure:
-                    reason = problem or f"{self.entry.table}/{file.path} cannot be decoded: {failure}"
-                    raise DamagedSnapshotError(self.entry.uri, [reason])
-                for batch in decoded:
+                if problem:
+                    raise DamagedSnapshotError(self.entry.uri, [problem])
+                for batch in _decode(data, names, batch_rows, f"{self.entry.table}/{file.path}", self.entry.uri):
                     begin, end = max(start_row - position, 0), min(stop - position, batch.num_rows)
                     if end > begin:
                         yield batch if (begin, end) == (0, batch.num_rows) else batch.slice(begin, end - begin)
@@ -241,9 +236,16 @@ class Snapshot:
 _PARQUET = pads.ParquetFileFormat()
 
 
-def _decode(data: pa.Buffer, columns: list[str] | None, batch_rows: int) -> list[pa.RecordBatch]:
-    fragment = _PARQUET.make_fragment(pa.BufferReader(data))
-    return list(fragment.to_batches(columns=columns, batch_size=batch_rows))
+def _decode(
+    data: pa.Buffer, columns: list[str] | None, batch_rows: int, name: str, uri: str
+) -> Iterator[pa.RecordBatch]:
+    """A verified file's rows, decoded a batch at a time (a whole decoded file of long texts is hundreds
+    of MB; its digest already matched, so a decoding failure here is a damaged reader, not a file)."""
+    try:
+        fragment = _PARQUET.make_fragment(pa.BufferReader(data))
+        yield from fragment.to_batches(columns=columns, batch_size=batch_rows, use_threads=False)
+    except (pa.ArrowException, OSError) as error:
+        raise DamagedSnapshotError(uri, [f"{name} cannot be decoded: {error}"]) from error
 
 
 def _blake3(data: pa.Buffer) -> str:

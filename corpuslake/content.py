@@ -35,8 +35,9 @@ def files_content_sha256(paths: Sequence[str | Path], schema: pa.Schema) -> str:
 
 def _column_chunks(paths: Sequence[str | Path], column_field: pa.Field) -> Iterator[pa.Array]:
     for path in paths:
-        parquet = pq.ParquetFile(str(path), memory_map=True)
-        for batch in parquet.iter_batches(batch_size=_SLICE, columns=[column_field.name]):
+        # A read buffer, not a memory map: pyarrow otherwise reads ahead through the whole file.
+        parquet = pq.ParquetFile(str(path), buffer_size=1 << 20, pre_buffer=False)
+        for batch in parquet.iter_batches(batch_size=_SLICE, columns=[column_field.name], use_threads=False):
             yield batch.column(0).cast(column_field.type)
 
 

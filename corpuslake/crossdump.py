@@ -19,11 +19,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpuslake.dedup.normalize import normalize_text
-from corpuslake.ordered import REDACT_COLUMN, read_range
+from corpuslake.ordered import REDACT_COLUMN, range_batches
 from corpuslake.parallel import Workers, run_jobs
 from corpuslake.policies import pii
 from corpuslake.spill import literal_path
 from corpuslake.stages.deduplicated import exact_key
+from corpuslake.widesort import STAGED_GROUP_BYTES
 
 _KEYS = pa.schema([("id", pa.string()), ("dump_rank", pa.int32()), ("url", pa.string()), ("text_key", pa.int64())])
 
@@ -50,7 +51,10 @@ class Dropped:
 
 
 def key_rows(job: KeyJob) -> str:
-    rows = read_range(job.selection, job.start, job.stop)
+    batches = list(range_batches(job.selection, job.start, job.stop))
+    rows = pa.Table.from_batches(batches, batches[0].schema) if batches else None
+    if rows is None:
+        raise ValueError(f"rows {job.start}-{job.stop} are not in {job.selection}")
     texts = rows["text"].to_pylist()
     if job.redact:
         flags = rows[REDACT_COLUMN].to_pylist()
@@ -78,7 +82,7 @@ def drop_duplicates(
     *,
     workers: Workers,
     redact: bool,
-    batch_rows: int = 32_768,
+    batch_rows: int = 4096,
 ) -> Dropped:
     """Key the staged ``selection`` (with ``id``, ``dump_rank``, ``url``, ``text``) and leave the ids of
     the documents to drop in DuckDB table ``dropped``; return how many, by reason."""
@@ -110,10 +114,14 @@ def drop_duplicates(
 
 
 def copy_without_dropped(con: duckdb.DuckDBPyConnection, selection: Path, target: Path, row_group_rows: int) -> int:
-    """The staged selection without the dropped ids, still ordered by id, into ``target``; its rows."""
+    """The staged selection without the dropped ids, still ordered by id, into ``target``; its rows.
+
+    No sort: the connection preserves insertion order, so a filtered scan keeps the file's order (a
+    sort of the texts would not stay in DuckDB's memory limit, see :mod:`corpuslake.widesort`)."""
     con.execute(
         f"COPY (SELECT s.* FROM read_parquet({literal_path(selection)}) s "
-        "WHERE s.id NOT IN (SELECT id FROM dropped) ORDER BY s.id) "
-        f"TO {literal_path(target)} (FORMAT parquet, ROW_GROUP_SIZE {int(row_group_rows)})"
+        "WHERE s.id NOT IN (SELECT id FROM dropped)) "
+        f"TO {literal_path(target)} (FORMAT parquet, ROW_GROUP_SIZE {int(row_group_rows)}, "
+        f"ROW_GROUP_SIZE_BYTES {STAGED_GROUP_BYTES})"
     )
     return int(pq.ParquetFile(target).metadata.num_rows)

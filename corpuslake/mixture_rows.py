@@ -16,8 +16,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpuslake.client import Snapshot
+from corpuslake.widesort import order_relation
 
 FETCHED = ("id", "dump", "url", "language", "text", "tokens")
 
@@ -73,8 +75,9 @@ def drawn_keys(snapshot: Snapshot, rows: np.ndarray, epochs: np.ndarray, uri: st
     return keys
 
 
-def _source_reader(snapshot: Snapshot, index: int) -> pa.RecordBatchReader:
-    """The fetched columns of a source with its number and each row's place, streaming and verified."""
+def _source_reader(snapshot: Snapshot, index: int, drawn: np.ndarray) -> pa.RecordBatchReader:
+    """The fetched columns of the ``drawn`` rows (sorted row numbers) of a source, with its number and
+    each row's place, streaming and verified: a batch keeps only its drawn rows before it goes on."""
     available = set(snapshot.schema.names)
     schema = pa.schema(
         [("src", pa.int32()), ("source_row", pa.int64())]
@@ -84,13 +87,18 @@ def _source_reader(snapshot: Snapshot, index: int) -> pa.RecordBatchReader:
     def batches() -> Iterator[pa.RecordBatch]:
         offset = 0
         for batch in snapshot.batches([c for c in FETCHED if c in available]):
-            n = batch.num_rows
-            arrays = [pa.array(np.full(n, index, np.int32)), pa.array(np.arange(offset, offset + n, dtype=np.int64))]
+            first = offset
+            offset += batch.num_rows
+            low, high = np.searchsorted(drawn, [first, offset])
+            picked = np.unique(drawn[low:high]) - first
+            if not len(picked):
+                continue
+            batch, n = batch.take(pa.array(picked)), len(picked)
+            arrays = [pa.array(np.full(n, index, np.int32)), pa.array(picked + first, pa.int64())]
             for name in FETCHED:
                 kind = schema.field(name).type
                 arrays.append(batch.column(name).cast(kind) if name in available else pa.nulls(n, kind))
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-            offset += n
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 
@@ -109,12 +117,12 @@ def fetch_in_order(
     drawn = con.from_arrow(draw).set_alias("d")
     fetched = None
     for index, snapshot in enumerate(sources):
-        relation = con.from_arrow(_source_reader(snapshot, index))
+        rows = draw.filter(pc.equal(draw["src"], index))["source_row"].to_numpy()
+        relation = con.from_arrow(_source_reader(snapshot, index, np.sort(rows)))
         fetched = relation if fetched is None else fetched.union(relation)
     assert fetched is not None
     rows = drawn.join(fetched.set_alias("f"), "d.src = f.src AND d.source_row = f.source_row")
     columns = ["position", "phase", "source", "epoch", *FETCHED]
-    rows.project(*[duckdb.ColumnExpression(c) for c in columns]).order("position").to_parquet(
-        str(target), row_group_size=row_group_rows
-    )
+    projected = rows.project(*[duckdb.ColumnExpression(c) for c in columns])
+    order_relation(con, projected, "position", target, row_group_rows=row_group_rows)
     return int(draw.num_rows)

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpuslake.catalog import file_digests
+from corpuslake.catalog import stream_digests
 from corpuslake.content import content_sha256
 from corpuslake.policies import pii
 from corpuslake.store import Lake, WrittenFile
@@ -89,56 +89,80 @@ def file_jobs(source: OrderedRows, lake: Lake, table: str, rows_per_file: int, p
 
 
 def finish_file(job: FileJob) -> FinishedFile:
-    """Read the job's row range, redact and count tokens, write the file, and read it back."""
-    rows = read_range(job.source.path, job.start, job.stop)
-    redacted = 0
-    if job.source.redact:
-        flags = rows[REDACT_COLUMN].to_pylist()
-        redacted = sum(1 for f in flags if f)
-        if redacted:
-            texts = [pii.redact(t) if f else t for t, f in zip(rows["text"].to_pylist(), flags, strict=True)]
-            rows = rows.set_column(rows.schema.get_field_index("text"), "text", pa.array(texts, pa.string()))
+    """Read the job's row range a row group at a time, redact and count tokens, write the file one row
+    group per slice, then read it back from storage: its digests, and every row group against the rows
+    meant. Memory holds one slice of rows, whatever the size of the file."""
     schema = job.source.schema
-    if job.source.tokenizer is not None:
-        counts = _tokenizer(job.source.tokenizer).count(rows["text"])
-        rows = rows.append_column("tokens", counts) if "tokens" not in rows.column_names else rows
-    rows = rows.select(schema.names).cast(schema)
-    written = job.lake.write_ordered_part(job.table, job.name, rows, row_group_rows=job.row_group_rows)
-    data = job.lake.read_buffer(job.table, written.path)  # the bytes as storage holds them
-    if content_sha256(pq.read_table(pa.BufferReader(data))) != content_sha256(rows):
+    writer = job.lake.file_writer(job.table, job.name, schema)
+    meant: list[str] = []
+    documents: Counter[str] = Counter()
+    tokens: Counter[str] = Counter()
+    redacted = total = 0
+    try:
+        for batch in range_batches(job.source.path, job.start, job.stop, job.row_group_rows):
+            rows, flagged = _redacted(pa.Table.from_batches([batch]), job.source.redact)
+            if job.source.tokenizer is not None and "tokens" not in rows.column_names:
+                rows = rows.append_column("tokens", _tokenizer(job.source.tokenizer).count(rows["text"]))
+            rows = rows.select(schema.names).cast(schema)
+            writer.write(rows)
+            meant.append(content_sha256(rows))
+            redacted += flagged
+            total += int(pc.sum(rows["tokens"]).as_py() or 0)
+            _count_by_dump(rows, documents, tokens)
+        written = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    with job.lake.open_data_file(job.table, written.path) as handle:  # the bytes as storage holds them
+        sha256, blake = stream_digests(handle)
+        stored = pq.ParquetFile(handle)
+        back = [content_sha256(stored.read_row_group(i)) for i in range(stored.metadata.num_row_groups)]
+    if back != meant:
         raise OSError(f"{job.table}/{written.path} read back differs from the rows written")
-    sha256, blake = file_digests(data)
-    documents, tokens = _by_dump(rows)
-    total = int(pc.sum(rows["tokens"]).as_py() or 0)
-    return FinishedFile(written, sha256, blake, total, documents, tokens, redacted)
+    return FinishedFile(written, sha256, blake, total, dict(documents), dict(tokens), redacted)
 
 
-def read_range(path: str, start: int, stop: int) -> pa.Table:
-    """Rows ``start`` to ``stop`` of a Parquet file, reading only the row groups that hold them."""
-    parquet = pq.ParquetFile(path, memory_map=True)
-    groups, first, offset = [], None, 0
+def _redacted(rows: pa.Table, redact: bool) -> tuple[pa.Table, int]:
+    """The rows with flagged texts' personal data replaced, and how many were flagged."""
+    if not redact:
+        return rows, 0
+    flags = rows[REDACT_COLUMN].to_pylist()
+    flagged = sum(1 for f in flags if f)
+    if flagged:
+        texts = [pii.redact(t) if f else t for t, f in zip(rows["text"].to_pylist(), flags, strict=True)]
+        rows = rows.set_column(rows.schema.get_field_index("text"), "text", pa.array(texts, pa.string()))
+    return rows, flagged
+
+
+def range_batches(path: str, start: int, stop: int, batch_rows: int = 8192) -> Iterator[pa.RecordBatch]:
+    """Rows ``start`` to ``stop`` of a local Parquet file, at most ``batch_rows`` at a time, reading only
+    the row groups that hold them (through a read buffer: pyarrow otherwise reads ahead the whole file)."""
+    parquet = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
+    groups: list[int] = []
+    offset = position = 0
     for index in range(parquet.metadata.num_row_groups):
         rows = parquet.metadata.row_group(index).num_rows
         if offset + rows > start and offset < stop:
+            position = position if groups else offset  # the first row of the first group read
             groups.append(index)
-            first = offset if first is None else first
         offset += rows
     if not groups:
-        return parquet.schema_arrow.empty_table()
-    assert first is not None
-    table = parquet.read_row_groups(groups)
-    return table.slice(start - first, stop - start).combine_chunks()
+        return
+    for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=groups, use_threads=False):
+        lo, hi = max(start - position, 0), min(stop - position, batch.num_rows)
+        if lo < hi:
+            yield batch.slice(lo, hi - lo)
+        position += batch.num_rows
+        if position >= stop:
+            return
 
 
-def _by_dump(rows: pa.Table) -> tuple[dict[str, int], dict[str, int]]:
+def _count_by_dump(rows: pa.Table, documents: Counter[str], tokens: Counter[str]) -> None:
     if "dump" not in rows.column_names:
-        return {}, {}
-    documents: Counter[str] = Counter()
-    tokens: Counter[str] = Counter()
+        return
     for dump, count in zip(rows["dump"].to_pylist(), rows["tokens"].to_pylist(), strict=True):
         documents[dump] += 1
         tokens[dump] += count
-    return dict(documents), dict(tokens)
 
 
 @cache

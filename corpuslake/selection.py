@@ -4,8 +4,8 @@ The source's dumps are scanned by DuckDB (only the columns the definition needs;
 the exact version read), filtered by language and score, cut at the top percent in two passes over the
 score column (:func:`corpuslake.quality.select.top_percent_cut`), joined with the content signals when
 policies apply, cleared of cross-dump duplicates (:mod:`corpuslake.crossdump`), and sorted by id into
-one staged Parquet file. DuckDB spills to the staging folder past its memory limit; this process never
-holds the rows. Tokens are counted later, by the workers that write the published files.
+one staged Parquet file (:mod:`corpuslake.widesort`). DuckDB spills to the staging folder past its memory
+limit; this process never holds the rows. Tokens are counted later, by the workers that write the published files.
 """
 
 from dataclasses import dataclass, field
@@ -14,7 +14,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 from duckdb import ColumnExpression as C
 from duckdb import ConstantExpression as K
 from duckdb import FunctionExpression as F
@@ -28,6 +27,7 @@ from corpuslake.snapshots import DefinitionError, SnapshotDefinition
 from corpuslake.spill import DEFAULT_SPILL, SpillConfig, connect, count_rows, dump_relation, union_all
 from corpuslake.store import Lake
 from corpuslake.tokens import Tokenizer
+from corpuslake.widesort import order_relation
 
 _DOUBLE = duckdb.sqltypes.DOUBLE
 _SIGNALS = ["id", "pii_emails", "pii_ips", "pii_phones", "pii_cards", "badword_rate", "contamination_ngrams"]
@@ -87,8 +87,7 @@ def select_snapshot(
         staged = staging / "selected.parquet"
         hidden = ["dump_rank"] + ([REDACT_COLUMN] if definition.redact_pii else [])
         kept = list(dict.fromkeys([*wanted, "url", *hidden])) if "url" in needed else [*wanted, *hidden]
-        relation.project(*[C(c) for c in kept]).order("id").to_parquet(str(staged), row_group_size=row_group_rows)
-        rows = pq.ParquetFile(staged).metadata.num_rows
+        rows = order_relation(con, relation.project(*[C(c) for c in kept]), "id", staged, row_group_rows=row_group_rows)
         if definition.cross_dump_duplicates == "drop" and len(dumps) > 1 and "url" in needed:
             dropped = drop_duplicates(
                 con, staged, rows, staging / "keys", workers=workers, redact=definition.redact_pii

@@ -463,6 +463,16 @@ class Lake:
         actions = pa.table(self._open(table, version).get_add_actions(flatten=True))
         return [{**row, "path": unquote(row["path"]), "size": int(row["size_bytes"])} for row in actions.to_pylist()]
 
+    def open_data_file(self, table: str, relative: str) -> pa.NativeFile:
+        """One data file of ``table`` opened for reading in pieces (seekable, read through a buffer)."""
+        filesystem, base = self._filesystem(self.table_uri(table))
+        try:
+            return filesystem.open_input_file(f"{base}/{relative}")
+        except OSError as error:
+            if _is_missing(error):
+                raise FileNotFoundError(f"{base}/{relative}") from error
+            raise
+
     def read_buffer(self, table: str, relative: str) -> pa.Buffer:
         """One data file of ``table`` as an Arrow buffer, memory-mapped on a local lake (no copy)."""
         filesystem, base = self._filesystem(self.table_uri(table))
