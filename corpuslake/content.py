@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-_SLICE = 4096  # values encoded per call: bounds the text held as JSON at once
+_SLICE = 256  # values encoded per call: bounds the text held as JSON at once (4 bytes a character in the worst case)
 
 
 def content_sha256(table: pa.Table) -> str:

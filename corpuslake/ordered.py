@@ -67,6 +67,9 @@ class FileJob:
     start: int
     stop: int
     row_group_rows: int = 8192
+    slice_rows: int = 1024
+    """Rows redacted and tokenized at a time: Python holds each text of a slice several times over
+    (strings, token ids, JSON for the content hash), so the slice, not the row group, bounds memory."""
 
 
 @dataclass(frozen=True)
@@ -89,26 +92,37 @@ def file_jobs(source: OrderedRows, lake: Lake, table: str, rows_per_file: int, p
 
 
 def finish_file(job: FileJob) -> FinishedFile:
-    """Read the job's row range a row group at a time, redact and count tokens, write the file one row
-    group per slice, then read it back from storage: its digests, and every row group against the rows
-    meant. Memory holds one slice of rows, whatever the size of the file."""
+    """Read the job's row range a slice at a time, redact and count tokens, write the file a row group at
+    a time, then read it back from storage: its digests, and every row group against the rows meant.
+    Memory holds one row group and one slice of rows, whatever the size of the file."""
     schema = job.source.schema
     writer = job.lake.file_writer(job.table, job.name, schema)
     meant: list[str] = []
     documents: Counter[str] = Counter()
     tokens: Counter[str] = Counter()
     redacted = total = 0
+    pending: list[pa.Table] = []
+
+    def write_group() -> None:
+        group = pa.concat_tables(pending)
+        writer.write(group)
+        meant.append(content_sha256(group))
+        pending.clear()
+
     try:
-        for batch in range_batches(job.source.path, job.start, job.stop, job.row_group_rows):
+        for batch in range_batches(job.source.path, job.start, job.stop, job.slice_rows):
             rows, flagged = _redacted(pa.Table.from_batches([batch]), job.source.redact)
             if job.source.tokenizer is not None and "tokens" not in rows.column_names:
                 rows = rows.append_column("tokens", _tokenizer(job.source.tokenizer).count(rows["text"]))
             rows = rows.select(schema.names).cast(schema)
-            writer.write(rows)
-            meant.append(content_sha256(rows))
+            pending.append(rows)
             redacted += flagged
             total += int(pc.sum(rows["tokens"]).as_py() or 0)
             _count_by_dump(rows, documents, tokens)
+            if sum(t.num_rows for t in pending) >= job.row_group_rows:
+                write_group()
+        if pending:
+            write_group()
         written = writer.close()
     except BaseException:
         writer.abort()
