@@ -11,6 +11,7 @@ folder, which every worker must be able to reach (a local disk on one machine; s
 cluster).
 """
 
+import functools
 import multiprocessing
 import multiprocessing.util
 import os
@@ -52,7 +53,7 @@ class RayExecutor:
         self, fn: Callable[[Job], Result], jobs: Iterable[Job], on_result: Callable[[int, Result], None] | None
     ) -> Iterator[Result]:
         ray = self.connect()
-        remote = ray.remote(num_cpus=self.task_cpus, max_retries=2)(fn)
+        remote = _remote(fn, self.task_cpus)
         limit = 2 * self.slots()  # bounded in flight, as the local pool
         pending: list[Any] = []
         job_iter, exhausted, done = iter(jobs), False, 0
@@ -74,6 +75,15 @@ class RayExecutor:
                 if on_result:
                     on_result(done, result)
                 yield result
+
+
+@functools.cache
+def _remote(fn: Callable[[Job], Result], task_cpus: float) -> Any:
+    """One Ray remote function per function and CPU share: Ray exports a remote function to the cluster
+    once, not again at every stage that maps it."""
+    import ray
+
+    return ray.remote(num_cpus=task_cpus, max_retries=2)(fn)
 
 
 Workers = int | RayExecutor

@@ -26,7 +26,7 @@ from corpuslake.policies.run import PolicyConfig
 from corpuslake.quality import run as quality_run
 from corpuslake.quality.model import ModelConfig
 from corpuslake.quality.training import TrainingSetConfig
-from corpuslake.runner import StageReport, partition_output, run_stage
+from corpuslake.runner import JOB_ROWS, StageReport, partition_output, run_stage
 from corpuslake.schemas import CRAWL_FILES, DOCUMENTS, FILTERED, REJECTIONS
 from corpuslake.stages import crawl_files as crawl_stage
 from corpuslake.stages import deduplicated as dedup_stage
@@ -149,6 +149,7 @@ def filter_documents(
         lineage=lineage,
         workers=workers,
         batch_rows=batch_rows,
+        job_rows=JOB_ROWS,
         note=_progress_printer("filtered", dump, 0, progress),
     )
     return StageReport(

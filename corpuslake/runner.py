@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -31,6 +31,9 @@ import pyarrow as pa
 from corpuslake.lineage import Lineage, TableVersion
 from corpuslake.parallel import Workers, run_jobs
 from corpuslake.store import FileWriter, Lake, RowGroup, WrittenFile
+
+JOB_ROWS = 8_192
+"""Rows a job of a row-group stage gathers (filtered, content_signals, scored): see :class:`RowGroups`."""
 
 Config = TypeVar("Config")
 Unit = TypeVar("Unit")
@@ -131,6 +134,40 @@ class Sink:
 
 
 @dataclass(frozen=True)
+class RowGroups:
+    """Consecutive row groups of one partition, read by one job: a job per row group of a narrowing
+    table (1,000 documents, then 700 kept...) would make the driver's per-job work (a Ray task costs its
+    driver ~2 ms) and the table's file count grow with every stage."""
+
+    parts: tuple[RowGroup, ...]
+
+    @property
+    def label(self) -> str:
+        first = self.parts[0].label
+        return first if len(self.parts) == 1 else f"{first} (+{len(self.parts) - 1} row groups)"
+
+    def batches(self, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.Table]:
+        for part in self.parts:
+            yield from part.batches(columns, batch_rows)
+
+
+def gather(units: Iterable[Any], job_rows: int) -> Iterator[Any]:
+    """Row groups gathered in order into units of at least ``job_rows`` rows (the last may be smaller);
+    any other unit passes through alone."""
+    pending: list[RowGroup] = []
+    for unit in units:
+        if not isinstance(unit, RowGroup):
+            yield unit
+            continue
+        pending.append(unit)
+        if sum(p.rows for p in pending) >= job_rows:
+            yield RowGroups(tuple(pending))
+            pending = []
+    if pending:
+        yield RowGroups(tuple(pending))
+
+
+@dataclass(frozen=True)
 class Job(Generic[Unit, Config]):
     """One unit of work, as a worker receives it: everything in it is small and picklable."""
 
@@ -172,11 +209,11 @@ def run_job(job: "Job[Any, Any]") -> JobResult:
     sink = Sink(job.lake, job.outputs, f"{job.stem}-{job.seq:06d}", job.row_group_rows, job.seq)
     rows_in = 0
     try:
-        if isinstance(job.unit, RowGroup):
+        if isinstance(job.unit, RowGroup | RowGroups):
             for batch in job.unit.batches(job.columns, job.batch_rows):
                 rows_in += batch.num_rows
                 job.process(batch, job.config, sink)
-            label = f"{job.unit.path}#{job.unit.index}"
+            label = job.unit.label
         else:
             job.process(job.unit, job.config, sink)
             label = str(getattr(job.unit, "source_file", job.seq))
@@ -253,10 +290,12 @@ def run_stage(
     columns: Sequence[str] | None = None,
     batch_rows: int = 1_000,
     row_group_rows: int | None = None,
+    job_rows: int | None = None,
     note: Note | None = None,
 ) -> StageRun:
     """Run ``process`` over every unit (row groups of a table version, or input files), then commit each
-    output's files in the order of ``outputs`` (rejections first), all under ``lineage``."""
+    output's files in the order of ``outputs`` (rejections first), all under ``lineage``. With
+    ``job_rows``, consecutive row groups are read by one job until it has that many rows."""
     started = time.perf_counter()
     stem = uuid.uuid4().hex[:16]
     jobs = (
@@ -272,7 +311,7 @@ def run_stage(
             batch_rows,
             row_group_rows or batch_rows,
         )
-        for seq, unit in enumerate(units)
+        for seq, unit in enumerate(gather(units, job_rows) if job_rows else units)
     )
     committed: set[str] = set()
     try:

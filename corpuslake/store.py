@@ -748,6 +748,10 @@ class RowGroup:
     partition: tuple[tuple[str, str | None], ...]
     schema: pa.Schema
 
+    @property
+    def label(self) -> str:
+        return f"{self.path}#{self.index}"
+
     def batches(self, columns: Sequence[str] | None, batch_rows: int) -> Iterator[pa.Table]:
         """The row group's rows in tables of at most ``batch_rows``, with the table's column types;
         partition columns (not stored in the files) and columns added after the file was written are

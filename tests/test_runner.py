@@ -158,3 +158,27 @@ def test_a_failed_stage_commits_nothing_and_leaves_no_files(tmp_path: Path) -> N
     assert lake.version("chars") is None
     folder = tmp_path / "lake" / "chars" / "dump=D1"
     assert not folder.exists() or list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize(("job_rows", "jobs"), [(None, 5), (1, 5), (2_000, 3), (2_500, 2), (10_000, 1)])
+def test_row_groups_gathered_into_jobs_write_the_same_rows_in_order(
+    tmp_path: Path, job_rows: int | None, jobs: int
+) -> None:
+    lake = _source(tmp_path)
+    run = run_stage(
+        lake,
+        measure_chars,
+        3,
+        lake.row_groups("documents", 0, "D1"),
+        outputs=[partition_output("kept", "chars", OUT, "D1")],
+        lineage=_lineage("chars", "D1"),
+        workers=1,
+        batch_rows=700,
+        job_rows=job_rows,
+    )
+    assert run.jobs == jobs and run.rows_in == 5_000 and run.rows["kept"] == 3_333
+    files = lake.files("chars", run.versions["kept"])
+    assert len(files) == jobs  # one file per job and output
+    kept = lake.read("chars", run.versions["kept"])
+    expected = [f"D1-{n:06d}" for n in range(5_000) if n % 3]
+    assert sorted(kept.column("id").to_pylist()) == expected

@@ -15,7 +15,7 @@ from corpuslake.names import check_name
 from corpuslake.parallel import Workers
 from corpuslake.policies import badwords, pii
 from corpuslake.policies.contamination import EVAL_SETS, EvalIndex, words
-from corpuslake.runner import Sink, StageReport, partition_output, run_stage
+from corpuslake.runner import JOB_ROWS, Sink, StageReport, partition_output, run_stage
 from corpuslake.store import Lake
 
 STAGE_VERSION = "1"
@@ -149,6 +149,7 @@ def signal_dump(
         workers=workers,
         columns=INPUT_COLUMNS,
         batch_rows=config.batch_rows,
+        job_rows=JOB_ROWS,
         note=note,
     )
     documents = run.counters["documents"]

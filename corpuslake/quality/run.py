@@ -20,7 +20,7 @@ from corpuslake.names import check_name
 from corpuslake.parallel import Workers
 from corpuslake.quality.model import Evaluation, ModelConfig, QualityModelError, QualityScorer, train
 from corpuslake.quality.training import TrainingSetConfig, build_training_set
-from corpuslake.runner import Sink, StageReport, partition_output, run_stage
+from corpuslake.runner import JOB_ROWS, Sink, StageReport, partition_output, run_stage
 from corpuslake.schemas import QUALITY_MODELS, SCORED
 from corpuslake.store import Lake
 
@@ -138,6 +138,7 @@ def score_dump(
         lineage=lineage,
         workers=workers,
         batch_rows=batch_rows,
+        job_rows=JOB_ROWS,
         note=note,
     )
     documents = run.counters["documents"]
