@@ -633,10 +633,16 @@ class Lake:
         """A scratch folder for a stage's intermediate files, removed afterwards whatever happens.
 
         For a local lake it sits under ``<root>/_staging`` (same disk as the lake, so large dumps do not
-        fill /tmp); Delta never sees it because it is outside every table folder.
+        fill /tmp); Delta never sees it because it is outside every table folder. For a lake on object
+        storage it sits under ``CORPUSLAKE_STAGING`` when set: workers on other nodes read staged files
+        (dedup's hashes, publishing's ordered rows) by path, so on a cluster that folder is a filesystem
+        every node mounts at the same path; unset, it is a folder of this machine's temporary directory.
         """
-        if self.is_local:
-            base = Path(self.root.removeprefix("file://")) / "_staging"
+        shared = os.environ.get("CORPUSLAKE_STAGING")
+        if self.is_local or shared:
+            base = (
+                Path(shared) if shared and not self.is_local else Path(self.root.removeprefix("file://")) / "_staging"
+            )
             base.mkdir(parents=True, exist_ok=True)
             _remove_abandoned(base)
             folder = base / uuid.uuid4().hex

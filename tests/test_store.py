@@ -119,6 +119,23 @@ def test_staging_folder_is_removed_even_on_error(tmp_path: Path) -> None:
     assert not folder.exists()
 
 
+def test_an_object_store_lake_stages_in_the_shared_folder_when_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake("s3://bucket/prefix")  # staging touches no object store
+    monkeypatch.setenv("CORPUSLAKE_STAGING", str(tmp_path / "shared"))
+    with lake.staging() as folder:
+        assert folder.parent == tmp_path / "shared"
+    assert not folder.exists()
+    monkeypatch.delenv("CORPUSLAKE_STAGING")
+    with lake.staging() as folder:
+        assert not folder.is_relative_to(tmp_path)
+    local = Lake(str(tmp_path / "lake"))  # a local lake stages beside its tables, whatever the variable
+    monkeypatch.setenv("CORPUSLAKE_STAGING", str(tmp_path / "shared"))
+    with local.staging() as folder:
+        assert folder.parent == tmp_path / "lake" / "_staging"
+
+
 def test_documents_balance_fails_when_a_commit_loses_records(tmp_path: Path) -> None:
     """The documents check reads the rejections written with the documents (same commit id)."""
     lake = Lake(str(tmp_path / "lake"))
