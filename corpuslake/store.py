@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -366,14 +367,21 @@ class Lake:
         actions = pa.table(delta.get_add_actions(flatten=True))
         columns = [name for name in actions.column_names if name.startswith("partition.")]
         filesystem, base = self._filesystem(self.table_uri(table))
-        groups: list[RowGroup] = []
+        files: list[tuple[str, tuple[tuple[str, str | None], ...]]] = []
         for row in sorted(actions.select(["path", *columns]).to_pylist(), key=lambda r: str(r["path"])):
             values = tuple((c.removeprefix("partition."), row[c]) for c in columns)
-            if dict(values).get("dump") != dump:
-                continue
-            relative = unquote(row["path"])
+            if dict(values).get("dump") == dump:
+                files.append((unquote(row["path"]), values))
+
+        def footer(relative: str) -> pq.FileMetaData:
             with filesystem.open_input_file(f"{base}/{relative}") as handle:
-                metadata = pq.ParquetFile(handle).metadata
+                return pq.ParquetFile(handle).metadata
+
+        # Footers are read on threads: on object storage each is a round trip or two.
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="corpuslake-footers") as pool:
+            footers = list(pool.map(footer, [relative for relative, _ in files]))
+        groups: list[RowGroup] = []
+        for (relative, values), metadata in zip(files, footers, strict=True):
             for index in range(metadata.num_row_groups):
                 rows = metadata.row_group(index).num_rows
                 if rows:
