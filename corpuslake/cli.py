@@ -7,9 +7,11 @@ from collections.abc import Callable, Sequence
 
 from corpuslake import client
 from corpuslake.catalog import Catalog, CatalogEntry
+from corpuslake.coverage import coverage_lines, proportion_lines
 from corpuslake.diff import diff_snapshots
 from corpuslake.maintenance import collect_garbage
 from corpuslake.pins import SCHEME, DamagedSnapshotError, parse_pin
+from corpuslake.quarantine import quarantined
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
 from corpuslake.summary import lake_summary
@@ -80,6 +82,10 @@ def _parser(more_commands: Commands | None) -> argparse.ArgumentParser:
     )
     gc.add_argument("--dry-run", action="store_true", help="list what would be removed")
     gc.set_defaults(handler=_gc)
+
+    validate = sub.add_parser("validate", help="check every snapshot definition and mixture recipe, publish nothing")
+    validate.add_argument("--datasets", help="definitions folder (default: samples/datasets, or CORPUSLAKE_DATASETS)")
+    validate.set_defaults(handler=_validate)
     return parser
 
 
@@ -108,8 +114,18 @@ def _lineage(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    print(lake_summary(Lake(load_settings(lake=args.lake).lake)))
+    lake = Lake(load_settings(lake=args.lake).lake)
+    print(lake_summary(lake))
+    print_quarantine(lake)
     return 0
+
+
+def print_quarantine(lake: Lake) -> None:
+    """The dumps whose latest versions failed a blocking check, with the checks: publications leave them out."""
+    for dump, reasons in quarantined(lake).items():
+        print(f"QUARANTINED  dump {dump} (left out of every snapshot until its checks pass):")
+        for reason in reasons:
+            print(f"           {reason}")
 
 
 def print_entries(entries: Sequence[CatalogEntry]) -> None:
@@ -125,12 +141,15 @@ def print_entries(entries: Sequence[CatalogEntry]) -> None:
             f"{e.uri:<34} {e.kind:<8} {e.documents:>9,} {e.tokens:>11,}  {e.table + '@v' + str(e.delta_version):<26} "
             f"{e.published_at:%Y-%m-%d %H:%M:%S}  {e.manifest_sha256[:16]}"
         )
+        for line in [*coverage_lines(e, partial_only=True), *proportion_lines(e)]:
+            print(f"    {line}")
 
 
 def _snapshots(args: argparse.Namespace) -> int:
     lake = Lake(load_settings(lake=args.lake).lake)
     entries = Catalog(lake).entries(args.name)
     print_entries(entries)
+    print_quarantine(lake)
     print_blocked(lake, entries, args.name)
     return 0
 
@@ -162,6 +181,8 @@ def _resolve(args: argparse.Namespace) -> int:
     print(f"  upstream: {', '.join(entry.lineage.get('upstream', []))}")
     checks = ", ".join(f"{k}={'passed' if v['passed'] else 'FAILED'}" for k, v in entry.checks.items())
     print(f"  checks: {checks}")
+    for line in [*coverage_lines(entry), *proportion_lines(entry, detail=True)]:
+        print(f"  {line}")
     return 0
 
 
@@ -207,6 +228,17 @@ def _gc(args: argparse.Namespace) -> int:
         kept = ", ".join(f"v{v}" for v in table.kept_versions)
         print(f"{table.table:<28} {verb} {table.removed_files} file(s); kept {kept}")
     return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from corpuslake.validate import validate_definitions  # deferred: the recipe parser loads the mixture engine
+
+    result = validate_definitions(load_settings(datasets=args.datasets).datasets)
+    for problem in result.problems:
+        print(problem)
+    counts = f"{len(result.snapshots)} snapshot definition(s) and {len(result.mixtures)} mixture recipe(s) valid"
+    print(f"{result.folder}: {counts}, {len(result.problems)} problem(s)", file=sys.stderr)
+    return 0 if result.valid else 2
 
 
 if __name__ == "__main__":

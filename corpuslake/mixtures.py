@@ -9,9 +9,10 @@ How documents are drawn: every source is an endless stream of epochs; epoch ``e`
 documents in the order of a keyed hash of (seed, source, e, id). A phase takes documents from the front
 of the stream until the next one would move it further from its requested tokens; a later phase
 continues the same stream, so a document repeats only once its source is exhausted. A source is never
-drawn past ``max_epochs`` times its tokens: the phase then gets less than it asked for, and the report
-says so (or the build fails, with ``on_shortfall: fail``). Within a phase, rows are shuffled by another
-keyed hash, and phases follow each other in recipe order. Same pins, recipe and seed: same rows, same order.
+drawn past ``max_epochs`` times its tokens: the phase then gets less than it asked for, the report
+says so and a warning is logged (or the build fails, with ``on_shortfall: fail``: see
+:mod:`corpuslake.shortfall`). Within a phase, rows are shuffled by another keyed hash, and phases follow
+each other in recipe order. Same pins, recipe and seed: same rows, same order.
 """
 
 import hashlib
@@ -20,7 +21,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -33,9 +34,12 @@ from corpuslake.names import check_name
 from corpuslake.ordered import OrderedRows
 from corpuslake.pins import parse_pin
 from corpuslake.selection import Selection
+from corpuslake.shortfall import MixtureShortfallError as MixtureShortfallError  # re-exported
+from corpuslake.shortfall import settle, shortfall
 from corpuslake.snapshots import DefinitionError, load_named
 from corpuslake.spill import DEFAULT_SPILL, SpillConfig, connect
 from corpuslake.store import Lake
+from corpuslake.typed import typed_values
 
 MIXTURE = pa.schema(
     [
@@ -53,15 +57,14 @@ MIXTURE = pa.schema(
 )
 
 
-class MixtureShortfallError(RuntimeError):
-    """A source ran out (its repetition cap) before its share of the target was drawn."""
+OnShortfall = Literal["warn", "fail"]
 
 
 @dataclass(frozen=True)
 class MixtureSource:
     uri: str
     """A pinned snapshot, ``corpuslake://name@N``."""
-    weight: float
+    weight: float = 1.0
     """Share of the phase's tokens, relative to the phase's other sources."""
     max_epochs: float | None = None
     """Passes over this source at most (default: the recipe's ``max_epochs``)."""
@@ -86,16 +89,17 @@ class MixtureRecipe:
     description: str = ""
     max_epochs: float = 4.0
     """Default repetition cap per source (about 4 passes cost little, Muennighoff et al. 2023)."""
-    on_shortfall: str = "report"
-    """``report``: publish what the caps allow and report it; ``fail``: refuse to publish."""
+    on_shortfall: OnShortfall = "warn"
+    """``warn``: publish what the caps allow, record the shortfall in the report and log a warning;
+    ``fail``: refuse to publish, naming each source that fell short."""
 
     def __post_init__(self) -> None:
         check_name(self.name, "mixture name")
         where = f"mixture {self.name}"
         if self.target_tokens < 1:
             raise DefinitionError(f"{where}: target_tokens must be positive")
-        if self.on_shortfall not in ("report", "fail"):
-            raise DefinitionError(f"{where}: on_shortfall must be report or fail, not {self.on_shortfall!r}")
+        if self.on_shortfall not in ("warn", "fail"):
+            raise DefinitionError(f"{where}: on_shortfall must be warn or fail, not {self.on_shortfall!r}")
         if self.max_epochs <= 0:
             raise DefinitionError(f"{where}: max_epochs must be positive")
         if not self.phases:
@@ -128,37 +132,64 @@ class MixtureRecipe:
         }
 
 
-_SOURCE_KEYS = {"uri", "weight", "max_epochs", "min_quality"}
-_RECIPE_KEYS = {"name", "description", "target_tokens", "seed", "max_epochs", "on_shortfall", "phases", "sources"}
-
-
 def recipe_from_mapping(data: Any, where: str) -> MixtureRecipe:
-    """A recipe from parsed YAML: top-level ``sources`` make one phase named ``main``."""
-    if not isinstance(data, Mapping):
-        raise DefinitionError(f"{where}: expected a mapping of settings")
-    unknown = sorted(set(data) - _RECIPE_KEYS)
-    if unknown:
-        raise DefinitionError(f"{where}: unknown setting(s) {', '.join(unknown)}")
-    if ("phases" in data) == ("sources" in data):
-        raise DefinitionError(f"{where}: give either sources (one phase) or phases")
-    raw_phases = data["phases"] if "phases" in data else [{"name": "main", "fraction": 1.0, "sources": data["sources"]}]
+    """A recipe from parsed YAML: top-level ``sources`` make one phase named ``main``. Every value is checked
+    against its field's type; every problem of the file is listed, each naming ``where`` and the key
+    (``phases[1].sources[0]: weight``)."""
+    if isinstance(data, Mapping) and data.get("on_shortfall") == "report":
+        data = {**data, "on_shortfall": "warn"}  # the earlier name of ``warn``: recipes written with it still load
+    problems: list[str] = []
+    values: dict[str, Any] = {}
     try:
-        phases = tuple(_phase(p, where) for p in raw_phases)
-        values = {k: v for k, v in data.items() if k not in ("phases", "sources")}
-        return MixtureRecipe(phases=phases, **values)
-    except (TypeError, KeyError, ValueError) as error:
+        values = typed_values(MixtureRecipe, data, where, skip=("phases", "sources"))
+    except DefinitionError as error:
+        if not isinstance(data, Mapping):
+            raise
+        problems += error.problems
+    if ("phases" in data) == ("sources" in data):
+        raise DefinitionError("; ".join([*problems, f"{where}: give either sources (one phase) or phases"]))
+    key = "phases" if "phases" in data else "sources"
+    raw_phases = data["phases"] if key == "phases" else [{"name": "main", "fraction": 1.0, "sources": data["sources"]}]
+    if not isinstance(raw_phases, list) or not raw_phases:
+        problems.append(f"{where}: {key} must be a non-empty list")
+        raw_phases = []
+    phases = []
+    for index, raw in enumerate(raw_phases):
+        try:
+            phases.append(_phase(raw, where, f"phases[{index}]." if key == "phases" else ""))
+        except DefinitionError as error:
+            problems += error.problems
+    if problems:
+        raise DefinitionError("; ".join(problems), problems)
+    try:
+        return MixtureRecipe(phases=tuple(phases), **values)
+    except (TypeError, ValueError) as error:
         raise DefinitionError(f"{where}: {error}") from error
 
 
-def _phase(data: Any, where: str) -> Phase:
-    if not isinstance(data, Mapping) or not isinstance(data.get("sources"), list):
-        raise DefinitionError(f"{where}: each phase needs name, fraction and a list of sources")
+def _phase(data: Any, where: str, prefix: str) -> Phase:
+    """One phase; ``prefix`` locates it in the file (``phases[1].``, or nothing for top-level sources)."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    try:
+        values = typed_values(Phase, data, f"{where}: {prefix[:-1]}" if prefix else where, skip=("sources",))
+    except DefinitionError as error:
+        if not isinstance(data, Mapping):
+            raise
+        problems += error.problems
+    raw_sources = data.get("sources")
+    if not isinstance(raw_sources, list) or not raw_sources:
+        problems.append(f"{where}: {prefix}sources must be a non-empty list of {{uri: ..., weight: ...}}")
+        raw_sources = []
     sources = []
-    for source in data["sources"]:
-        if not isinstance(source, Mapping) or set(source) - _SOURCE_KEYS or "uri" not in source:
-            raise DefinitionError(f"{where}: a source has uri, weight, and optionally max_epochs and min_quality")
-        sources.append(MixtureSource(**{"weight": 1.0, **source}))
-    return Phase(name=str(data["name"]), fraction=float(data["fraction"]), sources=tuple(sources))
+    for index, raw in enumerate(raw_sources):
+        try:
+            sources.append(MixtureSource(**typed_values(MixtureSource, raw, f"{where}: {prefix}sources[{index}]")))
+        except DefinitionError as error:
+            problems += error.problems
+    if problems:
+        raise DefinitionError("; ".join(problems), problems)
+    return Phase(sources=tuple(sources), **values)
 
 
 def load_recipes(folder: Path) -> list[MixtureRecipe]:
@@ -288,6 +319,8 @@ def build_mixture(lake: Lake, recipe: MixtureRecipe, staging: Path, *, spill: Sp
                     "documents": len(rows),
                     "epochs_drawn": round(stream.used_tokens / max(stream.available_tokens, 1), 4),
                     "capped": capped,
+                    "max_epochs": source.max_epochs or recipe.max_epochs,
+                    "available_tokens": stream.available_tokens,
                 }
             )
         realized_phase = sum(line["realized_tokens"] for line in lines)
@@ -304,15 +337,8 @@ def build_mixture(lake: Lake, recipe: MixtureRecipe, staging: Path, *, spill: Sp
                 "sources": lines,
             }
         )
-    shortfalls = [
-        f"{p['phase']}: {line['source']} gave {line['realized_tokens']} of {line['requested_tokens']} tokens "
-        "(repetition cap)"
-        for p in report_phases
-        for line in p["sources"]
-        if line["capped"]
-    ]
-    if shortfalls and recipe.on_shortfall == "fail":
-        raise MixtureShortfallError(f"mixture {recipe.name}: " + "; ".join(shortfalls))
+    found = shortfall(recipe.target_tokens, report_phases)
+    settle(recipe.name, found, recipe.on_shortfall)
     del columns, streams  # the draw is done: only the drawn rows' numbers are kept
     _shuffle_keys(snapshots, phases)
     uris = list(snapshots)
@@ -327,7 +353,8 @@ def build_mixture(lake: Lake, recipe: MixtureRecipe, staging: Path, *, spill: Sp
         "target_tokens": recipe.target_tokens,
         "realized_tokens": sum(p["realized_tokens"] for p in report_phases),
         "phases": report_phases,
-        "shortfalls": shortfalls,
+        "shortfall": found,
+        "shortfalls": found["messages"] if found else [],
         "sources": {
             uri: {
                 "documents": e.documents,

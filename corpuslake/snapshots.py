@@ -15,15 +15,18 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, get_args
 
 import yaml
 
 from corpuslake.names import check_name
+from corpuslake.typed import DefinitionError as DefinitionError  # re-exported: callers import it from here
+from corpuslake.typed import typed_values
 
 CrossDump = Literal["drop", "keep"]
+Source = Literal["scored", "deduplicated", "filtered", "documents"]
 
-SOURCES = ("scored", "deduplicated", "filtered", "documents")
+SOURCES: tuple[str, ...] = get_args(Source)
 DEFAULT_COLUMNS = (
     "id",
     "dump",
@@ -41,10 +44,6 @@ DEFAULT_COLUMNS = (
 REQUIRED_COLUMNS = ("id", "dump", "text")
 
 
-class DefinitionError(ValueError):
-    """A snapshot or mixture definition that cannot be used, with the file and the key at fault."""
-
-
 @dataclass(frozen=True)
 class SnapshotDefinition:
     """One published dataset: a selection from one stage table."""
@@ -52,7 +51,7 @@ class SnapshotDefinition:
     name: str
     """The snapshot's name: pins read ``corpuslake://<name>@<number>``."""
     description: str = ""
-    source: str = "scored"
+    source: Source = "scored"
     """The stage table selected from: scored, deduplicated, filtered or documents."""
     dumps: tuple[str, ...] | None = None
     """Only these dumps (default: every dump in the source table's version)."""
@@ -109,19 +108,9 @@ def _plain(value: Any) -> Any:
 
 
 def definition_from_mapping(data: Mapping[str, Any], where: str) -> SnapshotDefinition:
-    """A definition from parsed YAML; unknown keys and wrong types name ``where`` and the key."""
-    if not isinstance(data, Mapping):
-        raise DefinitionError(f"{where}: expected a mapping of settings, got {type(data).__name__}")
-    known = {f.name for f in fields(SnapshotDefinition)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise DefinitionError(f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-    values = dict(data)
-    for key in ("dumps", "languages", "columns"):
-        if values.get(key) is not None:
-            if not isinstance(values[key], list) or not all(isinstance(v, str) for v in values[key]):
-                raise DefinitionError(f"{where}: {key} must be a list of strings")
-            values[key] = tuple(values[key])
+    """A definition from parsed YAML: every value is checked against its field's type (a quoted ``"no"``
+    is not a boolean, a quoted number is not a number), and every error names ``where`` and the key."""
+    values = typed_values(SnapshotDefinition, data, where)
     try:
         return SnapshotDefinition(**values)
     except (TypeError, ValueError) as error:
@@ -132,7 +121,16 @@ def load_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise DefinitionError(f"{path}: not valid YAML: {error}") from error
+        raise DefinitionError(f"{path}: not valid YAML: {_yaml_problem(error)}") from error
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """One line: where the parser stopped and why (PyYAML's own message spans several lines)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None)
+    if mark is not None and problem:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(error).split())
 
 
 class _HasName(Protocol):
@@ -143,13 +141,33 @@ class _HasName(Protocol):
 _Named = TypeVar("_Named", bound=_HasName)
 
 
+def load_each(
+    folder: Path, parse: Callable[[Any, str], _Named], kind: str
+) -> tuple[list[_Named], list[DefinitionError]]:
+    """Every ``*.yaml`` file in ``folder`` parsed by ``parse`` (none when the folder does not exist), and
+    the errors of the files that could not be used: one bad file does not hide the others. A name
+    defined by two files is an error of both, and neither is used."""
+    loaded: list[tuple[Path, _Named]] = []
+    errors: list[DefinitionError] = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            loaded.append((path, parse(load_yaml(path), str(path))))
+        except DefinitionError as error:
+            errors.append(error)
+    counts = Counter(d.name for _, d in loaded)
+    for path, d in loaded:
+        if counts[d.name] > 1:
+            errors.append(DefinitionError(f"{path}: {kind} name {d.name} is defined by {counts[d.name]} files"))
+    return [d for _, d in loaded if counts[d.name] == 1], errors
+
+
 def load_named(folder: Path, parse: Callable[[Any, str], _Named], kind: str) -> list[_Named]:
-    """Every ``*.yaml`` file in ``folder`` parsed by ``parse`` (none when the folder does not exist); the
-    names they define must be unique."""
-    loaded = [parse(load_yaml(p), str(p)) for p in sorted(folder.glob("*.yaml"))]
-    repeated = [n for n, c in Counter(d.name for d in loaded).items() if c > 1]
-    if repeated:
-        raise DefinitionError(f"{folder}: {kind} name(s) defined twice: {', '.join(repeated)}")
+    """Every ``*.yaml`` file in ``folder`` parsed by ``parse``; any error raises one :class:`DefinitionError`
+    whose ``problems`` list every problem of every file."""
+    loaded, errors = load_each(folder, parse, kind)
+    if errors:
+        problems = [p for e in errors for p in e.problems]
+        raise DefinitionError("; ".join(problems), problems)
     return loaded
 
 

@@ -4,6 +4,7 @@ Touches: corpuslake.mixtures and corpuslake.datasets on a lake under tmp_path wi
 snapshots of the committed quality examples.
 """
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from corpuslake import client
 from corpuslake.catalog import Catalog
 from corpuslake.datasets import publish_mixture, publish_snapshot
 from corpuslake.mixtures import MixtureRecipe, MixtureShortfallError, build_mixture, recipe_from_mapping
-from corpuslake.publish import content_sha256
+from corpuslake.publish import PublicationBlockedError, content_sha256
 from corpuslake.selection import Selection
 from corpuslake.snapshots import DefinitionError, SnapshotDefinition
 from corpuslake.store import Lake
@@ -97,7 +98,7 @@ def test_mixture_meets_its_proportions_in_phase_order(lake: Lake) -> None:
     hq_size = Catalog(lake).resolve("corpuslake://web-hq@1").documents
     first_pass = {i for i, e in hq if e == 0}
     assert len(first_pass) == hq_size and any(e == 1 for _, e in hq)
-    assert not report["shortfalls"]
+    assert not report["shortfalls"] and report["shortfall"] is None
 
 
 def test_same_pins_and_seed_give_the_same_mixture(lake: Lake, texts: list[str], tokenizer: Tokenizer) -> None:
@@ -119,20 +120,48 @@ def test_same_pins_and_seed_give_the_same_mixture(lake: Lake, texts: list[str], 
     assert sorted(first.lineage["upstream"]) == ["snapshots/web-hq@v1", "snapshots/web@v1"]
 
 
-def test_the_repetition_cap_is_reported_or_fatal(lake: Lake) -> None:
+def test_the_repetition_cap_is_reported_or_fatal(lake: Lake, caplog: pytest.LogCaptureFixture) -> None:
     hq = Catalog(lake).resolve("corpuslake://web-hq@1")
     greedy = recipe(
         target_tokens=hq.tokens * 10,
         phases=[{"name": "all", "fraction": 1.0, "sources": [{"uri": "corpuslake://web-hq@1", "max_epochs": 2}]}],
     )
-    selection = built(lake, recipe_from_mapping(greedy, "mix.yaml"))
+    with caplog.at_level(logging.WARNING, logger="corpuslake"):
+        selection = built(lake, recipe_from_mapping(greedy, "mix.yaml"))
     (line,) = selection.report["phases"][0]["sources"]
     assert line["capped"] and line["realized_tokens"] <= 2 * hq.tokens
     assert line["epochs_drawn"] <= 2.0 and line["epochs_drawn"] > 1.9
     assert set(selection.rows["epoch"].to_pylist()) == {0, 1}
-    assert "repetition cap" in selection.report["shortfalls"][0]
-    with pytest.raises(MixtureShortfallError, match="web-hq@1 gave"):
+    assert "repetition cap: 2 passes" in selection.report["shortfalls"][0]
+    # the report records tokens asked against realized, and publishing says so as a warning
+    found = selection.report["shortfall"]
+    assert (found["requested_tokens"], found["realized_tokens"]) == (hq.tokens * 10, line["realized_tokens"])
+    assert found["realized_fraction"] <= 0.2 and found["phases"][0]["capped"] == ["corpuslake://web-hq@1"]
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "mix falls short" in caplog.text and f"{hq.tokens * 10:,} tokens asked" in caplog.text
+    with pytest.raises(MixtureShortfallError, match=r"mix was not published .*web-hq@1 gave") as refused:
         built(lake, recipe_from_mapping(greedy | {"on_shortfall": "fail"}, "mix.yaml"))
+    assert isinstance(refused.value, PublicationBlockedError)  # publishing the other recipes goes on
+    with pytest.raises(MixtureShortfallError):
+        publish_mixture(lake, recipe_from_mapping(greedy | {"on_shortfall": "fail"}, "mix.yaml"), "run")
+    assert Catalog(lake).entries("mix") == []  # nothing published
+
+
+def test_a_short_source_shifts_the_realized_weights(lake: Lake) -> None:
+    """50/50 asked between a large and a small source: the small one stops at its cap, and the report and
+    the warning give the weights asked against those realized."""
+    hq = Catalog(lake).resolve("corpuslake://web-hq@1")
+    sources = [{"uri": "corpuslake://web@1", "weight": 1}, {"uri": "corpuslake://web-hq@1", "weight": 1}]
+    lopsided = recipe(
+        target_tokens=hq.tokens * 4, max_epochs=1, phases=[{"name": "main", "fraction": 1.0, "sources": sources}]
+    )
+    report = built(lake, recipe_from_mapping(lopsided, "mix.yaml")).report
+    (phase,) = report["shortfall"]["phases"]
+    assert phase["requested_shares"] == [0.5, 0.5] and phase["capped"] == ["corpuslake://web-hq@1"]
+    assert phase["realized_shares"][0] > 0.6 and sum(phase["realized_shares"]) == pytest.approx(1, abs=1e-3)
+    (asked,) = [m for m in report["shortfalls"] if "weights" in m]
+    assert asked.startswith("main: weights 0.5/0.5 asked, 0.")
+    assert asked.endswith(" realized (corpuslake://web@1, corpuslake://web-hq@1)")
 
 
 def test_min_quality_draws_only_good_documents(lake: Lake) -> None:
@@ -158,18 +187,45 @@ def test_min_quality_draws_only_good_documents(lake: Lake) -> None:
         ),
         (
             {"phases": [{"name": "a", "fraction": 1, "sources": [{"uri": "corpuslake://web@1", "wieght": 1}]}]},
-            "a source",
+            r"phases\[0\]\.sources\[0\]: unknown setting 'wieght' \(did you mean weight\?\)",
         ),
         ({"sources": [{"uri": "corpuslake://web@1"}]}, "either sources"),
         ({"name": "../mix"}, "invalid mixture name"),
         ({"target_tokens": 0}, "target_tokens"),
         ({"on_shortfall": "ignore"}, "on_shortfall"),
-        ({"sead": 1}, "unknown setting"),
+        ({"sead": 1}, r"unknown setting 'sead' \(did you mean seed\?\)"),
+        # numbers in quotes are strings in YAML: refused with the file and the key, not an Arrow error later
+        ({"target_tokens": "40000"}, r"mixtures/mix\.yaml: target_tokens must be a whole number, not '40000'"),
+        ({"seed": 7.5}, "seed must be a whole number"),
+        ({"max_epochs": True}, "max_epochs must be a number, not True"),
+        (
+            {"phases": [{"name": "a", "fraction": "1", "sources": [{"uri": "corpuslake://web@1", "weight": "2"}]}]},
+            r"phases\[0\]: fraction must be a number.*phases\[0\]\.sources\[0\]: weight must be a number",
+        ),
+        ({"phases": [{"name": "a", "fraction": 1}]}, r"phases\[0\]\.sources must be a non-empty list"),
+        ({"phases": [{"fraction": 1, "sources": [{"uri": "corpuslake://web@1"}]}]}, r"phases\[0\]: name is required"),
     ],
 )
 def test_bad_recipes_are_refused_with_the_reason(change: dict[str, Any], message: str) -> None:
     with pytest.raises(DefinitionError, match=message):
         recipe_from_mapping(recipe(**change), "mixtures/mix.yaml")
+
+
+def test_every_problem_of_a_recipe_is_listed() -> None:
+    bad = recipe(sead=1, target_tokens="4e4", phases=[{"name": "a", "fraction": 1, "sources": [{"weight": 1}]}])
+    with pytest.raises(DefinitionError) as raised:
+        recipe_from_mapping(bad, "m.yaml")
+    assert raised.value.problems == [
+        "m.yaml: unknown setting 'sead' (did you mean seed?)",
+        "m.yaml: target_tokens must be a whole number, not '4e4' (a string)",
+        "m.yaml: phases[0].sources[0]: uri is required",
+    ]
+
+
+def test_on_shortfall_is_warn_by_default_and_report_still_reads_as_warn() -> None:
+    assert recipe_from_mapping(recipe(), "m.yaml").on_shortfall == "warn"
+    assert recipe_from_mapping(recipe(on_shortfall="report"), "m.yaml").on_shortfall == "warn"
+    assert recipe_from_mapping(recipe(on_shortfall="fail"), "m.yaml").on_shortfall == "fail"
 
 
 def test_single_phase_recipes_and_unknown_pins(lake: Lake) -> None:

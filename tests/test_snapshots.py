@@ -265,11 +265,13 @@ def test_diff_counts_added_removed_changed(tmp_path: Path, texts: list[str], tok
 
 def test_definitions_are_validated_with_the_file_named() -> None:
     where = "snapshots/x.yaml"
-    with pytest.raises(DefinitionError, match=r"x\.yaml: unknown setting\(s\) treshold"):
+    with pytest.raises(
+        DefinitionError, match=r"x\.yaml: unknown setting 'treshold' \(did you mean quality_threshold\?\)"
+    ):
         definition_from_mapping({"name": "x", "treshold": 1}, where)
     with pytest.raises(DefinitionError, match="not both"):
         definition_from_mapping({"name": "x", "quality_threshold": 0.5, "quality_top_percent": 10}, where)
-    with pytest.raises(DefinitionError, match="source must be one of"):
+    with pytest.raises(DefinitionError, match="source must be one of scored, deduplicated"):
         definition_from_mapping({"name": "x", "source": "rejections"}, where)
     with pytest.raises(DefinitionError, match="columns must include"):
         definition_from_mapping({"name": "x", "columns": ["id", "dump"]}, where)
@@ -277,6 +279,46 @@ def test_definitions_are_validated_with_the_file_named() -> None:
         definition_from_mapping({"name": "../escape"}, where)
     with pytest.raises(DefinitionError, match="invalid dump"):
         definition_from_mapping({"name": "x", "dumps": ["/etc"]}, where)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        # a quoted "no" is a non-empty string, which Python would take as true: it is refused
+        ({"redact_pii": "no"}, "redact_pii must be true or false, not 'no' (a string)"),
+        ({"drop_contaminated": 1}, "drop_contaminated must be true or false, not 1 (int)"),
+        # numbers in quotes would fail deep in Arrow or DuckDB: refused here, with the key
+        ({"min_language_score": "0.65"}, "min_language_score must be a number, not '0.65' (a string)"),
+        ({"quality_top_percent": "10"}, "quality_top_percent must be a number, not '10' (a string)"),
+        ({"max_badword_rate": True}, "max_badword_rate must be a number, not True (bool)"),
+        ({"dumps": "CC-MAIN-2024-10"}, "dumps must be a list, not 'CC-MAIN-2024-10' (a string)"),
+        # YAML reads an unquoted `no` (Norwegian) as false
+        ({"languages": ["en", False]}, "languages must be a list of strings (False is a boolean: quote it"),
+        ({"columns": ["id", "dump", "text", 3]}, "columns must be a list of strings (3 (int) is not one)"),
+        ({"cross_dump_duplicates": "dorp"}, "cross_dump_duplicates must be one of drop, keep, not 'dorp'"),
+        ({"name": 5}, "name must be a string"),
+        ({}, "name is required"),
+    ],
+)
+def test_definition_values_are_type_checked(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(DefinitionError) as raised:
+        definition_from_mapping({"name": "x"} | settings if settings else {}, "snapshots/x.yaml")
+    (problem,) = raised.value.problems
+    assert problem.startswith(f"snapshots/x.yaml: {message}")
+
+
+def test_every_problem_of_a_definition_is_listed() -> None:
+    with pytest.raises(DefinitionError) as raised:
+        definition_from_mapping({"name": "x", "redact_pii": "yes", "min_language_score": "high", "langs": []}, "d.yaml")
+    assert raised.value.problems == [
+        "d.yaml: unknown setting 'langs' (did you mean languages?)",
+        "d.yaml: min_language_score must be a number, not 'high' (a string)",
+        "d.yaml: redact_pii must be true or false, not 'yes' (a string)",
+    ]
+    # whole numbers are numbers; the definition keeps floats
+    definition = definition_from_mapping({"name": "x", "min_language_score": 1, "quality_top_percent": 10}, "d.yaml")
+    assert (definition.min_language_score, definition.quality_top_percent) == (1.0, 10.0)
+    assert isinstance(definition.min_language_score, float)
 
 
 def test_content_policies_need_their_signals(tmp_path: Path, texts: list[str], tokenizer: Tokenizer) -> None:
