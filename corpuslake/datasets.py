@@ -7,17 +7,20 @@ recipe can pin a number that this same run minted.
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from corpuslake import __version__
+from corpuslake.catalog import Catalog
 from corpuslake.mixtures import MixtureRecipe, build_mixture, load_recipes
 from corpuslake.parallel import Workers
-from corpuslake.publish import Audit, Publication, publish
+from corpuslake.publish import Audit, Publication, PublicationBlockedError, publish
+from corpuslake.quarantine import quarantined
 from corpuslake.selection import select_snapshot
 from corpuslake.snapshots import SnapshotDefinition, load_snapshot_definitions
 from corpuslake.spill import DEFAULT_SPILL, SpillConfig
 from corpuslake.store import ROWS_PER_FILE, Lake
 from corpuslake.tokens import Tokenizer, default_tokenizer
-from corpuslake.verdicts import gate_failures
+from corpuslake.verdicts import gate_failures, record_blocked
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,22 @@ def publish_snapshot(
     at the version read (see :func:`corpuslake.verdicts.gate_failures`); None requires none. The selection
     is staged in the lake's staging folder and spills there (``spill``); ``workers`` count the tokens
     and write the files.
+
+    Quarantined dumps (:func:`corpuslake.quarantine.quarantined`, with ``required_checks``) are left out
+    of a definition that does not name its dumps, and the report's ``coverage`` says so; a definition
+    that names one is blocked with its reasons, and so is one whose every dump is quarantined.
     """
     counter = tokenizer or default_tokenizer()
+    held = quarantined(lake, required_checks)
+    _refuse_quarantined(lake, definition, run_id, held)
     with lake.staging() as folder:
-        selection = select_snapshot(lake, definition, counter, folder, workers=workers, spill=spill)
+        left_out = held if definition.dumps is None else None
+        selection = select_snapshot(lake, definition, counter, folder, workers=workers, spill=spill, left_out=left_out)
+        coverage = selection.report["coverage"]
+        if left_out and not coverage["dumps"]:
+            reasons = [r for why in coverage["left_out"].values() for r in why]
+            record_blocked(lake, definition.name, run_id, reasons)
+            raise PublicationBlockedError(definition.name, "every dump is quarantined", reasons)
 
         def gate() -> list[str]:
             return [
@@ -89,6 +104,16 @@ def publish_snapshot(
         )
 
 
+def _refuse_quarantined(lake: Lake, definition: SnapshotDefinition, run_id: str, held: dict[str, list[str]]) -> None:
+    """Block a definition that names a quarantined dump: leaving out a dump asked for by name would
+    publish something else than what the definition says."""
+    named = [d for d in definition.dumps or () if d in held]
+    if named:
+        reasons = [r for d in named for r in held[d]]
+        record_blocked(lake, definition.name, run_id, reasons)
+        raise PublicationBlockedError(definition.name, f"it names quarantined dump(s) {', '.join(named)}", reasons)
+
+
 def publish_mixture(
     lake: Lake,
     recipe: MixtureRecipe,
@@ -112,10 +137,19 @@ def publish_mixture(
             tokenizer=" | ".join(tokenizers),
             upstream=selection.upstream,
             definition=recipe.as_config(),
-            report=selection.report,
+            report={**selection.report, **_sources_coverage(lake, selection.report)},
             run_id=run_id,
             code_version=__version__,
             audits=audits,
             rows_per_file=rows_per_file,
             workers=workers,
         )
+
+
+def _sources_coverage(lake: Lake, report: Mapping[str, Any]) -> dict[str, Any]:
+    """The dumps each pinned source covers and leaves out, as their own publications recorded them: a
+    mixture inherits its snapshots' coverage."""
+    catalog = Catalog(lake)
+    coverage = {uri: catalog.resolve(uri).report.get("coverage") for uri in report.get("sources", {})}
+    known = {uri: c for uri, c in coverage.items() if c is not None}
+    return {"coverage": {"sources": known}} if known else {}

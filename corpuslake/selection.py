@@ -8,6 +8,7 @@ one staged Parquet file (:mod:`corpuslake.widesort`). DuckDB spills to the stagi
 limit; this process never holds the rows. Tokens are counted later, by the workers that write the published files.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,13 @@ def select_snapshot(
     workers: Workers = 1,
     spill: SpillConfig = DEFAULT_SPILL,
     row_group_rows: int = 8192,
+    left_out: Mapping[str, Sequence[str]] | None = None,
 ) -> Selection:
     """The rows a definition selects from the latest version of its source, ordered by id, staged under
-    ``staging``; ``tokenizer``'s model counts their tokens when they are published."""
+    ``staging``; ``tokenizer``'s model counts their tokens when they are published.
+
+    ``left_out`` names dumps not to read, each with its reasons (quarantined dumps); the report's
+    ``coverage`` says which dumps were read and which were left out and why."""
     version = lake.version(definition.source)
     if version is None:
         raise LookupError(f"snapshot {definition.name}: table {definition.source} does not exist yet")
@@ -69,7 +74,7 @@ def select_snapshot(
         )
     extra = ["language", "language_score", "url"] + (["quality_score"] if quality else [])
     needed = list(dict.fromkeys([*wanted, *[c for c in extra if c in schema.names]]))
-    dumps = _dumps(lake, definition, version)
+    dumps, skipped = _dumps(lake, definition, version, left_out or {})
     upstream = [TableVersion(definition.source, version)]
     con = connect(staging, spill)
     try:
@@ -80,6 +85,7 @@ def select_snapshot(
             empty = pa.schema([schema.field(c) for c in needed]).append(pa.field("dump_rank", pa.int32()))
             parts = [con.from_arrow(empty.empty_table())]
         steps, report, relation = _filter(con, definition, union_all(parts))
+        report["coverage"] = {"dumps": dumps, "left_out": skipped}
         if definition.needs_signals:
             relation, signals_version = _apply_policies(con, lake, definition, relation, dumps)
             upstream.append(TableVersion("content_signals", signals_version))
@@ -110,11 +116,19 @@ def select_snapshot(
     return Selection(ordered, tuple(upstream), {**report, "steps": steps}, read)
 
 
-def _dumps(lake: Lake, definition: SnapshotDefinition, version: int) -> list[str]:
-    """The dumps the snapshot reads, in the snapshot's dump order (sorted by name)."""
-    present = {f.get("partition.dump") for f in lake.files(definition.source, version)}
-    wanted = present if definition.dumps is None else present & set(definition.dumps)
-    return sorted(d for d in wanted if isinstance(d, str))
+def _dumps(
+    lake: Lake, definition: SnapshotDefinition, version: int, left_out: Mapping[str, Sequence[str]]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The dumps the snapshot reads, in the snapshot's dump order (sorted by name), and the dumps it
+    leaves out with the reasons: those in ``left_out`` when the definition does not name its dumps (a
+    definition that names a dump reads it, and the publication gate decides), and named dumps the source
+    version does not hold."""
+    present = {d for f in lake.files(definition.source, version) if isinstance(d := f.get("partition.dump"), str)}
+    if definition.dumps is None:
+        skipped = {d: list(reasons) for d, reasons in left_out.items()}
+        return sorted(present - set(skipped)), dict(sorted(skipped.items()))
+    absent = {d: [f"not in {definition.source}@v{version}"] for d in definition.dumps if d not in present}
+    return sorted(present & set(definition.dumps)), dict(sorted(absent.items()))
 
 
 def _filter(

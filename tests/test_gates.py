@@ -278,12 +278,16 @@ def test_a_failed_gate_blocks_publication_and_old_pins_keep_reading(
     first = publish_snapshot(lake, definition, "run-2", tokenizer, required_checks=required).entry
     pinned = client.open(first.uri, lake).to_table()
 
-    # a new dump arrives and its suite fails: the gate refuses the snapshot that would read it
+    # a new dump arrives and its suite fails: it is quarantined, the snapshot reads D1 alone (the same
+    # content: no new number), and a definition naming D2 is refused
     bad = write_scored(lake, "D2", texts[60:120])
     record_verdict(lake, Verdict("scored", bad, "D2", "scored_expectations", False, "3 failed", {}, "run-3"))
     record_verdict(lake, Verdict("scored", bad, "D2", "scored_drift", True, "ok", {}, "run-3", "warn"))
+    unchanged = publish_snapshot(lake, definition, "run-4", tokenizer, required_checks=required)
+    assert not unchanged.new and unchanged.entry == first
+    named = SnapshotDefinition(name="web", languages=("en",), dumps=("D1", "D2"))
     with pytest.raises(PublicationBlockedError, match=f"scored@v{bad} dump D2: check scored_expectations failed"):
-        publish_snapshot(lake, definition, "run-4", tokenizer, required_checks=required)
+        publish_snapshot(lake, named, "run-4", tokenizer, required_checks=required)
     assert [e.uri for e in Catalog(lake).entries()] == [first.uri]
     assert client.open(first.uri, lake).to_table().equals(pinned)
     assert gate_failures(lake, "scored", bad, ["D1"], ["scored_expectations"]) == []  # D1 alone still passes
