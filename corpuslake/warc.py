@@ -1,13 +1,15 @@
 """Reading WARC files record by record, reporting damage instead of dying on it.
 
-fastwarc does the parsing. What it does not do is tell a truncated file from a finished one (it stops
-quietly at a cut-off gzip member) or go on after a corrupt member (it raises). This module adds both:
-after a failure it resynchronises on the next gzip member (or plain ``WARC/1.x`` header) that really
-starts a WARC record, and it reports every skipped region as a :class:`WarcDamage` with its byte offset,
-so the caller can count and record it.
+fastwarc does the parsing of WARC 1.0 and 1.1 (plain or gzip); ARC files, the format before WARC, are
+read by :mod:`corpuslake.arc` into the same records. What fastwarc does not do is tell a truncated file
+from a finished one (it stops quietly at a cut-off gzip member) or go on after a corrupt member (it
+raises). This module adds both: after a failure it resynchronises on the next gzip member (or plain
+``WARC/1.x`` header) that really starts a WARC record, and it reports every skipped region as a
+:class:`WarcDamage` with its byte offset, so the caller can count and record it.
 """
 
 import mmap
+import re
 import zlib
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -27,6 +29,13 @@ _TYPE_NAMES = {
     if isinstance(kind, WarcRecordType) and name not in ("any_type", "no_type")
 }
 _RESPONSE = int(WarcRecordType.response)
+# Records whose block is content a document can come from: an HTTP response, a resource stored without
+# HTTP (warcit, webrecorder), a conversion (the extracted text of a WET file). Revisits are content records
+# too (a capture whose payload was stored earlier) but have no block to read.
+CONTENT_TYPES = ("response", "resource", "conversion", "revisit")
+_READ_BLOCK = frozenset(int(getattr(WarcRecordType, name)) for name in ("resource", "conversion"))
+_DESCRIBED = frozenset(int(getattr(WarcRecordType, name)) for name in CONTENT_TYPES)
+Format = Literal["warc.gz", "warc", "arc.gz", "arc", "empty"]
 
 
 class NotAWarcFileError(ValueError):
@@ -41,7 +50,7 @@ class WarcRecordData(NamedTuple):
     """
 
     record_type: str
-    """WARC-Type: response, request, metadata, warcinfo, revisit, resource, ..."""
+    """WARC-Type: response, request, metadata, warcinfo, revisit, resource, conversion, ..."""
     record_id: str | None
     date: datetime | None
     target_uri: str | None
@@ -51,11 +60,16 @@ class WarcRecordData(NamedTuple):
     mime_type: str | None
     charset: str | None
     payload: bytes | None
-    """HTTP body of a response record; None for other types and for oversized payloads."""
+    """HTTP body of a response record, the block of a resource or conversion record; None for other types
+    and for oversized payloads."""
     payload_length: int
     """Length of the record block in bytes (WARC Content-Length)."""
     warc_truncated: str | None
     """The WARC-Truncated header (crawlers cut long payloads and say why)."""
+    refers_to: str | None = None
+    """WARC-Refers-To: the record a revisit repeats, or the response a conversion was made from."""
+    profile: str | None = None
+    """WARC-Profile of a revisit (identical payload digest, server not modified)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +82,9 @@ class WarcDamage:
     detail: str
 
 
-def sniff_format(path: Path) -> str:
-    """Return ``warc.gz``, ``warc`` or ``empty``; raise :class:`NotAWarcFileError` for anything else."""
+def sniff_format(path: Path) -> Format:
+    """Return ``warc.gz``, ``warc``, ``arc.gz``, ``arc`` or ``empty``; raise :class:`NotAWarcFileError` for
+    anything else."""
     with path.open("rb") as fh:
         head = fh.read(64 * 1024)
     if not head:
@@ -79,27 +94,34 @@ def sniff_format(path: Path) -> str:
         if inner.startswith(_WARC_MAGIC):
             return "warc.gz"
         if inner.startswith(_ARC_MAGIC):
-            raise NotAWarcFileError(f"{path}: an ARC file (the pre-WARC format); convert it to WARC first")
-        raise NotAWarcFileError(f"{path}: gzip data that does not start with a WARC record")
+            return "arc.gz"
+        raise NotAWarcFileError(f"{path}: gzip data that does not start with a WARC record (nor an ARC one)")
     if head.startswith(_WARC_MAGIC):
         return "warc"
     if head.startswith(_ARC_MAGIC):
-        raise NotAWarcFileError(f"{path}: an ARC file (the pre-WARC format); convert it to WARC first")
-    raise NotAWarcFileError(f"{path}: not a WARC file (starts with {head[:16]!r})")
+        return "arc"
+    raise NotAWarcFileError(f"{path}: not a WARC file (nor an ARC one; it starts with {head[:16]!r})")
 
 
 def iter_warc(
-    path: Path, max_payload_bytes: int, *, described: Literal["all", "response"] = "all"
+    path: Path, max_payload_bytes: int, *, described: Literal["all", "content"] = "all"
 ) -> Iterator[WarcRecordData | WarcDamage]:
-    """Yield every record of ``path`` in order, and a :class:`WarcDamage` for each unreadable region.
+    """Yield every record of ``path`` (WARC or ARC) in order, and a :class:`WarcDamage` for each unreadable
+    region.
 
     Payloads longer than ``max_payload_bytes`` are not kept (``payload`` is None) so one huge record
     cannot exhaust memory; they are still decompressed and checked. ``max_payload_bytes=-1`` keeps none.
-    With ``described="response"`` only response records carry their headers; the others come with their
-    type, offset and length alone (a caller that skips them saves the header and date parsing).
+    With ``described="content"`` only content records (:data:`CONTENT_TYPES`) carry their headers; the
+    others come with their type, offset and length alone (a caller that skips them saves the header and
+    date parsing).
     """
     fmt = sniff_format(path)
     if fmt == "empty":
+        return
+    if fmt in ("arc", "arc.gz"):
+        from corpuslake.arc import iter_arc  # here, not at the top: arc builds this module's records
+
+        yield from iter_arc(path, max_payload_bytes)
         return
     gz = fmt == "warc.gz"
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
@@ -147,9 +169,10 @@ def _record_data(record: object, offset: int, max_payload_bytes: int, describe: 
     kind = int(rec.record_type)  # type: ignore[attr-defined]
     length = int(rec.content_length)  # type: ignore[attr-defined]
     name = _TYPE_NAMES.get(kind) or str(rec.record_type)  # type: ignore[attr-defined]
-    if kind != _RESPONSE and not describe:
+    if kind not in _DESCRIBED and not describe:
         rec.consume()  # type: ignore[attr-defined]
         return WarcRecordData(name, None, None, None, offset, None, None, None, None, length, None)
+    headers = rec.headers  # type: ignore[attr-defined]
     status = mime = charset = payload = None
     if kind == _RESPONSE and length <= max_payload_bytes:
         rec.parse_http(strict_mode=False, auto_decode="all")  # type: ignore[attr-defined]
@@ -158,11 +181,13 @@ def _record_data(record: object, offset: int, max_payload_bytes: int, describe: 
             mime = rec.http_content_type  # type: ignore[attr-defined]
             charset = rec.http_charset  # type: ignore[attr-defined]
         payload = rec.reader.read()  # type: ignore[attr-defined]
+    elif kind in _READ_BLOCK and length <= max_payload_bytes:
+        mime, charset = parse_content_type(headers.get("Content-Type"))  # no HTTP: the WARC header's type
+        payload = rec.reader.read()  # type: ignore[attr-defined]
     else:
         # Read the block through anyway: a corrupt member then fails on this record, in every pass,
         # whether or not the caller wanted its payload.
         rec.consume()  # type: ignore[attr-defined]
-    headers = rec.headers  # type: ignore[attr-defined]
     return WarcRecordData(
         record_type=name,
         record_id=rec.record_id or None,  # type: ignore[attr-defined]
@@ -175,17 +200,31 @@ def _record_data(record: object, offset: int, max_payload_bytes: int, describe: 
         payload=payload,
         payload_length=length,
         warc_truncated=headers.get("WARC-Truncated") or None,
+        refers_to=headers.get("WARC-Refers-To") or None,
+        profile=headers.get("WARC-Profile") or None,
     )
+
+
+def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
+    """(mime type, charset) of a Content-Type value, both lower case; None for what it does not say."""
+    if not value:
+        return None, None
+    mime, *params = (part.strip() for part in value.split(";"))
+    charset = next((p.split("=", 1)[1].strip().strip('"') for p in params if p.lower().startswith("charset=")), None)
+    return mime.lower() or None, charset.lower() if charset else None
 
 
 def _record_end(view: mmap.mmap, pos: int, gz: bool) -> int:
     """Byte offset just past the record starting at ``pos`` (the end of its gzip member).
 
-    For plain WARC the next record header stands for the end; a record with no successor ends the file.
+    For plain WARC the next record header stands for the end; a record with no successor ends the file if
+    the file holds its whole block (fastwarc hands out a block cut short by the end of the file).
     """
     if not gz:
         nxt = _next_record_start(view, pos + 1, gz)
-        return len(view) if nxt is None else nxt
+        if nxt is not None:
+            return nxt
+        return len(view) if _plain_block_end(view, pos) <= len(view) else pos
     inflater = zlib.decompressobj(wbits=31)
     cursor = pos
     while not inflater.eof and cursor < len(view):
@@ -198,6 +237,19 @@ def _record_end(view: mmap.mmap, pos: int, gz: bool) -> int:
     if not inflater.eof:
         return pos  # the member itself never ends: nothing after ``pos`` is whole
     return cursor - len(inflater.unused_data)
+
+
+def _plain_block_end(view: mmap.mmap, pos: int) -> int:
+    """Where the block of the plain WARC record at ``pos`` ends by its Content-Length; past the end of the
+    file when its headers do not end or declare no length."""
+    head_end = view.find(b"\r\n\r\n", pos, pos + (1 << 20))
+    if head_end < 0:
+        return len(view) + 1
+    match = _CONTENT_LENGTH.search(view[pos:head_end])
+    return head_end + 4 + int(match.group(1)) if match else len(view) + 1
+
+
+_CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d+)[ \t]*$")
 
 
 def _next_record_start(view: mmap.mmap, pos: int, gz: bool) -> int | None:

@@ -1,4 +1,5 @@
-"""Unit tests of corpuslake.warc: records, damaged regions, wrong formats. Touches only tmp_path."""
+"""Unit tests of corpuslake.warc and corpuslake.arc: records of every kind, WARC 1.0 and 1.1, ARC files,
+damaged regions, wrong formats. Touches only tmp_path."""
 
 import gzip
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from corpuslake.warc import NotAWarcFileError, WarcDamage, WarcRecordData, iter_warc, sniff_format
-from tests.warcs import Page, english_pages, write_warc
+from tests.warcs import Page, english_pages, wet_record, write_arc, write_warc
 
 
 def _read(path: Path, max_payload: int = 1 << 20) -> list[WarcRecordData | WarcDamage]:
@@ -72,7 +73,6 @@ def test_record_without_id(tmp_path: Path) -> None:
     [
         (b"hello, I am a README\n", "not a WARC file"),
         (gzip.compress(b"just some gzip text"), "does not start with a WARC record"),
-        (b"filedesc://IA-001.arc 0.0.0.0 20010101000000 text/plain 76\n", "ARC file"),
     ],
 )
 def test_wrong_formats_name_the_file(tmp_path: Path, content: bytes, message: str) -> None:
@@ -87,3 +87,99 @@ def test_empty_file_has_no_records(tmp_path: Path) -> None:
     (tmp_path / "empty.warc.gz").write_bytes(b"")
     assert sniff_format(tmp_path / "empty.warc.gz") == "empty"
     assert _read(tmp_path / "empty.warc.gz") == []
+
+
+@pytest.mark.parametrize("version", ["WARC/1.0", "WARC/1.1"])
+@pytest.mark.parametrize("compressed", [True, False])
+def test_both_warc_versions_give_the_same_records(tmp_path: Path, version: str, compressed: bool) -> None:
+    pages = english_pages(2)
+    path = tmp_path / ("a.warc.gz" if compressed else "a.warc")
+    write_warc(path, pages, gzip=compressed, warc_version=version)
+    assert path.read_bytes().startswith(version.encode()) or compressed
+    got = _read(path)
+    assert [(r.record_type, r.record_id, r.payload) for r in got if isinstance(r, WarcRecordData)] == [
+        ("response", p.record_id, p.body) for p in pages
+    ]
+
+
+def test_content_records_of_every_kind(tmp_path: Path) -> None:
+    (page,) = english_pages(1)
+    records = [
+        Page("https://x.org/", b"", None, record_type="request"),
+        page,
+        Page(
+            "https://x.org/file.html", b"<html><p>stored without HTTP</p></html>", "text/html", record_type="resource"
+        ),
+        wet_record(page, "Extracted text\nof the page."),
+        Page(
+            page.url,
+            b"",
+            None,
+            record_type="revisit",
+            headers={"WARC-Refers-To": page.record_id or "", "WARC-Profile": "identical-payload-digest"},
+        ),
+        Page("metadata://x.org/log", b"log lines", "text/plain", record_type="metadata"),
+    ]
+    path = tmp_path / "a.warc.gz"
+    write_warc(path, records)
+    got = [r for r in iter_warc(path, 1 << 20, described="content") if isinstance(r, WarcRecordData)]
+    assert [r.record_type for r in got] == ["request", "response", "resource", "conversion", "revisit", "metadata"]
+    request, _, resource, conversion, revisit, metadata = got
+    assert request.record_id is None and metadata.payload is None  # not content: type, offset, length only
+    assert (resource.mime_type, resource.payload) == ("text/html", records[2].body)
+    assert (conversion.mime_type, conversion.payload) == ("text/plain", b"Extracted text\nof the page.")
+    assert conversion.refers_to == page.record_id and conversion.target_uri == page.url
+    assert conversion.date is not None and conversion.date.year == 2024
+    assert (revisit.refers_to, revisit.profile, revisit.payload) == (page.record_id, "identical-payload-digest", None)
+
+
+def test_warc_1_1_dates_keep_their_fraction_of_a_second(tmp_path: Path) -> None:
+    page = Page("https://x.org/", b"<html>hi</html>", headers={"WARC-Date": "2024-01-02T03:04:05.123456Z"})
+    write_warc(tmp_path / "a.warc.gz", [page], warc_version="WARC/1.1")
+    (record,) = _read(tmp_path / "a.warc.gz")
+    assert isinstance(record, WarcRecordData) and record.date is not None
+    assert (record.date.second, record.date.microsecond) == (5, 123456)
+
+
+def test_plain_warc_cut_inside_its_last_record_reports_the_tail(tmp_path: Path) -> None:
+    path = tmp_path / "a.warc"
+    offsets = write_warc(path, english_pages(3), gzip=False)
+    path.write_bytes(path.read_bytes()[: offsets[2] + 400])  # headers whole, block cut short
+    got = _read(path)
+    assert [r.offset for r in got if isinstance(r, WarcRecordData)] == offsets[:2]
+    assert [(d.offset, d.reason) for d in got if isinstance(d, WarcDamage)] == [(offsets[2], "truncated_tail")]
+
+
+@pytest.mark.parametrize(("name", "compressed", "fmt"), [("a.arc.gz", True, "arc.gz"), ("a.arc", False, "arc")])
+def test_arc_files_are_read_as_response_records(tmp_path: Path, name: str, compressed: bool, fmt: str) -> None:
+    pages = english_pages(2)
+    offsets = write_arc(tmp_path / name, pages, gzip=compressed)
+    assert sniff_format(tmp_path / name) == fmt
+    got = _read(tmp_path / name)
+    assert all(isinstance(r, WarcRecordData) for r in got)
+    header, *records = (r for r in got if isinstance(r, WarcRecordData))
+    assert header.record_type == "warcinfo"
+    assert [(r.record_type, r.target_uri, r.http_status, r.mime_type) for r in records] == [
+        ("response", p.url, 200, "text/html") for p in pages
+    ]
+    assert [r.payload for r in records] == [p.body for p in pages]
+    assert [r.offset for r in got] == offsets
+    assert all(r.record_id is None for r in (header, *records))  # ARC has no record ids: documents get positional ids
+    assert records[0].date is not None and records[0].date.year == 2001
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_arc_file_cut_inside_a_record_keeps_the_records_before(tmp_path: Path, compressed: bool) -> None:
+    path = tmp_path / ("a.arc.gz" if compressed else "a.arc")
+    offsets = write_arc(path, english_pages(3), gzip=compressed)
+    path.write_bytes(path.read_bytes()[: offsets[3] + 300])  # inside the last page's block
+    got = _read(path)
+    assert [r.offset for r in got if isinstance(r, WarcRecordData)] == offsets[:3]
+    damage = [d for d in got if isinstance(d, WarcDamage)]
+    assert len(damage) == 1 and damage[0].reason == "truncated_tail"
+
+
+def test_oversized_arc_payload_is_not_kept(tmp_path: Path) -> None:
+    write_arc(tmp_path / "a.arc.gz", english_pages(1))
+    _, record = _read(tmp_path / "a.arc.gz", max_payload=100)
+    assert isinstance(record, WarcRecordData) and record.payload is None and record.payload_length > 100

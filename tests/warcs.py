@@ -1,8 +1,10 @@
-"""Writing small WARC files for tests, with warcio (an independent WARC implementation)."""
+"""Writing small WARC, WET and ARC files for tests: WARC with warcio (an independent WARC implementation),
+ARC by hand after the ARC 1.0 file format (the Internet Archive's, as Heritrix and Alexa wrote it)."""
 
+import gzip as gzip_module
 import io
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from warcio.statusandheaders import StatusAndHeaders
@@ -18,6 +20,9 @@ class Page:
     record_id: str | None = ""
     """"" derives a stable id from the URL and type (rebuilds give the same bytes); None writes none."""
     record_type: str = "response"
+    """response, request, resource, conversion (a WET record: ``body`` is the text), revisit, metadata."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """More WARC headers (WARC-Refers-To, WARC-Profile, WARC-Date...)."""
 
     def __post_init__(self) -> None:
         if self.record_id == "":
@@ -33,18 +38,22 @@ def html_page(title: str, paragraphs: list[str]) -> bytes:
     ).encode()
 
 
-def record_bytes(page: Page, gzip: bool = True) -> bytes:
+def record_bytes(page: Page, gzip: bool = True, warc_version: str = "WARC/1.0") -> bytes:
     """One WARC record (one gzip member when ``gzip``) for ``page``."""
     buf = io.BytesIO()
-    writer = WARCWriter(buf, gzip=gzip)
+    writer = WARCWriter(buf, gzip=gzip, warc_version=warc_version)
     headers = [("Content-Type", page.content_type)] if page.content_type else []
     http = StatusAndHeaders(page.status, headers, protocol="HTTP/1.1")
-    warc_headers = {"WARC-Record-ID": page.record_id} if page.record_id else None
+    warc_headers = {"WARC-Record-ID": page.record_id} if page.record_id else {}
+    warc_headers.update(page.headers)
+    with_http = page.record_type in ("response", "request")
     record = writer.create_warc_record(
         page.url,
         page.record_type,
         payload=io.BytesIO(page.body),
-        http_headers=http if page.record_type in ("response", "request") else None,
+        length=len(page.body),  # known: warcio then spools nothing to a temporary file
+        http_headers=http if with_http else None,
+        warc_content_type="" if with_http else (page.content_type or ""),
         warc_headers_dict=warc_headers,
     )
     if page.record_id is None:
@@ -54,11 +63,11 @@ def record_bytes(page: Page, gzip: bool = True) -> bytes:
     return buf.getvalue()
 
 
-def write_warc(path: Path, pages: list[Page], gzip: bool = True) -> list[int]:
+def write_warc(path: Path, pages: list[Page], gzip: bool = True, warc_version: str = "WARC/1.0") -> list[int]:
     """Write ``pages`` to ``path``; return the byte offset of each record."""
     offsets, chunks, pos = [], [], 0
     for page in pages:
-        data = record_bytes(page, gzip)
+        data = record_bytes(page, gzip, warc_version)
         offsets.append(pos)
         chunks.append(data)
         pos += len(data)
@@ -74,3 +83,42 @@ def english_pages(n: int, site: str = "https://docs.example.org") -> list[Page]:
         "and the members of the board discuss the budget for the next year in great detail."
     )
     return [Page(f"{site}/page-{i}.html", html_page(f"Page {i}", [f"{text} Section {i}."] * 3)) for i in range(n)]
+
+
+def wet_record(page: Page, text: str, language: str = "eng") -> Page:
+    """The WET conversion record Common Crawl writes for ``page``: its extracted text, as plain UTF-8."""
+    return Page(
+        page.url,
+        text.encode(),
+        "text/plain",
+        record_type="conversion",
+        headers={
+            "WARC-Refers-To": page.record_id or "",
+            "WARC-Date": "2024-02-21T10:00:00Z",
+            "WARC-Identified-Content-Language": language,
+        },
+    )
+
+
+def write_arc(path: Path, pages: list[Page], gzip: bool = True) -> list[int]:
+    """Write ``pages`` as an ARC 1.0 file (one gzip member per record when ``gzip``); return the offset of
+    each record, the ``filedesc://`` header record first."""
+    spec = b"1 0 corpuslake tests\nURL IP-address Archive-date Content-type Archive-length\n"
+    records = [b"filedesc://%s 0.0.0.0 20010101000000 text/plain %d\n%s\n" % (path.name.encode(), len(spec), spec)]
+    for page in pages:
+        headers = f"HTTP/1.0 {page.status}\r\n" + (
+            f"Content-Type: {page.content_type}\r\n" if page.content_type else ""
+        )
+        block = headers.encode() + b"\r\n" + page.body
+        mime = (page.content_type or "unknown").split(";")[0]
+        line = f"{page.url} 192.0.2.1 20010203040506 {mime} {len(block)}\n".encode()
+        records.append(line + block + b"\n")
+    offsets, chunks, pos = [], [], 0
+    for record in records:
+        data = gzip_module.compress(record) if gzip else record
+        offsets.append(pos)
+        chunks.append(data)
+        pos += len(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(chunks))
+    return offsets
