@@ -1,4 +1,5 @@
-"""From an HTTP payload to main-content text: decode, then resiliparse's main-content extraction.
+"""From an HTTP payload to main-content text: decode, then resiliparse's main-content extraction; and
+already-extracted text (WET records), decoded only.
 
 Each failure has a reason code, so the documents stage can record the record instead of losing it:
 ``binary_payload``, ``undecodable``, ``extraction_error``, ``empty_extraction``.
@@ -68,6 +69,22 @@ def extract_text(payload: bytes, declared_charset: str | None, max_replaced: flo
     text = text.strip()
     if not text:
         return Extraction(None, encoding, "empty_extraction", "no main content found", replaced)
+    return Extraction(text, encoding, None, "", replaced)
+
+
+def plain_text(payload: bytes, declared_charset: str | None, max_replaced: float) -> Extraction:
+    """Text that is already extracted (a WET conversion record), decoded as :func:`decode_html` does, with
+    the same reason codes; nothing is removed from it but the surrounding whitespace."""
+    if b"\x00" in payload[:_SNIFF_BYTES]:
+        return Extraction(None, None, "binary_payload", "NUL bytes in the first 4 KiB")
+    text, encoding, replaced = decode_html(payload, declared_charset or "utf-8")
+    if replaced > max_replaced:
+        return Extraction(
+            None, encoding, "undecodable", f"{replaced:.1%} of characters undecodable as {encoding}", replaced
+        )
+    text = text.strip()
+    if not text:
+        return Extraction(None, encoding, "empty_extraction", "the record holds no text", replaced)
     return Extraction(text, encoding, None, "", replaced)
 
 

@@ -18,7 +18,7 @@ CRAWL_FILES = pa.schema(
         pa.field("path", pa.string(), nullable=False),  # absolute location when it was read
         pa.field("size", pa.int64(), nullable=False),
         pa.field("sha256", pa.string(), nullable=False),
-        pa.field("format", pa.string(), nullable=False),  # warc.gz, warc, empty, or rejected
+        pa.field("format", pa.string(), nullable=False),  # warc.gz, warc, arc.gz, arc, empty, or rejected
         pa.field("records", pa.int64(), nullable=False),
         pa.field("response_records", pa.int64(), nullable=False),
         pa.field("request_records", pa.int64(), nullable=False),
@@ -28,6 +28,13 @@ CRAWL_FILES = pa.schema(
         pa.field("other_records", pa.int64(), nullable=False),
         pa.field("damaged_regions", pa.int64(), nullable=False),  # corrupt members and cut-off tails
         pa.field("error", pa.string()),  # why the whole file was rejected (not WARC, unreadable)
+        # Added later (null in rows written before): resource records (content stored without HTTP) and
+        # conversion records (a WET file's extracted texts), which ``other_records`` no longer counts.
+        pa.field("resource_records", pa.int64()),
+        pa.field("conversion_records", pa.int64()),
+        # 16-byte BLAKE2b digests of the WARC-Record-IDs of the file's content records, concatenated in file
+        # order: what the documents stage compares to reject a record id repeated across files.
+        pa.field("record_id_digests", pa.binary()),
     ]
 )
 

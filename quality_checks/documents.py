@@ -1,4 +1,8 @@
-"""Checks on the documents stage: every response record is accounted for, and ids are unique.
+"""Checks on the documents stage: every content record is accounted for, and ids are unique.
+
+Content records are responses, resources, conversions (WET) and revisits: each is a document or a named
+rejection. A documents commit made before the stage accounted for the other kinds (stage version 1 in
+its lineage's code version) is held to its own rule: response records only.
 
 Both re-read the exact table versions the stage committed (the rejections commit is found by the
 lineage commit id it shares with the documents commit), so they audit the data, not the stage's counters.
@@ -20,18 +24,21 @@ from orchestration.resources import LakeResource
 from quality_checks.gates import recorded_result
 from quality_checks.versions import audited_versions
 
-# Damage reasons describe unreadable bytes, not response records; they are outside the balance.
+# Damage reasons describe unreadable bytes, not records; they are outside the balance.
 _DAMAGE_REASONS = ["corrupt_member", "truncated_tail"]
+# The crawl_files counts of content records (the last two are null in rows written before they existed).
+_CONTENT_COLUMNS = ["response_records", "revisit_records", "resource_records", "conversion_records"]
 
 
 def documents_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
-    """Whether the latest documents commit accounts for every response record of ``dump``, and the counts."""
+    """Whether the latest documents commit accounts for every content record of ``dump``, and the counts."""
     audited = audited_versions(store, "documents", "crawl_files")
     if audited is None:
         return False, {"error": "documents table does not exist"}
     crawl_files = store.dataset("crawl_files", audited.upstream.version)
-    inventory = scan.batches(crawl_files, {"dump": dump}, ["response_records"])
-    expected = sum(int(pc.sum(b["response_records"]).as_py() or 0) for b in inventory)
+    columns = [c for c in _content_columns(store, audited.version) if c in crawl_files.schema.names]
+    inventory = scan.batches(crawl_files, {"dump": dump}, columns)
+    expected = sum(int(pc.sum(b[c]).as_py() or 0) for b in inventory for c in columns)
     docs = scan.count(store.dataset("documents", audited.version), {"dump": dump})
     reasons = scan.batches(
         store.dataset("rejections", audited.rejections_version), {"dump": dump, "stage": "documents"}, ["reason"]
@@ -39,7 +46,7 @@ def documents_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     damage = pa.array(_DAMAGE_REASONS)
     record_rejections = sum(int(pc.sum(pc.invert(pc.is_in(b["reason"], damage))).as_py() or 0) for b in reasons)
     return expected == docs + record_rejections, {
-        "response_records": expected,
+        "content_records": expected,
         "documents": docs,
         "rejected_records": record_rejections,
         "unaccounted": expected - docs - record_rejections,
@@ -47,11 +54,19 @@ def documents_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     }
 
 
+def _content_columns(store: Lake, version: int) -> list[str]:
+    """The crawl_files counts the documents commit at ``version`` must account for."""
+    if store.lineage("documents", version).code_version.endswith("/stage-1"):
+        return _CONTENT_COLUMNS[:1]
+    return _CONTENT_COLUMNS
+
+
 @dg.asset_check(asset="documents", partitions_def=dump_partitions, blocking=True)
 def documents_account_for_every_record(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
 ) -> dg.AssetCheckResult:
-    """Response records in crawl_files = documents + records rejected by the documents stage."""
+    """Content records in crawl_files (responses, resources, conversions, revisits) = documents + records
+    rejected by the documents stage."""
     store = lake.lake()
     passed, metadata = documents_balance(store, context.partition_key)
     return recorded_result(context, store, "documents", passed, metadata)

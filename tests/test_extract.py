@@ -1,8 +1,8 @@
-"""Unit tests of corpuslake.extract: decoding and main-content extraction. Pure functions."""
+"""Unit tests of corpuslake.extract: decoding, main-content extraction, already-extracted text. Pure functions."""
 
 import pytest
 
-from corpuslake.extract import decode_html, extract_text
+from corpuslake.extract import decode_html, extract_text, plain_text
 from tests.warcs import html_page
 
 _FR = "Le café est très bon à Paris, et les élèves étudient la poésie française avec enthousiasme."
@@ -61,3 +61,27 @@ def test_deeply_nested_markup_does_not_crash() -> None:
     html = ("<div>" * 20_000 + "<p>deep text that is the main content of this page</p>" + "</div>" * 20_000).encode()
     result = extract_text(html, "utf-8", 0.05)
     assert result.reason in (None, "empty_extraction", "extraction_error")
+
+
+def test_plain_text_is_kept_whole_but_for_surrounding_whitespace() -> None:
+    text = "Home | About\n\nLe café est très bon.\n"
+    result = plain_text(f"  {text}".encode(), None, 0.05)  # no charset said: UTF-8 first, as WET files are
+    assert (result.text, result.encoding, result.reason) == (text.strip(), "utf-8", None)
+
+
+@pytest.mark.parametrize(
+    ("payload", "charset", "reason"),
+    [
+        (b" \n\t ", None, "empty_extraction"),
+        (b"text\x00with NUL", None, "binary_payload"),
+        (bytes(range(128, 256)) * 40, "utf-8", "undecodable"),
+    ],
+)
+def test_plain_text_failures_have_reason_codes(payload: bytes, charset: str | None, reason: str) -> None:
+    result = plain_text(payload, charset, 0.05)
+    assert result.text is None and result.reason == reason
+
+
+def test_plain_text_in_a_declared_legacy_charset() -> None:
+    result = plain_text(_FR.encode("cp1252"), "windows-1252", 0.05)
+    assert result.text == _FR and result.reason is None

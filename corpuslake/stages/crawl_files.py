@@ -1,7 +1,10 @@
 """The crawl_files stage: the inventory of a dump, one row per file, with what a full scan found.
 
-Every file in the dump folder gets a row, including files that are not WARC at all (``format`` is
+Every file in the dump folder gets a row, including files that are not WARC or ARC at all (``format`` is
 ``rejected`` and ``error`` names the file and why), so nothing in the landing zone goes unaccounted for.
+The row counts the records by type and lists digests of the content records' ids, from which the
+documents stage finds a record id repeated across the files of the dump
+(:mod:`corpuslake.record_duplicates`).
 """
 
 import hashlib
@@ -14,13 +17,14 @@ from typing import Any
 from corpuslake import landing as landing_zone
 from corpuslake.landing import local_copy
 from corpuslake.names import check_name
-from corpuslake.warc import NotAWarcFileError, WarcDamage, iter_warc, sniff_format
+from corpuslake.record_duplicates import record_digest
+from corpuslake.warc import CONTENT_TYPES, NotAWarcFileError, WarcDamage, iter_warc, sniff_format
 
 log = logging.getLogger(__name__)
 
 # Files a landing zone may hold beside the WARC files: completion markers and hidden files.
 _IGNORED_PREFIXES = (".", "_")
-_RECORD_TYPES = ("response", "request", "metadata", "warcinfo", "revisit")
+_RECORD_TYPES = ("response", "request", "metadata", "warcinfo", "revisit", "resource", "conversion")
 
 
 def list_dumps(landing: Path | str) -> list[str]:
@@ -67,17 +71,21 @@ def _scan(job: ScanJob, path: Path) -> dict[str, Any]:
         "error": None,
     }
     counts: Counter[str] = Counter()
+    digests = bytearray()
     try:
         row["format"] = sniff_format(path)
         for item in iter_warc(path, max_payload_bytes=-1):
             if isinstance(item, WarcDamage):
                 row["damaged_regions"] += 1
-            else:
-                counts[item.record_type if item.record_type in _RECORD_TYPES else "other"] += 1
+                continue
+            counts[item.record_type if item.record_type in _RECORD_TYPES else "other"] += 1
+            if item.record_id and item.record_type in CONTENT_TYPES:
+                digests += record_digest(item.record_id)
     except NotAWarcFileError as exc:
         log.warning("%s", exc)
         row["error"] = str(exc)
     row["records"] = sum(counts.values())
     for kind in (*_RECORD_TYPES, "other"):
         row[f"{kind}_records"] = counts[kind]
+    row["record_id_digests"] = bytes(digests)
     return row

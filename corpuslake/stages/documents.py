@@ -1,6 +1,13 @@
-"""The documents stage: every HTML response record of a dump becomes a document or a rejection.
+"""The documents stage: every content record of a dump becomes a document or a named rejection.
 
-One job per WARC file (run by :func:`corpuslake.runner.run_stage`). A worker streams its file record by
+Content records are those a page can come from (:data:`corpuslake.warc.CONTENT_TYPES`): an HTTP response
+(HTML is extracted to its main content), a resource (content stored without HTTP: extracted when HTML), a
+conversion (a WET file's already extracted text: kept as it is, with its provenance) and a revisit (no
+payload of its own: rejected as ``warc/revisit``). ARC files give response records. A record id seen
+earlier in the dump is rejected as ``warc/duplicate_record`` (:mod:`corpuslake.record_duplicates`).
+Requests, metadata and warcinfo records describe the crawl: crawl_files counts them, this stage skips them.
+
+One job per WARC or ARC file (run by :func:`corpuslake.runner.run_stage`). A worker streams its file record by
 record and hands the rows to the sink, which writes them straight into the tables' folders in row groups
 of ``batch_rows``, so memory stays bounded by one row group and one record whatever the file size; the
 driver commits the files to Delta in one atomic commit per table.
@@ -12,16 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpuslake.extract import extract_text
+from corpuslake.extract import Extraction, extract_text, plain_text
 from corpuslake.landing import local_copy
 from corpuslake.langid import LanguageIdentifier
+from corpuslake.record_duplicates import losing_digests, record_digest
 from corpuslake.runner import Sink
 from corpuslake.schemas import document_id
-from corpuslake.warc import WarcDamage, WarcRecordData, iter_warc
+from corpuslake.warc import CONTENT_TYPES, WarcDamage, WarcRecordData, iter_warc
 
 STAGE = "documents"
-# Bumped when the stage's output for the same input and config changes: it goes into lineage.
-STAGE_VERSION = "1"
+# Bumped when the stage's output for the same input and config changes: it goes into lineage. Version 2
+# accounts for every content record (revisit, resource, conversion) and rejects repeated record ids.
+STAGE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ class DocumentsConfig:
 
 @dataclass(frozen=True)
 class FileJob:
-    """One WARC file of a dump: the unit of the documents stage."""
+    """One WARC or ARC file of a dump: the unit of the documents stage."""
 
     dump: str
     path: str
@@ -69,6 +78,8 @@ class FileOutcome:
     source_file: str
     documents: int = 0
     response_records: int = 0
+    content_records: int = 0
+    """Records that must each become a document or a rejection (responses among them)."""
     rejected: Counter[str] = field(default_factory=Counter)  # "filter/reason" -> count
     languages: Counter[str] = field(default_factory=Counter)
     html_bytes: int = 0
@@ -83,9 +94,12 @@ def extract_file(job: FileJob, config: DocumentsConfig, sink: Sink) -> None:
     if _IDENTIFIER is None or _IDENTIFIER.max_chars != config.lid_max_chars:
         _IDENTIFIER = LanguageIdentifier(max_chars=config.lid_max_chars)
     outcome = FileOutcome(source_file=job.source_file)
+    seen = _SeenIds(losing_digests(sink.lake, job.dump, job.source_file))
     with local_copy(job.path) as path:  # a remote landing zone's file is read from a local copy
-        _extract(job, path, _IDENTIFIER, outcome, _PartWriter(sink, "documents"), _PartWriter(sink, "rejections"))
+        docs, rejects = _PartWriter(sink, "documents"), _PartWriter(sink, "rejections")
+        _extract(job, path, _IDENTIFIER, outcome, seen, (docs, rejects))
     sink.count("response_records", outcome.response_records)
+    sink.count("content_records", outcome.content_records)
     sink.count("documents", outcome.documents)
     sink.count("html_bytes", outcome.html_bytes)
     for reason, n in outcome.rejected.items():
@@ -94,24 +108,43 @@ def extract_file(job: FileJob, config: DocumentsConfig, sink: Sink) -> None:
         sink.count(f"language.{language}", n)
 
 
+class _SeenIds:
+    """The record ids of one file that are not the first occurrence in the dump: those an earlier file
+    holds (from the dump-wide pass) and those seen earlier in this file."""
+
+    def __init__(self, earlier_files: frozenset[bytes]) -> None:
+        self.earlier_files, self.here = earlier_files, set[bytes]()
+
+    def repeated(self, record_id: str | None) -> bool:
+        if not record_id:
+            return False  # no id: the positional id is unique anyway
+        digest = record_digest(record_id)
+        if digest in self.earlier_files or digest in self.here:
+            return True
+        self.here.add(digest)
+        return False
+
+
 def _extract(
     job: FileJob,
     path: Path,
     identifier: LanguageIdentifier,
     outcome: "FileOutcome",
-    docs: "_PartWriter",
-    rejects: "_PartWriter",
+    seen: _SeenIds,
+    writers: tuple["_PartWriter", "_PartWriter"],
 ) -> None:
+    docs, rejects = writers
     pending: list[dict[str, Any]] = []  # documents waiting for their language, in file order
-    for item in iter_warc(path, job.config.max_payload_bytes, described="response"):
+    for item in iter_warc(path, job.config.max_payload_bytes, described="content"):
         if isinstance(item, WarcDamage):
             rejects.add(_damage_row(job, item))
             outcome.rejected[f"warc/{item.reason}"] += 1
             continue
-        if item.record_type != "response":
+        if item.record_type not in CONTENT_TYPES:
             continue  # requests, metadata, warcinfo: counted by crawl_files, never documents
-        outcome.response_records += 1
-        row = _document_row(job, item)
+        outcome.content_records += 1
+        outcome.response_records += item.record_type == "response"
+        row = _duplicate_row(job, item) if seen.repeated(item.record_id) else _document_row(job, item)
         if "stage" in row:
             rejects.add(row)
             outcome.rejected[f"{row['filter']}/{row['reason']}"] += 1
@@ -149,17 +182,32 @@ def _add_documents(
     outcome.documents += len(rows)
 
 
-def _document_row(job: FileJob, rec: WarcRecordData) -> dict[str, Any]:
-    """The document row for a response record (language still to fill), or a rejection row (with ``stage``)."""
-    base: dict[str, Any] = {
-        "id": document_id(job.dump, rec.record_id, job.source_file, rec.offset),
+def _provenance(job: FileJob, rec: WarcRecordData, *, positional: bool = False) -> dict[str, Any]:
+    """The id and provenance columns of a record's row; ``positional`` ids it by file and offset."""
+    return {
+        "id": document_id(job.dump, None if positional else rec.record_id, job.source_file, rec.offset),
         "dump": job.dump,
         "url": rec.target_uri,
         "warc_record_id": rec.record_id,
         "source_file": job.source_file,
         "warc_offset": rec.offset,
     }
+
+
+def _duplicate_row(job: FileJob, rec: WarcRecordData) -> dict[str, Any]:
+    # The positional id: the record id's own id belongs to the document of its first occurrence.
+    base = _provenance(job, rec, positional=True)
+    detail = "the record id occurs earlier in the dump (by file order, then offset)"
+    return _reject(base, "warc", "duplicate_record", detail, {"record_type": rec.record_type})
+
+
+def _document_row(job: FileJob, rec: WarcRecordData) -> dict[str, Any]:
+    """The document row for a content record (language still to fill), or a rejection row (with ``stage``)."""
+    base = _provenance(job, rec)
     cfg = job.config
+    if rec.record_type == "revisit":
+        signals = {"profile": rec.profile, "refers_to": rec.refers_to}
+        return _reject(base, "warc", "revisit", f"repeats {rec.refers_to or 'an earlier capture'}", signals)
     if rec.payload is None:
         limit = cfg.max_payload_bytes
         return _reject(
@@ -169,13 +217,28 @@ def _document_row(job: FileJob, rec: WarcRecordData) -> dict[str, Any]:
             f"{rec.payload_length} bytes > {limit}",
             {"payload_length": rec.payload_length},
         )
-    if rec.http_status is None:
-        return _reject(base, "http", "not_http", "response record without an HTTP response", {})
-    if not 200 <= rec.http_status < 300:
-        return _reject(base, "http", "http_status", f"HTTP {rec.http_status}", {"status": rec.http_status})
+    if rec.record_type == "conversion":
+        return _text_row(base, rec, cfg)
+    if rec.record_type == "response":
+        if rec.http_status is None:
+            return _reject(base, "http", "not_http", "response record without an HTTP response", {})
+        if not 200 <= rec.http_status < 300:
+            return _reject(base, "http", "http_status", f"HTTP {rec.http_status}", {"status": rec.http_status})
     if not _is_html(rec, cfg.html_types):
-        return _reject(base, "http", "not_html", f"Content-Type {rec.mime_type}", {"content_type": rec.mime_type})
-    result = extract_text(rec.payload, rec.charset, cfg.max_replaced_fraction)
+        filter_ = "http" if rec.record_type == "response" else "warc"  # who said the type: HTTP or the record
+        return _reject(base, filter_, "not_html", f"Content-Type {rec.mime_type}", {"content_type": rec.mime_type})
+    return _finished(base, rec, extract_text(rec.payload, rec.charset, cfg.max_replaced_fraction))
+
+
+def _text_row(base: dict[str, Any], rec: WarcRecordData, cfg: DocumentsConfig) -> dict[str, Any]:
+    """A conversion record's text, kept as it is: no HTML to extract (a WET record of Common Crawl)."""
+    if rec.mime_type and not rec.mime_type.startswith("text/"):
+        return _reject(base, "warc", "not_text", f"Content-Type {rec.mime_type}", {"content_type": rec.mime_type})
+    return _finished(base, rec, plain_text(rec.payload or b"", rec.charset, cfg.max_replaced_fraction))
+
+
+def _finished(base: dict[str, Any], rec: WarcRecordData, result: Extraction) -> dict[str, Any]:
+    """The document row from an extraction's text, or the rejection that says why there is none."""
     if result.text is None:
         signals = {"encoding": result.encoding, "replaced_fraction": round(result.replaced_fraction, 4)}
         return _reject(base, "extract", result.reason or "extraction_error", result.detail, signals)
@@ -183,7 +246,7 @@ def _document_row(job: FileJob, rec: WarcRecordData) -> dict[str, Any]:
         warc_date=rec.date,
         content_type=rec.mime_type,
         encoding=result.encoding,
-        html_bytes=len(rec.payload),
+        html_bytes=len(rec.payload or b""),  # the payload the text came from (HTML, or a WET record's text)
         replaced_fraction=result.replaced_fraction,
         text=result.text,
         text_chars=len(result.text),
