@@ -24,12 +24,24 @@ from corpuslake.catalog import Catalog, CatalogEntry, ManifestFile, file_digests
 from corpuslake.pins import SCHEME, DamagedSnapshotError, Pin, PinError, parse_pin
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
+from corpuslake.typed import near_key
 
 LOCK_SUFFIX = ".corpuslake.lock"
 
 
 class LockMismatchError(PinError):
     """The catalog no longer says what the lock file recorded."""
+
+
+class UnknownColumnError(ValueError):
+    """A column a reader asked for that the snapshot does not have."""
+
+    def __init__(self, uri: str, missing: Sequence[str], available: Sequence[str]) -> None:
+        self.missing, self.available = list(missing), list(available)
+        hints = "".join(near_key(m, available) for m in missing if near_key(m, available))
+        super().__init__(
+            f"{uri} has no column {', '.join(map(repr, missing))}{hints}; its columns: {', '.join(available)}"
+        )
 
 
 def _lake(lake: str | Lake | None) -> Lake:
@@ -243,6 +255,14 @@ def _decode(
     of MB; its digest already matched, so a decoding failure here is a damaged reader, not a file)."""
     try:
         fragment = _PARQUET.make_fragment(pa.BufferReader(data))
+        available = fragment.physical_schema.names
+    except (pa.ArrowException, OSError) as error:
+        raise DamagedSnapshotError(uri, [f"{name} cannot be decoded: {error}"]) from error
+    # A column the file does not have is the caller's mistake, not damage: say which, and what there is.
+    missing = [c for c in columns or () if c not in available]
+    if missing:
+        raise UnknownColumnError(uri, missing, available)
+    try:
         yield from fragment.to_batches(columns=columns, batch_size=batch_rows, use_threads=False)
     except (pa.ArrowException, OSError) as error:
         raise DamagedSnapshotError(uri, [f"{name} cannot be decoded: {error}"]) from error
@@ -259,8 +279,11 @@ def _read_whole(lake: Lake, table: str, file: ManifestFile) -> pa.Buffer | None:
         return None
 
 
-def resolve(uri: str, lake: str | Lake | None = None, lock: str | Path | None = None) -> tuple[Lake, CatalogEntry]:
-    """The lake and catalog entry a pin (or a lock file's pin) names."""
+def resolve(
+    uri: str, lake: str | Lake | None = None, lock: str | Path | None = None, *, name: str | None = None
+) -> tuple[Lake, CatalogEntry]:
+    """The lake and catalog entry a pin (or a lock file's pin) names. In a lock file, ``name`` (or ``uri``)
+    picks one pin by snapshot name (``web-en``), by pin, or by the text the training config wrote."""
     if lock is None and not uri.startswith(SCHEME) and (uri.endswith(LOCK_SUFFIX) or Path(uri).is_file()):
         lock, uri = uri, ""
     if lock is None:
@@ -268,14 +291,7 @@ def resolve(uri: str, lake: str | Lake | None = None, lock: str | Path | None = 
         store = pinned_lake(_lake(lake), pin)
         return store, Catalog(store).resolve(pin)
     root, pins = read_lock(lock)
-    if not uri:
-        distinct = {p.uri for p in pins.values()}
-        if len(distinct) != 1:
-            raise PinError(f"{lock} locks {len(distinct)} pins: name one of {', '.join(sorted(distinct))}")
-        uri = distinct.pop()
-    if uri not in pins:
-        raise PinError(f"{uri} is not in {lock} (locked: {', '.join(sorted({p.uri for p in pins.values()}))})")
-    locked = pins[uri]
+    locked = _locked_pin(lock, pins, name or uri)
     store = lake if isinstance(lake, Lake) else Lake(lake or locked.lake or root)
     entry = Catalog(store).resolve(locked.uri)
     if (entry.delta_version, entry.manifest_sha256) != (locked.delta_version, locked.manifest_sha256):
@@ -287,12 +303,32 @@ def resolve(uri: str, lake: str | Lake | None = None, lock: str | Path | None = 
     return store, entry
 
 
-def open(uri: str, lake: str | Lake | None = None, *, lock: str | Path | None = None) -> Snapshot:
-    """A published snapshot by pin (``corpuslake://name@N``), or by lock file (its only pin, or ``uri``).
+def _locked_pin(lock: str | Path, pins: dict[str, LockedPin], wanted: str) -> LockedPin:
+    """The one pin of a lock file that ``wanted`` names (any pin when the file locks only one)."""
+    distinct = {p.uri: p for p in pins.values()}
+    names = sorted({parse_pin(u).name for u in distinct})
+    listing = f"{', '.join(names)} ({', '.join(sorted(distinct))})"
+    if not wanted:
+        if len(distinct) == 1:
+            return next(iter(distinct.values()))
+        raise PinError(f"{lock} locks {len(distinct)} pins: choose one with name=, one of {listing}")
+    matches = {p.uri: p for written, p in pins.items() if wanted in (written, p.uri, parse_pin(p.uri).name)}
+    if not matches:
+        raise PinError(f"{lock} locks no pin named {wanted!r}{near_key(wanted, names)}: it locks {listing}")
+    if len(matches) > 1:
+        raise PinError(f"{lock} locks {len(matches)} pins of {wanted}: choose one of {', '.join(sorted(matches))}")
+    return next(iter(matches.values()))
+
+
+def open(
+    uri: str, lake: str | Lake | None = None, *, lock: str | Path | None = None, name: str | None = None
+) -> Snapshot:
+    """A published snapshot by pin (``corpuslake://name@N``), or by lock file: its only pin, or the one
+    ``name`` picks (a snapshot name such as ``web-en``, or a pin).
 
     ``lake`` is the lake root (default: ``CORPUSLAKE_LAKE`` or ``./lake``; a lock file names its own).
     """
-    store, entry = resolve(uri, lake, lock)
+    store, entry = resolve(uri, lake, lock, name=name)
     snapshot = Snapshot(store, entry)
     snapshot.check_files()
     return snapshot

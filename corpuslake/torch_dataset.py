@@ -10,16 +10,42 @@ after ``c`` rows resumes exactly at row ``c`` with ``start_row=c``.
 Each worker reads (and verifies) the files of its rank's range and keeps only its own blocks: the read
 is repeated per worker, the rows are not.
 
+By default a row holds ``id``, ``text`` and ``tokens``, which torch's ``default_collate`` batches (lists of
+strings, a tensor of counts). Other columns may hold timestamps (``warc_date``) or nulls, which it refuses:
+ask for them with ``columns=`` and batch with ``collate_fn=collate_rows``.
+
 torch is imported only here: the rest of the client works without it.
 """
 
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import torch
 import torch.utils.data
+
+from corpuslake.client import UnknownColumnError
 
 if TYPE_CHECKING:
     from corpuslake.client import Snapshot
+
+DEFAULT_COLUMNS = ("id", "text", "tokens")
+"""What a row holds unless ``columns`` says otherwise: every snapshot and mixture has them, and
+``default_collate`` batches them."""
+
+
+def collate_rows(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A batch of rows as one list per column, or a tensor for a column of numbers without nulls: unlike
+    ``default_collate``, it takes any column (timestamps, nulls, nested values) as it is."""
+    batch: dict[str, Any] = {}
+    for column in rows[0] if rows else ():
+        values = [row[column] for row in rows]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            batch[column] = torch.tensor(values, dtype=torch.int64)
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            batch[column] = torch.tensor(values, dtype=torch.float64)  # as default_collate: no precision lost
+        else:
+            batch[column] = values
+    return batch
 
 
 def rank_range(total: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -43,7 +69,8 @@ def worker_blocks(
 
 
 class SnapshotDataset(torch.utils.data.IterableDataset[dict[str, Any]]):
-    """Rows of one snapshot as dicts, for a DataLoader with ``batch_size=block_rows``."""
+    """Rows of one snapshot as dicts (``columns``, by default :data:`DEFAULT_COLUMNS`), for a DataLoader with
+    ``batch_size=block_rows``."""
 
     def __init__(
         self,
@@ -57,7 +84,11 @@ class SnapshotDataset(torch.utils.data.IterableDataset[dict[str, Any]]):
         self.snapshot = snapshot
         self.rank, self.world_size = rank, world_size
         self.block_rows, self.start_row = block_rows, start_row
-        self.columns = list(columns) if columns else None
+        available = snapshot.schema.names
+        self.columns = list(columns) if columns else [c for c in DEFAULT_COLUMNS if c in available]
+        missing = [c for c in self.columns if c not in available]
+        if missing:  # here, not in a DataLoader worker whose error torch would wrap
+            raise UnknownColumnError(snapshot.uri, missing, available)
         self.begin, self.end = rank_range(snapshot.entry.documents, rank, world_size)
         worker_blocks(self.begin, self.end, block_rows, 0, 1, start_row)  # refuse a bad start now, not in a worker
 
