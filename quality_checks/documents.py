@@ -35,10 +35,7 @@ def documents_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
     audited = audited_versions(store, "documents", "crawl_files")
     if audited is None:
         return False, {"error": "documents table does not exist"}
-    crawl_files = store.dataset("crawl_files", audited.upstream.version)
-    columns = [c for c in _content_columns(store, audited.version) if c in crawl_files.schema.names]
-    inventory = scan.batches(crawl_files, {"dump": dump}, columns)
-    expected = sum(int(pc.sum(b[c]).as_py() or 0) for b in inventory for c in columns)
+    expected = content_records(store, audited.upstream.version, dump, audited.version)
     docs = scan.count(store.dataset("documents", audited.version), {"dump": dump})
     reasons = scan.batches(
         store.dataset("rejections", audited.rejections_version), {"dump": dump, "stage": "documents"}, ["reason"]
@@ -52,6 +49,15 @@ def documents_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
         "unaccounted": expected - docs - record_rejections,
         "read_versions": audited.describe("documents"),
     }
+
+
+def content_records(store: Lake, crawl_files_version: int, dump: str, documents_version: int) -> int:
+    """Records of ``dump`` in crawl_files that the documents commit at ``documents_version`` must account
+    for, each as a document or a rejection: also the most documents it can hold."""
+    crawl_files = store.dataset("crawl_files", crawl_files_version)
+    columns = [c for c in _content_columns(store, documents_version) if c in crawl_files.schema.names]
+    inventory = scan.batches(crawl_files, {"dump": dump}, columns)
+    return sum(int(pc.sum(b[c]).as_py() or 0) for b in inventory for c in columns)
 
 
 def _content_columns(store: Lake, version: int) -> list[str]:

@@ -10,12 +10,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from corpuslake.lineage import Lineage
 from corpuslake.pipeline import extract_documents, ingest_crawl_files
 from corpuslake.record_duplicates import record_digest, write_losers
-from corpuslake.schemas import document_id
+from corpuslake.schemas import DOCUMENTS, document_id
 from corpuslake.stages.documents import DocumentsConfig
 from corpuslake.store import Lake
-from quality_checks.documents import documents_balance, ids_unique
+from quality_checks.documents import content_records, documents_balance, ids_unique
 from tests.warcs import Page, english_pages, html_page, record_bytes, wet_record, write_arc, write_warc
 
 DUMP = "CC-TEST"
@@ -178,3 +179,20 @@ def test_arc_files_give_documents_with_stable_positional_ids(tmp_path: Path) -> 
     (files,) = lake.read("crawl_files").to_pylist()
     assert (files["format"], files["response_records"], files["warcinfo_records"]) == ("arc.gz", 3, 1)
     _assert_checks_pass(lake)
+
+
+def test_a_documents_commit_of_stage_version_1_is_held_to_responses_only(tmp_path: Path) -> None:
+    """Before version 2 the stage skipped revisits: its commits are audited by the rule they were made under."""
+    (page,) = english_pages(1)
+    revisit = Page(page.url, b"", None, record_type="revisit", headers={"WARC-Refers-To": page.record_id or ""})
+    write_warc(tmp_path / "landing" / DUMP / "a.warc.gz", [page, revisit])
+    lake, _, _ = _ingest(tmp_path / "landing", tmp_path / "lake")
+    files_version = lake.version("crawl_files")
+    assert files_version is not None
+    current = lake.version("documents")
+    assert current is not None
+    assert content_records(lake, files_version, DUMP, current) == 2
+    docs = lake.read("documents", current).select(DOCUMENTS.names)
+    old = Lineage("documents", DUMP, "old", "corpuslake-0.1.0/stage-1", {}, lake.lineage("documents").upstream)
+    lake.write_partition("documents", docs, old, {"dump": DUMP})
+    assert content_records(lake, files_version, DUMP, current + 1) == 1
