@@ -43,6 +43,19 @@ def _describe(value: Any) -> str:
     return f"{value!r} ({kind})"
 
 
+def _hint(value: Any) -> str:
+    """Why a number came out as text: quotes, or an exponent without a dot (PyYAML reads ``5e7`` as text)."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    if "e" in value.lower() and "." not in value:
+        return f": YAML reads {value} as text, write {float(value):.1e} or {float(value):.0f}"
+    return ": remove the quotes"
+
+
 _PLURAL = {str: "strings", int: "whole numbers", float: "numbers"}
 
 
@@ -77,7 +90,7 @@ def _check(value: Any, annotation: Any) -> tuple[Any, str | None]:
         # bool is an int in Python; a number in quotes is a string: both are refused, not coerced.
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return value, "a number" if annotation is float else "a whole number"
-        if annotation is int and not isinstance(value, int):
+        if annotation is int and isinstance(value, float) and not value.is_integer():
             return value, "a whole number"
         return annotation(value), None
     if annotation is str:
@@ -105,7 +118,7 @@ def typed_values(cls: type, data: Mapping[str, Any], where: str, *, skip: Iterab
             continue
         value, expected = _check(data[f.name], hints[f.name])
         if expected:
-            problems.append(f"{where}: {f.name} must be {expected}, not {_describe(data[f.name])}")
+            problems.append(f"{where}: {f.name} must be {expected}, not {_describe(data[f.name])}{_hint(value)}")
         values[f.name] = value
     if problems:
         raise DefinitionError("; ".join(problems), problems)

@@ -197,6 +197,7 @@ def test_min_quality_draws_only_good_documents(lake: Lake) -> None:
         # numbers in quotes are strings in YAML: refused with the file and the key, not an Arrow error later
         ({"target_tokens": "40000"}, r"mixtures/mix\.yaml: target_tokens must be a whole number, not '40000'"),
         ({"seed": 7.5}, "seed must be a whole number"),
+        ({"seed": "7"}, "seed must be a whole number, not '7' \\(a string\\): remove the quotes"),
         ({"max_epochs": True}, "max_epochs must be a number, not True"),
         (
             {"phases": [{"name": "a", "fraction": "1", "sources": [{"uri": "corpuslake://web@1", "weight": "2"}]}]},
@@ -217,7 +218,8 @@ def test_every_problem_of_a_recipe_is_listed() -> None:
         recipe_from_mapping(bad, "m.yaml")
     assert raised.value.problems == [
         "m.yaml: unknown setting 'sead' (did you mean seed?)",
-        "m.yaml: target_tokens must be a whole number, not '4e4' (a string)",
+        "m.yaml: target_tokens must be a whole number, not '4e4' (a string): YAML reads 4e4 as text, write "
+        "4.0e+04 or 40000",
         "m.yaml: phases[0].sources[0]: uri is required",
     ]
 
@@ -226,6 +228,9 @@ def test_on_shortfall_is_warn_by_default_and_report_still_reads_as_warn() -> Non
     assert recipe_from_mapping(recipe(), "m.yaml").on_shortfall == "warn"
     assert recipe_from_mapping(recipe(on_shortfall="report"), "m.yaml").on_shortfall == "warn"
     assert recipe_from_mapping(recipe(on_shortfall="fail"), "m.yaml").on_shortfall == "fail"
+    # a whole number written as a float (5.0e+7, as YAML needs an exponent written) is a whole number
+    whole = recipe_from_mapping(recipe(target_tokens=4.0e4), "m.yaml").target_tokens
+    assert whole == 40_000 and isinstance(whole, int)
 
 
 def test_single_phase_recipes_and_unknown_pins(lake: Lake) -> None:

@@ -59,7 +59,10 @@ def test_every_problem_is_listed_with_its_file_and_key(mixed: Path) -> None:
     assert any(p.startswith(broken) for p in problems)
     assert f"{mixed}/snapshots/twin-a.yaml: snapshot name twin is defined by 2 files" in problems
     assert f"{mixed}/snapshots/twin-b.yaml: snapshot name twin is defined by 2 files" in problems
-    assert f"{mixed}/mixtures/strings.yaml: target_tokens must be a whole number, not '1000' (a string)" in problems
+    assert (
+        f"{mixed}/mixtures/strings.yaml: target_tokens must be a whole number, not '1000' (a string): remove the quotes"
+        in problems
+    )
     assert f"{mixed}/mixtures/typo.yaml: unknown setting 'sead' (did you mean seed?)" in problems
     assert f"{mixed}/mixtures/typo.yaml: seed is required" in problems
     assert len(problems) == 7
