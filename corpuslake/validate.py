@@ -8,6 +8,7 @@ its problems reported) while the others still publish.
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from corpuslake.datasets import Definitions
 from corpuslake.mixtures import MixtureRecipe, recipe_from_mapping
@@ -24,8 +25,15 @@ class Validation:
     """The snapshot definitions without a problem."""
     mixtures: list[MixtureRecipe] = field(default_factory=list)
     """The mixture recipes without a problem."""
-    problems: list[str] = field(default_factory=list)
-    """One sentence per problem, each naming the file (and the key, when one is at fault)."""
+    snapshot_problems: list[str] = field(default_factory=list)
+    """One sentence per problem of the snapshot definitions (or of the folder), naming the file and key."""
+    mixture_problems: list[str] = field(default_factory=list)
+    """One sentence per problem of the mixture recipes (or of the folder), naming the file and key."""
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem, once."""
+        return list(dict.fromkeys([*self.snapshot_problems, *self.mixture_problems]))
 
     @property
     def valid(self) -> bool:
@@ -36,22 +44,34 @@ def validate_definitions(folder: str | Path) -> Validation:
     """Every definition and recipe under ``folder`` parsed and type-checked; nothing is read from a lake."""
     root = Path(folder)
     if not root.is_dir():
-        return Validation(root, problems=[f"{root}: the dataset definitions folder does not exist"])
+        missing = [f"{root}: the dataset definitions folder does not exist"]
+        return Validation(root, snapshot_problems=missing, mixture_problems=missing)
     snapshots, snapshot_errors = load_each(root / "snapshots", definition_from_mapping, "snapshot")
     mixtures, mixture_errors = load_each(root / "mixtures", recipe_from_mapping, "mixture")
-    problems = [p for error in (*snapshot_errors, *mixture_errors) for p in error.problems]
+    snapshot_problems = [p for error in snapshot_errors for p in error.problems]
+    mixture_problems = [p for error in mixture_errors for p in error.problems]
     # A snapshot and a mixture of one name would share (and interleave) the catalog's numbers.
     shared = sorted({d.name for d in snapshots} & {r.name for r in mixtures})
     for name in shared:
-        problems.append(f"{root / 'mixtures'}: {name} is also the name of a snapshot definition; rename one")
+        mixture_problems.append(f"{root / 'mixtures'}: {name} is also the name of a snapshot definition; rename one")
     mixtures = [r for r in mixtures if r.name not in shared]
     if not (root / "snapshots").is_dir() and not (root / "mixtures").is_dir():
-        problems.append(f"{root}: holds neither snapshots/ nor mixtures/: is this a dataset definitions folder?")
-    return Validation(root, snapshots, mixtures, problems)
+        empty = f"{root}: holds neither snapshots/ nor mixtures/: is this a dataset definitions folder?"
+        snapshot_problems.append(empty)
+        mixture_problems.append(empty)
+    return Validation(root, snapshots, mixtures, snapshot_problems, mixture_problems)
 
 
-def load_valid_definitions(folder: str | Path) -> tuple[Definitions, list[str]]:
-    """The definitions and recipes under ``folder`` that can be published, and the problems of the others:
-    a bad file is left out instead of stopping every publication."""
+def load_valid_definitions(
+    folder: str | Path, only: Literal["snapshots", "mixtures"] | None = None
+) -> tuple[Definitions, list[str]]:
+    """The definitions and recipes under ``folder`` that can be published, and the problems of the others
+    (``only``: of that kind alone, for a step that publishes one kind): a bad file is left out instead of
+    stopping every publication."""
     validation = validate_definitions(folder)
-    return Definitions(validation.snapshots, validation.mixtures), validation.problems
+    problems = {
+        None: validation.problems,
+        "snapshots": validation.snapshot_problems,
+        "mixtures": validation.mixture_problems,
+    }[only]
+    return Definitions(validation.snapshots, validation.mixtures), problems

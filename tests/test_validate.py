@@ -73,6 +73,10 @@ def test_publishing_keeps_the_good_definitions(mixed: Path) -> None:
     assert [d.name for d in definitions.snapshots] == ["web-en"]
     assert [r.name for r in definitions.mixtures] == ["mix"]
     assert len(problems) == 7
+    # a step that publishes one kind reports the problems of that kind
+    assert all("/snapshots/" in p for p in load_valid_definitions(mixed, only="snapshots")[1])
+    assert all("/mixtures/" in p for p in load_valid_definitions(mixed, only="mixtures")[1])
+    assert len(load_valid_definitions(mixed, only="snapshots")[1]) == 4
 
 
 def test_a_mixture_may_not_share_a_snapshot_name(tmp_path: Path) -> None:
