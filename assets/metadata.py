@@ -5,7 +5,10 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
+from corpuslake.catalog import CatalogEntry
+from corpuslake.quarantine import quarantined
 from corpuslake.runner import StageReport
+from corpuslake.store import Lake
 
 
 def report_metadata(report: StageReport, preview: pa.Table | None = None) -> dict[str, Any]:
@@ -92,3 +95,27 @@ def _bar_chart(bars: list[tuple[str, int]], width: int = 40) -> str:
     label = max(len(name) for name, _ in bars)
     lines = [f"{name.ljust(label)} {'█' * round(width * n / top):<{width}} {n:,}" for name, n in bars]
     return "```\n" + "\n".join(lines) + "\n```"
+
+
+def quarantine_metadata(lake: Lake) -> dict[str, Any]:
+    """The quarantined dumps (``quarantined``: each with the blocking checks that failed) and their count."""
+    held = quarantined(lake)
+    metadata: dict[str, Any] = {"quarantined_dumps": len(held)}
+    if held:
+        lines = [f"- **{dump}**: " + "; ".join(reasons) for dump, reasons in held.items()]
+        metadata["quarantined"] = dg.MetadataValue.md("\n".join(lines))
+    return metadata
+
+
+def coverage_metadata(entry: CatalogEntry) -> dict[str, Any]:
+    """The dumps a publication covers (``<name>/dumps``) and, when some were left out, which and why
+    (``<name>/left_out``); nothing for an entry whose report records no coverage."""
+    coverage = entry.report.get("coverage")
+    if not coverage or "dumps" not in coverage:
+        return {}
+    metadata: dict[str, Any] = {f"{entry.name}/dumps": ", ".join(coverage["dumps"]) or "(none)"}
+    left_out = coverage.get("left_out", {})
+    if left_out:
+        lines = [f"- **{dump}**: " + "; ".join(reasons) for dump, reasons in sorted(left_out.items())]
+        metadata[f"{entry.name}/left_out"] = dg.MetadataValue.md("\n".join(lines))
+    return metadata

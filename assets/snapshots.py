@@ -1,10 +1,11 @@
 """The published datasets: every snapshot definition, then every mixture recipe, recorded in the catalog."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dagster as dg
 
+from assets.metadata import coverage_metadata, quarantine_metadata
 from corpuslake.datasets import load_definitions, publish_mixture, publish_snapshot
 from corpuslake.publish import Publication, PublicationBlockedError
 from orchestration.resources import ComputeResource, DatasetsResource, LakeResource
@@ -12,12 +13,18 @@ from quality_checks.gates import REQUIRED_CHECKS
 
 
 def _publications_markdown(publications: list[Publication]) -> str:
-    lines = ["| pin | new | documents | tokens | table version | manifest |", "| --- | --- | ---: | ---: | --- | --- |"]
+    lines = [
+        "| pin | new | documents | tokens | dumps | left out | table version | manifest |",
+        "| --- | --- | ---: | ---: | --- | --- | --- | --- |",
+    ]
     for p in publications:
         e = p.entry
+        coverage = e.report.get("coverage", {})
+        dumps = ", ".join(coverage.get("dumps", [])) if "dumps" in coverage else ""
+        left_out = ", ".join(sorted(coverage.get("left_out", {})))
         lines.append(
-            f"| {e.uri} | {'yes' if p.new else 'no (same content)'} | {e.documents:,} | {e.tokens:,} "
-            f"| {e.table}@v{e.delta_version} | {e.manifest_sha256[:16]} |"
+            f"| {e.uri} | {'yes' if p.new else 'no (same content)'} | {e.documents:,} | {e.tokens:,} | {dumps} "
+            f"| {left_out} | {e.table}@v{e.delta_version} | {e.manifest_sha256[:16]} |"
         )
     return "\n".join(lines)
 
@@ -38,9 +45,13 @@ def _proportions_markdown(publication: Publication) -> str:
 
 
 def _publish_all(
-    context: dg.AssetExecutionContext, names: list[str], one: Callable[[str], Publication]
+    context: dg.AssetExecutionContext,
+    names: list[str],
+    one: Callable[[str], Publication],
+    shown: Mapping[str, Any] | None = None,
 ) -> tuple[list[Publication], dict[str, Any]]:
-    """Publish each name; a blocked one does not stop the others, but fails the step at the end."""
+    """Publish each name; a blocked one does not stop the others, but fails the step at the end. ``shown``
+    goes into the metadata either way (the quarantine, which explains most refusals)."""
     done, blocked = [], []
     for name in names:
         try:
@@ -55,9 +66,10 @@ def _publish_all(
     if blocked:
         raise dg.Failure(
             description=f"{len(blocked)} publication(s) blocked by their audits",
-            metadata={"blocked": dg.MetadataValue.md("\n".join(f"- {b}" for b in blocked))},
+            metadata={"blocked": dg.MetadataValue.md("\n".join(f"- {b}" for b in blocked)), **(shown or {})},
         )
     metadata: dict[str, Any] = {
+        **(shown or {}),
         "publications": dg.MetadataValue.md(_publications_markdown(done)),
         "new_numbers": sum(p.new for p in done),
         "pins": ", ".join(p.entry.uri for p in done),
@@ -71,17 +83,23 @@ def snapshots(
 ) -> dg.MaterializeResult:
     """Every snapshot definition selected from its stage table, token-counted, written as one version of
     ``snapshots/<name>``, audited, and recorded in the catalog under the next number (none when the content
-    equals the latest publication)."""
+    equals the latest publication). Quarantined dumps (a blocking check failed) are left out of every
+    definition that does not name them; each publication's metadata says which dumps it covers."""
     store, workers = lake.lake(), compute.resolved_workers()
     definitions = {d.name: d for d in load_definitions(datasets.folder).snapshots}
+    held = quarantine_metadata(store)
+    if "quarantined" in held:
+        context.log.warning(f"{held['quarantined_dumps']} dump(s) quarantined: left out of the snapshots")
     done, metadata = _publish_all(
         context,
         sorted(definitions),
         lambda name: publish_snapshot(
             store, definitions[name], context.run.run_id, required_checks=REQUIRED_CHECKS, workers=workers
         ),
+        held,
     )
     for p in done:
+        metadata |= coverage_metadata(p.entry)
         metadata[f"{p.entry.name}/documents"] = p.entry.documents
         metadata[f"{p.entry.name}/tokens"] = p.entry.tokens
         cross_dump = p.entry.report.get("cross_dump")
