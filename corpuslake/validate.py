@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from corpuslake.datasets import Definitions
-from corpuslake.mixtures import MixtureRecipe, recipe_from_mapping
+from corpuslake.recipes import MixtureRecipe, recipe_from_mapping
 from corpuslake.snapshots import SnapshotDefinition, definition_from_mapping, load_each
 
 
