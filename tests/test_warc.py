@@ -5,6 +5,8 @@ import gzip
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from corpuslake.warc import NotAWarcFileError, WarcDamage, WarcRecordData, iter_warc, sniff_format
 from tests.warcs import Page, english_pages, wet_record, write_arc, write_warc
@@ -183,3 +185,28 @@ def test_oversized_arc_payload_is_not_kept(tmp_path: Path) -> None:
     write_arc(tmp_path / "a.arc.gz", english_pages(1))
     _, record = _read(tmp_path / "a.arc.gz", max_payload=100)
     assert isinstance(record, WarcRecordData) and record.payload is None and record.payload_length > 100
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), max_size=12),
+    cut=st.one_of(st.none(), st.integers(min_value=0)),
+    compressed=st.booleans(),
+)
+def test_mutated_arc_files_give_records_or_damage_never_an_exception(
+    tmp_path: Path, flips: list[tuple[int, int]], cut: int | None, compressed: bool
+) -> None:
+    path = tmp_path / ("a.arc.gz" if compressed else "a.arc")
+    write_arc(path, english_pages(3), gzip=compressed)
+    data = bytearray(path.read_bytes())
+    for position, value in flips:
+        data[position % len(data)] = value
+    if cut is not None:
+        del data[cut % len(data) :]
+    path.write_bytes(bytes(data))
+    try:
+        items = _read(path)
+    except NotAWarcFileError:
+        return  # the first bytes no longer look like ARC: a clear, file-level rejection
+    assert all(isinstance(item, WarcRecordData | WarcDamage) for item in items)
+    assert sum(isinstance(item, WarcDamage) for item in items) <= 1  # reading stops at the first damage
