@@ -198,9 +198,12 @@ class Snapshot:
             if offset + file.rows > start_row and offset < stop:
                 wanted.append((offset, file))
             offset += file.rows
-        if not wanted:
-            return
         names = list(columns) if columns else None
+        if not wanted:
+            missing = [c for c in names or () if c not in self.schema.names]
+            if missing:  # no file is decoded to check the names against: the table's schema says
+                raise UnknownColumnError(self.uri, missing, self.schema.names)
+            return
 
         def load(file: ManifestFile) -> pa.Buffer:
             data = _read_whole(self.lake, self.entry.table, file)

@@ -92,3 +92,7 @@ def test_a_mistyped_column_is_named_not_called_damage(lake: Lake) -> None:
     with pytest.raises(UnknownColumnError, match="no column 'warc_date'"):  # at once, not in a DataLoader worker
         snapshot.torch(columns=["id", "warc_date"])
     assert snapshot.to_table(["text"]).num_rows == 20  # the right names still read
+    # a read of no rows decodes no file: the table's schema is checked instead
+    with pytest.raises(UnknownColumnError, match="no column 'txt'"):
+        list(snapshot.batches(columns=["txt"], start_row=20))
+    assert list(snapshot.batches(columns=["text"], start_row=20)) == []
