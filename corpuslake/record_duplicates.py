@@ -69,14 +69,24 @@ def _index(lake: Lake, dump: str, memory_limit: str) -> Path | None:
     if "record_id_digests" not in dataset.schema.names:
         return None
     folder = lake.cache_dir() / "duplicate_records"
-    path = folder / f"{dump}-v{version}.parquet"
+    key = f"{dump}-{_version_key(lake, version)}"
+    path = folder / f"{key}.parquet"
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    with _locked(folder / f"{dump}-v{version}.lock"):
+    with _locked(folder / f"{key}.lock"):
         if not path.exists():  # the worker that held the lock before wrote it
             write_losers(dataset, dump, path, memory_limit)
     return path
+
+
+def _version_key(lake: Lake, version: int) -> str:
+    """What names one crawl_files version in a cache folder that several lakes may share: the unique id
+    of the commit that made it (a lake made anew at the same place starts at version 0 again)."""
+    try:
+        return lake.lineage("crawl_files", version).commit_id
+    except LookupError:  # a version made without lineage: the lake's location and the version number
+        return hashlib.sha256(f"{lake.root}\x00{version}".encode()).hexdigest()[:32]
 
 
 def write_losers(dataset: pads.Dataset, dump: str, path: Path, memory_limit: str = "256MB") -> int:

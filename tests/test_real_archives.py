@@ -196,3 +196,18 @@ def test_a_documents_commit_of_stage_version_1_is_held_to_responses_only(tmp_pat
     old = Lineage("documents", DUMP, "old", "corpuslake-0.1.0/stage-1", {}, lake.lineage("documents").upstream)
     lake.write_partition("documents", docs, old, {"dump": DUMP})
     assert content_records(lake, files_version, DUMP, current + 1) == 1
+
+
+def test_lakes_sharing_a_cache_folder_keep_their_own_answers(tmp_path: Path) -> None:
+    """The rule's pass is cached per crawl_files commit, not per version number (both lakes are at v0)."""
+    a, b, c = english_pages(3)
+    answers = []
+    for name, second in (("one", [c]), ("two", [a])):  # lake two repeats a record id, lake one does not
+        landing = tmp_path / name / "landing"
+        write_warc(landing / DUMP / "x.warc.gz", [a, b])
+        write_warc(landing / DUMP / "y.warc.gz", second)
+        lake = Lake(str(tmp_path / name / "lake"), cache=str(tmp_path / "shared-cache"))
+        ingest_crawl_files(lake, landing, DUMP, "run", workers=1)
+        extract_documents(lake, DUMP, "run", DocumentsConfig(), workers=1)
+        answers.append(lake.read("documents").num_rows)
+    assert answers == [3, 2]
