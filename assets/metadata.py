@@ -109,13 +109,21 @@ def quarantine_metadata(lake: Lake) -> dict[str, Any]:
 
 def coverage_metadata(entry: CatalogEntry) -> dict[str, Any]:
     """The dumps a publication covers (``<name>/dumps``) and, when some were left out, which and why
-    (``<name>/left_out``); nothing for an entry whose report records no coverage."""
-    coverage = entry.report.get("coverage")
-    if not coverage or "dumps" not in coverage:
+    (``<name>/left_out``); for a mixture, those of the snapshots it pins, each named by its pin. Nothing
+    for an entry whose report records no coverage."""
+    coverage = entry.report.get("coverage") or {}
+    covered = coverage.get("sources", {"": coverage} if "dumps" in coverage else {})
+    if not covered:
         return {}
-    metadata: dict[str, Any] = {f"{entry.name}/dumps": ", ".join(coverage["dumps"]) or "(none)"}
-    left_out = coverage.get("left_out", {})
+    dumps = [
+        (f"{uri}: " if uri else "") + (", ".join(c.get("dumps", [])) or "(none)") for uri, c in sorted(covered.items())
+    ]
+    metadata: dict[str, Any] = {f"{entry.name}/dumps": "; ".join(dumps)}
+    left_out = [
+        f"- **{f'{uri} ' if uri else ''}{dump}**: " + "; ".join(reasons)
+        for uri, c in sorted(covered.items())
+        for dump, reasons in sorted(c.get("left_out", {}).items())
+    ]
     if left_out:
-        lines = [f"- **{dump}**: " + "; ".join(reasons) for dump, reasons in sorted(left_out.items())]
-        metadata[f"{entry.name}/left_out"] = dg.MetadataValue.md("\n".join(lines))
+        metadata[f"{entry.name}/left_out"] = dg.MetadataValue.md("\n".join(left_out))
     return metadata

@@ -124,6 +124,7 @@ def mixtures(
         lambda name: publish_mixture(store, recipes[name], context.run.run_id, workers=workers),
     )
     for p in done:
+        metadata |= coverage_metadata(p.entry)
         metadata[f"{p.entry.name}/proportions"] = dg.MetadataValue.md(_proportions_markdown(p))
         metadata[f"{p.entry.name}/realized_tokens"] = p.entry.tokens
         shortfalls = p.entry.report.get("shortfalls", [])

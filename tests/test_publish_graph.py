@@ -68,6 +68,8 @@ def test_pins_survive_new_dumps_and_gc(
     assert snapshots.metadata["fx/tokens"].value == Catalog(lake).resolve("corpuslake://fx@1").tokens > 0
     (mixtures,) = first.asset_materializations_for_node("mixtures")
     assert "realized tokens" in str(mixtures.metadata["fx-mix/proportions"].value)
+    assert snapshots.metadata["fx/dumps"].value == "FIXTURE-A" and snapshots.metadata["quarantined_dumps"].value == 0
+    assert mixtures.metadata["fx-mix/dumps"].value == "corpuslake://fx@1: FIXTURE-A"
 
     # a new dump arrives; documents gets a new version; publishing mints fx@2, the mixture pins fx@1
     assert _run(instance, lake_path, "FIXTURE-B", plan, blocklist_cache).success

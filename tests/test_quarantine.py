@@ -1,8 +1,9 @@
 """Quarantined dumps: a dump whose latest version failed a blocking check is left out of publications.
 
 Touches: corpuslake.quarantine over crafted verdicts, corpuslake.datasets.publish_snapshot (coverage in the
-catalog entry's report, a definition naming a quarantined dump blocked), and the ``summary``, ``snapshots``
-and ``resolve`` commands of corpuslake.cli, on a lake of two small ``scored`` dumps under tmp_path.
+catalog entry's report, a definition naming a quarantined dump blocked) and publish_mixture, the
+``summary``, ``snapshots`` and ``resolve`` commands of corpuslake.cli, corpuslake.coverage and the coverage
+metadata of assets.metadata, on a lake of two small ``scored`` dumps under tmp_path.
 """
 
 from dataclasses import replace
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from assets.metadata import coverage_metadata
 from corpuslake import client
 from corpuslake.catalog import Catalog
 from corpuslake.cli import main
@@ -156,5 +158,8 @@ def test_a_mixture_shows_its_sources_coverage_and_requested_against_realized(
         f"tokens: requested {web.tokens * 10:,}, realized {realized:,} ({realized / (web.tokens * 10):.1%})",
         f"  all: shares requested 1.000, realized 1.000 ({web.uri})",
     ]
+    shown = coverage_metadata(mix)  # the mixtures asset's metadata in the UI
+    assert shown["mix/dumps"] == f"{web.uri}: D1" and f"**{web.uri} D2**: {reason}" in str(shown["mix/left_out"].value)
+    assert coverage_metadata(web)["web/dumps"] == "D1" and coverage_metadata(replace(web, report={})) == {}
     assert coverage_lines(web) == [f"WARNING covers 1 dump(s): D1; left out 1: D2 ({reason})"]
     assert proportion_lines(web) == [] and coverage_lines(replace(web, report={})) == []  # older entries
