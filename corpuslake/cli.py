@@ -123,7 +123,7 @@ def _summary(args: argparse.Namespace) -> int:
 def print_quarantine(lake: Lake) -> None:
     """The dumps whose latest versions failed a blocking check, with the checks: publications leave them out."""
     for dump, reasons in quarantined(lake).items():
-        print(f"QUARANTINED  dump {dump} (left out of every snapshot until its checks pass):")
+        print(f"QUARANTINED  dump {dump} (snapshots leave it out until its blocking checks pass):")
         for reason in reasons:
             print(f"           {reason}")
 

@@ -96,7 +96,9 @@ def test_snapshots_publish_from_the_dumps_that_passed(
     assert main(["snapshots", "--lake", str(root)]) == 0
     listing = capsys.readouterr().out
     assert f"WARNING covers 1 dump(s): D1; left out 1: D2 ({reason})" in listing
-    assert f"QUARANTINED  dump D2 (left out of every snapshot until its checks pass):\n           {reason}" in listing
+    assert (
+        f"QUARANTINED  dump D2 (snapshots leave it out until its blocking checks pass):\n           {reason}" in listing
+    )
     assert "BLOCKED  web-both" in listing
     assert main(["summary", "--lake", str(root)]) == 0
     assert "QUARANTINED  dump D2" in (summary := capsys.readouterr().out) and reason in summary
