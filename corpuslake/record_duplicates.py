@@ -33,15 +33,16 @@ from corpuslake.store import Lake
 
 DIGEST_BYTES = 16
 _IDS = pa.schema([pa.field("source_file", pa.string()), pa.field("digest", pa.binary())])
-# A fixed statement over the registered stream's name: nothing is formatted in.
-_LOSERS = """
-    SELECT i.source_file, i.digest
-    FROM ids i JOIN (
-        SELECT digest, min(source_file) AS first FROM ids GROUP BY digest HAVING count(DISTINCT source_file) > 1
-    ) d ON i.digest = d.digest
-    WHERE i.source_file > d.first
-    ORDER BY i.source_file, i.digest
-"""
+# Fixed statements over fixed table names: nothing is formatted in. One step per statement, each stored in
+# the database before the next: a single statement holding the aggregate, the join and the sort at once
+# ran out of memory where the steps spill one at a time. No DISTINCT aggregate (DuckDB spills plain ones).
+_STEPS = (
+    "CREATE TABLE ids AS SELECT * FROM stream",
+    "CREATE TABLE firsts AS SELECT digest, min(source_file) AS first FROM ids GROUP BY digest HAVING count(*) > 1",
+    """CREATE TABLE losers AS SELECT i.source_file, i.digest FROM ids i JOIN firsts f ON i.digest = f.digest
+       WHERE i.source_file > f.first""",
+)
+_SORTED = "SELECT source_file, digest FROM losers ORDER BY source_file, digest"
 
 
 def record_digest(record_id: str) -> bytes:
@@ -97,8 +98,9 @@ def write_losers(dataset: pads.Dataset, dump: str, path: Path, memory_limit: str
     rows = 0
     with _connection(memory_limit) as connection:
         connection.register("stream", stream)
-        connection.execute("CREATE TABLE ids AS SELECT * FROM stream")
-        result: pa.RecordBatchReader = connection.sql(_LOSERS).to_arrow_reader(64 * 1024)
+        for step in _STEPS:
+            connection.execute(step)
+        result: pa.RecordBatchReader = connection.sql(_SORTED).to_arrow_reader(64 * 1024)
         with pq.ParquetWriter(staged, _IDS) as writer:
             for batch in result:
                 rows += batch.num_rows
@@ -140,6 +142,7 @@ def _connection(memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
                 "memory_limit": memory_limit,
                 "temp_directory": spill,
                 "threads": 1,
+                "preserve_insertion_order": False,  # lets the aggregate, the join and the sort spill
                 "autoinstall_known_extensions": False,
                 "autoload_known_extensions": False,
             },
