@@ -62,6 +62,24 @@ def losing_digests(lake: Lake, dump: str, source_file: str, memory_limit: str = 
     return frozenset(table["digest"].to_pylist())
 
 
+class RepeatedIds:
+    """Which record ids of one file are not their first occurrence in the dump: those an earlier file
+    holds (:func:`losing_digests`) and those seen earlier in the file itself."""
+
+    def __init__(self, earlier_files: frozenset[bytes]) -> None:
+        self.earlier_files, self.here = earlier_files, set[bytes]()
+
+    def repeated(self, record_id: str | None) -> bool:
+        """Whether ``record_id`` (read in file order) occurred before; a record without an id never did."""
+        if not record_id:
+            return False  # its document is named by file and offset, unique anyway
+        digest = record_digest(record_id)
+        if digest in self.earlier_files or digest in self.here:
+            return True
+        self.here.add(digest)
+        return False
+
+
 def _index(lake: Lake, dump: str, memory_limit: str) -> Path | None:
     version = lake.version("crawl_files")
     if version is None:

@@ -22,7 +22,7 @@ from typing import Any
 from corpuslake.extract import Extraction, extract_text, plain_text
 from corpuslake.landing import local_copy
 from corpuslake.langid import LanguageIdentifier
-from corpuslake.record_duplicates import losing_digests, record_digest
+from corpuslake.record_duplicates import RepeatedIds, losing_digests
 from corpuslake.runner import Sink
 from corpuslake.schemas import document_id
 from corpuslake.warc import CONTENT_TYPES, WarcDamage, WarcRecordData, iter_warc
@@ -94,7 +94,7 @@ def extract_file(job: FileJob, config: DocumentsConfig, sink: Sink) -> None:
     if _IDENTIFIER is None or _IDENTIFIER.max_chars != config.lid_max_chars:
         _IDENTIFIER = LanguageIdentifier(max_chars=config.lid_max_chars)
     outcome = FileOutcome(source_file=job.source_file)
-    seen = _SeenIds(losing_digests(sink.lake, job.dump, job.source_file))
+    seen = RepeatedIds(losing_digests(sink.lake, job.dump, job.source_file))
     with local_copy(job.path) as path:  # a remote landing zone's file is read from a local copy
         docs, rejects = _PartWriter(sink, "documents"), _PartWriter(sink, "rejections")
         _extract(job, path, _IDENTIFIER, outcome, seen, (docs, rejects))
@@ -108,29 +108,12 @@ def extract_file(job: FileJob, config: DocumentsConfig, sink: Sink) -> None:
         sink.count(f"language.{language}", n)
 
 
-class _SeenIds:
-    """The record ids of one file that are not the first occurrence in the dump: those an earlier file
-    holds (from the dump-wide pass) and those seen earlier in this file."""
-
-    def __init__(self, earlier_files: frozenset[bytes]) -> None:
-        self.earlier_files, self.here = earlier_files, set[bytes]()
-
-    def repeated(self, record_id: str | None) -> bool:
-        if not record_id:
-            return False  # no id: the positional id is unique anyway
-        digest = record_digest(record_id)
-        if digest in self.earlier_files or digest in self.here:
-            return True
-        self.here.add(digest)
-        return False
-
-
 def _extract(
     job: FileJob,
     path: Path,
     identifier: LanguageIdentifier,
     outcome: "FileOutcome",
-    seen: _SeenIds,
+    seen: RepeatedIds,
     writers: tuple["_PartWriter", "_PartWriter"],
 ) -> None:
     docs, rejects = writers
