@@ -1,13 +1,14 @@
 """The published datasets: every snapshot definition, then every mixture recipe, recorded in the catalog."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 
 from assets.metadata import coverage_metadata, quarantine_metadata
-from corpuslake.datasets import load_definitions, publish_mixture, publish_snapshot
+from corpuslake.datasets import publish_mixture, publish_snapshot
 from corpuslake.publish import Publication, PublicationBlockedError
+from corpuslake.validate import load_valid_definitions
 from orchestration.resources import ComputeResource, DatasetsResource, LakeResource
 from quality_checks.gates import REQUIRED_CHECKS
 
@@ -49,10 +50,16 @@ def _publish_all(
     names: list[str],
     one: Callable[[str], Publication],
     shown: Mapping[str, Any] | None = None,
+    problems: Sequence[str] = (),
 ) -> tuple[list[Publication], dict[str, Any]]:
-    """Publish each name; a blocked one does not stop the others, but fails the step at the end. ``shown``
+    """Publish each name; a blocked one does not stop the others, but fails the step at the end, as do the
+    ``problems`` of definition files that could not be read (the valid ones are published first). ``shown``
     goes into the metadata either way (the quarantine, which explains most refusals)."""
-    done, blocked = [], []
+    done: list[Publication] = []
+    blocked: list[str] = []
+    for problem in problems:
+        context.log.error(problem)
+        blocked.append(problem)
     for name in names:
         try:
             publication = one(name)
@@ -65,7 +72,7 @@ def _publish_all(
         done.append(publication)
     if blocked:
         raise dg.Failure(
-            description=f"{len(blocked)} publication(s) blocked by their audits",
+            description=f"{len(blocked)} publication(s) blocked by their audits or their definitions",
             metadata={"blocked": dg.MetadataValue.md("\n".join(f"- {b}" for b in blocked)), **(shown or {})},
         )
     metadata: dict[str, Any] = {
@@ -86,7 +93,8 @@ def snapshots(
     equals the latest publication). Quarantined dumps (a blocking check failed) are left out of every
     definition that does not name them; each publication's metadata says which dumps it covers."""
     store, workers = lake.lake(), compute.resolved_workers()
-    definitions = {d.name: d for d in load_definitions(datasets.folder).snapshots}
+    valid, problems = load_valid_definitions(datasets.folder, only="snapshots")
+    definitions = {d.name: d for d in valid.snapshots}
     held = quarantine_metadata(store)
     if "quarantined" in held:
         context.log.warning(f"{held['quarantined_dumps']} dump(s) quarantined: left out of the snapshots")
@@ -97,6 +105,7 @@ def snapshots(
             store, definitions[name], context.run.run_id, required_checks=REQUIRED_CHECKS, workers=workers
         ),
         held,
+        problems,
     )
     for p in done:
         metadata |= coverage_metadata(p.entry)
@@ -117,12 +126,17 @@ def mixtures(
     """Every mixture recipe built from its pinned snapshots (same pins and seed, same rows), published as a
     numbered snapshot, with realized against requested token proportions per phase and source."""
     store, workers = lake.lake(), compute.resolved_workers()
-    recipes = {r.name: r for r in load_definitions(datasets.folder).mixtures}
+    valid, problems = load_valid_definitions(datasets.folder, only="mixtures")
+    recipes = {r.name: r for r in valid.mixtures}
     done, metadata = _publish_all(
         context,
         sorted(recipes),
         lambda name: publish_mixture(store, recipes[name], context.run.run_id, workers=workers),
+        problems=problems,
     )
+    for p in done:
+        for shortfall in p.entry.report.get("shortfalls", []):
+            context.log.warning(f"{p.entry.name}: {shortfall}")
     for p in done:
         metadata |= coverage_metadata(p.entry)
         metadata[f"{p.entry.name}/proportions"] = dg.MetadataValue.md(_proportions_markdown(p))

@@ -143,7 +143,11 @@ def _a_failing_dump_is_quarantined(
     named = tmp_path / "datasets"
     shutil.copytree(DATASETS, named)
     (named / "snapshots" / "fx-b.yaml").write_text("name: fx-b\nsource: documents\ndumps: [FIXTURE-B]\n")
+    (named / "snapshots" / "fx-typo.yaml").write_text('name: fx-typo\nsource: documents\nredact_pii: "no"\n')
     refused = _publish(instance, lake_path, named, cache)
     assert not refused.success  # the step fails; the other definitions were published (unchanged)
     assert reason in blocked_attempts(lake, "fx-b")[-1]["reasons"]
+    failure = next(e for e in refused.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key == "snapshots")
+    listed = str(failure.event_specific_data.user_failure_data.metadata["blocked"].value)
+    assert "fx-typo.yaml" in listed and "redact_pii" in listed  # the unreadable file is named, not fatal to the rest
     assert Catalog(lake).entries("fx-b") == [] and Catalog(lake).resolve("corpuslake://fx@latest").number == 3
