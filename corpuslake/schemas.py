@@ -144,6 +144,17 @@ QUALITY_MODELS = pa.schema(
     ]
 )
 
+DECLARED: dict[str, pa.Schema] = {
+    "crawl_files": CRAWL_FILES,
+    "documents": DOCUMENTS,
+    "rejections": REJECTIONS,
+    "filtered": FILTERED,
+    "deduplicated": DEDUPLICATED,
+    "scored": SCORED,
+}
+"""The schemas this version writes: a table written by an older version, with fewer of these columns,
+takes the added ones (older rows read null); any other change of columns is refused."""
+
 PARTITIONS: dict[str, list[str]] = {
     "crawl_files": ["dump"],
     "documents": ["dump"],

@@ -33,7 +33,7 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 from corpuslake.lineage import LINEAGE_KEY, Lineage, TableVersion
 from corpuslake.locations import is_lakefs, is_local
 from corpuslake.names import check_name
-from corpuslake.schemas import PARTITIONS
+from corpuslake.schemas import DECLARED, PARTITIONS
 
 if TYPE_CHECKING:
     from corpuslake.lakefs_store import LakeFSBackend
@@ -173,6 +173,12 @@ class Lake:
         columns, values = _partition_values(table, partition)
         predicate = " AND ".join(f"{col} = '{value}'" for col, value in values.items())
         before = self.version(table)
+        # Columns are added, never dropped or renamed: a table written before a declared column existed
+        # takes it (older rows read null); any other difference stays the schema error Delta raises.
+        declared = DECLARED.get(table)
+        stored = set() if before is None else set(pa.schema(self._open(table, before).schema().to_arrow()).names)
+        written = set(data.schema.names)
+        added = bool(stored) and stored < written and declared is not None and written == set(declared.names)
         try:
             write_deltalake(
                 self.table_uri(table),
@@ -180,6 +186,7 @@ class Lake:
                 mode="overwrite",
                 predicate=predicate or None,  # an unpartitioned table is replaced whole
                 partition_by=columns or None,
+                schema_mode="merge" if added else None,
                 storage_options=self.options,
                 commit_properties=_commit_properties(lineage),
             )

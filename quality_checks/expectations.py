@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from corpuslake import scan
 from corpuslake.lineage import Lineage
@@ -27,6 +26,7 @@ from corpuslake.scan import DEFAULT_SCAN, ScanConfig
 from corpuslake.schemas import DEDUPLICATED, DOCUMENTS, FILTERED, SCORED
 from corpuslake.store import Lake
 from corpuslake.verdicts import partition_commits
+from quality_checks.documents import content_records
 from quality_checks.exact import TABLE_LEVEL, exact_failures, key_of, row_rules
 from quality_checks.validation import FailedExpectation, SuiteOutcome, expectation_key, validate
 
@@ -61,8 +61,7 @@ def _common(schema: pa.Schema, dump: str, required: list[str]) -> list[Any]:
 
 def _documents(lake: Lake, audit: Audit) -> list[Any]:
     version = next(u.version for u in audit.lineage.upstream if u.table == "crawl_files")
-    inventory = lake.read("crawl_files", version, dumps=[audit.dump], columns=["response_records"])
-    responses = int(pc.sum(inventory["response_records"]).as_py() or 0)
+    responses = content_records(lake, version, audit.dump, audit.version)  # responses, resources, WET texts
     return [
         *_common(DOCUMENTS, audit.dump, ["id", "text", "language", *PROVENANCE]),
         gxe.ExpectTableRowCountToBeBetween(min_value=0, max_value=responses),

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from corpuslake.lineage import Lineage, TableVersion, fingerprint
@@ -134,6 +135,23 @@ def test_an_object_store_lake_stages_in_the_shared_folder_when_one_is_named(
     monkeypatch.setenv("CORPUSLAKE_STAGING", str(tmp_path / "shared"))
     with local.staging() as folder:
         assert folder.parent == tmp_path / "lake" / "_staging"
+
+
+def test_a_partition_written_after_a_column_was_added_merges_the_schema(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    new = _rows("A", 2)
+    added = [c for c in ("record_id_digests", "resource_records", "conversion_records") if c in new.column_names]
+    assert added  # the columns crawl_files gained
+    older = new.drop_columns(added)
+    lake.write_partition("crawl_files", older, _lineage("A"), {"dump": "A"})
+    version = lake.write_partition("crawl_files", _rows("B", 3), _lineage("B"), {"dump": "B"})
+    both = lake.read("crawl_files", version)
+    assert set(added) <= set(both.column_names) and both.num_rows == 5
+    old_rows = both.filter(pc.equal(both["dump"], "A"))
+    assert all(old_rows[c].null_count == 2 for c in added)  # older rows read the new columns as null
+    undeclared = _rows("C", 1).append_column("unexpected", pa.array([1]))
+    with pytest.raises(Exception, match=r"(?i)schema|fields"):  # a column no version declares is refused
+        lake.write_partition("crawl_files", undeclared, _lineage("C"), {"dump": "C"})
 
 
 def test_documents_balance_fails_when_a_commit_loses_records(tmp_path: Path) -> None:
