@@ -17,13 +17,15 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
+from corpuslake.catalog import Catalog
 from corpuslake.parallel import RayExecutor, run_jobs
 from corpuslake.settings import Settings
 from corpuslake.store import Lake
-from orchestration.definitions import INGEST_JOB, TRAIN_JOB, build_definitions
+from orchestration.definitions import INGEST_JOB, PUBLISH_JOB, TRAIN_JOB, build_definitions
 from orchestration.partitions import DUMP_PARTITIONS_NAME
 from tests.conftest import LANDING
 
+DATASETS = Path(__file__).resolve().parent / "fixtures" / "datasets"
 TABLES = ["crawl_files", "documents", "filtered", "content_signals", "deduplicated", "minhash_index", "scored"]
 
 
@@ -59,8 +61,14 @@ def test_jobs_run_as_ray_tasks(local_ray: None) -> None:
 
 
 def _ingest(root: Path, executor: str, plan: dict[str, Any], cache: Path) -> tuple[Lake, dict[str, int]]:
+    """Train, ingest the fixture dump and publish the fixture definitions with ``executor``."""
     settings = Settings(
-        lake=str(root / "lake"), landing=str(LANDING), dagster_home="unused", cache=str(cache), executor=executor
+        lake=str(root / "lake"),
+        landing=str(LANDING),
+        dagster_home="unused",
+        cache=str(cache),
+        executor=executor,
+        datasets=str(DATASETS),
     )
     with dg.instance_for_test(temp_dir=str(root)) as instance:
         instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["FIXTURE-A"])
@@ -73,6 +81,7 @@ def _ingest(root: Path, executor: str, plan: dict[str, Any], cache: Path) -> tup
         assert result.success
         [documents] = result.asset_materializations_for_node("documents")
         places = documents.metadata["jobs_per_place"].value
+        assert definitions.resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance).success
     assert isinstance(places, dict)
     return Lake(settings.lake), places
 
@@ -99,3 +108,6 @@ def test_ray_and_the_local_pool_build_identical_tables(
     rejections = [_canonical(lake.read("rejections")) for lake in (with_ray, with_pool)]
     assert rejections[0].equals(rejections[1])
     assert with_ray.read("documents").num_rows == plan["FIXTURE-A"]["documents"]
+    # Publishing ran its file jobs (token counts, redaction, read-back) as Ray tasks: the same publications.
+    published = [{e.name: e.content_sha256 for e in Catalog(lake).entries()} for lake in (with_ray, with_pool)]
+    assert published[0] == published[1] and set(published[0]) == {"fx", "fx-mix"}
