@@ -15,10 +15,13 @@ import functools
 import multiprocessing
 import multiprocessing.util
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from corpuslake.lifetime import init_worker, stop_workers
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
@@ -146,11 +149,14 @@ def run_jobs(
                     on_result(done, result)
                 yield result
     except BaseException:
-        # A failed job, a dead worker, or the caller giving up: drop the pool and its queued jobs, so
-        # the next stage starts from clean workers.
+        # A failed job, a dead worker, or the caller giving up (an interrupt): drop the pool and its queued
+        # jobs, so the next stage starts from clean workers, and stop the jobs in flight before the caller
+        # removes what they wrote, so that none writes a file after the clean-up.
         if _POOLS.get(workers, (0, None))[1] is pool:
             del _POOLS[workers]
+        processes = list((pool._processes or {}).values())  # the executor exposes no public handle
         pool.shutdown(wait=False, cancel_futures=True)
+        stop_workers(processes)
         raise
 
 
@@ -164,8 +170,12 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     first use); a dump's five stages in one run would pay it five times per worker. Workers keep only
     caches between jobs; every job's inputs travel with it. Workers inherit the environment when they
     start, so a changed environment (another lake's credentials, another cache) gets a new pool.
+
+    Workers die with this process (:mod:`corpuslake.lifetime`). Linux ties that to the spawning *thread*,
+    so a pool used from the main thread is never shared with other threads, and vice versa.
     """
-    environment = hash(frozenset(os.environ.items()))
+    main_thread = threading.current_thread() is threading.main_thread()
+    environment = hash((frozenset(os.environ.items()), main_thread))
     kept = _POOLS.get(workers)
     if kept is not None and kept[0] == environment:
         return kept[1]
@@ -175,7 +185,12 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         # A process started by multiprocessing joins its children when it exits, before the interpreter's
         # own exit hooks would stop the pool: stop the pools first, or such a process never exits.
         multiprocessing.util.Finalize(None, shutdown_pools, exitpriority=100)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(os.getpid(), main_thread),
+    )
     _POOLS[workers] = (environment, pool)
     return pool
 

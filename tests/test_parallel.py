@@ -1,10 +1,17 @@
-"""The local process pool kept across a run's stages: results, a changed environment, and clean exits.
+"""The local process pool kept across a run's stages: results, a changed environment, clean exits, and
+workers that stop with their caller.
 
-Touches: corpuslake.parallel.run_jobs with the spawned pool it keeps between calls.
+Touches: corpuslake.parallel.run_jobs with the spawned pool it keeps between calls, child processes, tmp_path.
 """
 
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +58,78 @@ def test_a_process_using_the_pool_exits(tmp_path: object) -> None:
     child.start()
     child.join(timeout=60)
     assert child.exitcode == 0  # None would mean it hangs on its pool's workers
+
+
+def _sleep_then_write(job: tuple[str, float]) -> str:
+    path, seconds = job
+    if seconds < 0:
+        raise ValueError("this job fails at once")
+    time.sleep(seconds)
+    Path(path).write_text("written after the caller gave up")
+    return path
+
+
+@pytest.mark.slow
+def test_a_failed_call_stops_the_jobs_in_flight(tmp_path: Path) -> None:
+    """The stage runner removes a failed stage's files once run_jobs raises: no job may write after that."""
+    late = tmp_path / "late.txt"
+    with pytest.raises(ValueError, match="fails at once"):
+        list(parallel.run_jobs(_sleep_then_write, [(str(late), 3.0), ("", -1.0)], 2))
+    time.sleep(5)  # longer than the slow job would have needed
+    assert not late.exists()
+
+
+POOL_PARENT = textwrap.dedent(
+    """
+    import os, sys, time
+    from corpuslake import parallel
+
+    def wait_forever(_: int) -> int:
+        print(os.getpid(), flush=True)
+        time.sleep(3600)
+        return 0
+
+    if __name__ == "__main__":
+        for _ in parallel.run_jobs(wait_forever, range(2), 2):
+            pass
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie has finished: its parent is gone, only its entry waits to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("thread", ["main", "other"])
+def test_workers_die_with_a_killed_parent(tmp_path: Path, thread: str) -> None:
+    script = tmp_path / "parent.py"
+    source = POOL_PARENT
+    if thread == "other":  # a pool started from another thread: the parent watch alone stops the workers
+        source = source.replace(
+            "    for _ in parallel.run_jobs(wait_forever, range(2), 2):\n        pass\n",
+            "    import threading\n"
+            "    t = threading.Thread(target=lambda: list(parallel.run_jobs(wait_forever, range(2), 2)))\n"
+            "    t.start(); t.join()\n",
+        )
+    script.write_text(source)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    parent = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    workers = [int(parent.stdout.readline()) for _ in range(2)]
+    assert all(_alive(pid) for pid in workers)
+    parent.send_signal(signal.SIGKILL)  # no handler, no atexit, no pool shutdown runs
+    parent.wait()
+    parent.stdout.close()  # the workers hold the pipe too: never wait for its end
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:  # never leave them behind, even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left
