@@ -9,6 +9,7 @@ from corpuslake import client
 from corpuslake.catalog import Catalog, CatalogEntry
 from corpuslake.coverage import coverage_lines, proportion_lines
 from corpuslake.diff import diff_snapshots
+from corpuslake.lineage_tree import lineage_tree, render_json, render_text
 from corpuslake.maintenance import collect_garbage
 from corpuslake.pins import SCHEME, DamagedSnapshotError, parse_pin
 from corpuslake.quarantine import quarantined
@@ -40,9 +41,14 @@ def _parser(more_commands: Commands | None) -> argparse.ArgumentParser:
     if more_commands is not None:
         more_commands(sub)
 
-    lineage = sub.add_parser("lineage", help="print the chain of table versions back to the WARC files")
-    lineage.add_argument("target", metavar="TABLE[@VERSION]", help="e.g. documents or documents@3")
-    lineage.add_argument("--lake", help="lake root (default: ./lake, or CORPUSLAKE_LAKE)")
+    lineage = sub.add_parser(
+        "lineage", help="print every table version, dump and input file behind a pin or a table version"
+    )
+    lineage.add_argument(
+        "target", metavar="PIN|TABLE[@VERSION]", help="e.g. corpuslake://web-en@1, documents or documents@3"
+    )
+    lineage.add_argument("--lake", help=LAKE_HELP)
+    lineage.add_argument("--json", action="store_true", help="print the tree as JSON (nodes with their upstream ids)")
     lineage.set_defaults(handler=_lineage)
 
     summary = sub.add_parser("summary", help="documents per dump and language, rejections by reason")
@@ -94,22 +100,8 @@ LAKE_HELP = "lake root (default: ./lake, or CORPUSLAKE_LAKE)"
 
 def _lineage(args: argparse.Namespace) -> int:
     lake = Lake(load_settings(lake=args.lake).lake)
-    table, _, version_text = args.target.partition("@")
-    version = int(version_text.removeprefix("v")) if version_text else None
-    for hop, (node, lineage) in enumerate(lake.lineage_chain(table, version)):
-        indent = "  " if hop else ""
-        print(
-            f"{indent}{node}  asset={lineage.asset} partition={lineage.partition} "
-            f"run={lineage.run_id} code={lineage.code_version} config={lineage.config_fingerprint}"
-        )
-        if node.table == "crawl_files" and lineage.partition:
-            columns = ["path", "sha256", "records", "format"]
-            files = lake.read("crawl_files", node.version, dumps=[lineage.partition], columns=columns)
-            for row in files.to_pylist():
-                print(
-                    f"{indent}  {row['path']}  sha256={row['sha256'][:16]}  "
-                    f"records={row['records']} format={row['format']}"
-                )
+    tree = lineage_tree(lake, args.target)
+    print(render_json(tree) if args.json else "\n".join(render_text(tree)))
     return 0
 
 
