@@ -9,6 +9,7 @@ from corpuslake import client
 from corpuslake.catalog import Catalog, CatalogEntry
 from corpuslake.coverage import coverage_lines, proportion_lines
 from corpuslake.diff import diff_snapshots
+from corpuslake.input_files import dump_inputs, input_lines
 from corpuslake.lineage_tree import lineage_tree, render_json, render_text
 from corpuslake.maintenance import collect_garbage
 from corpuslake.pins import SCHEME, DamagedSnapshotError, parse_pin
@@ -108,8 +109,16 @@ def _lineage(args: argparse.Namespace) -> int:
 def _summary(args: argparse.Namespace) -> int:
     lake = Lake(load_settings(lake=args.lake).lake)
     print(lake_summary(lake))
+    print_input_files(lake)
     print_quarantine(lake)
     return 0
+
+
+def print_input_files(lake: Lake, dumps: Sequence[str] | None = None) -> None:
+    """Each dump's input files read, rejected and empty (of ``dumps`` only, if given): the end of ``run``
+    prints it after the lake summary, as ``summary`` does."""
+    for line in input_lines(dump_inputs(lake, dumps)):
+        print(line)
 
 
 def print_quarantine(lake: Lake) -> None:

@@ -1,6 +1,30 @@
 """The one Definitions object of the corpuslake code location."""
 
+# ruff: noqa: E402
+# (the console filters below are installed before the modules that define the checks are imported)
+
+import logging
+import warnings
+
 import dagster as dg
+
+# Dagster 1.13 says "Specifying a partitions_def on an AssetCheckSpec is currently in preview" when each
+# module defining a check per dump is imported: on every run, in every process. The checks are partitioned
+# on purpose; this message of this category alone is silenced, every other warning still shows.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Specifying a partitions_def on an AssetCheckSpec is currently in preview",
+    category=dg.PreviewWarning,
+)
+
+
+def _not_a_temporary_docs_site(record: logging.LogRecord) -> bool:
+    """Great Expectations logs at INFO (it sets its own level) each temporary folder it makes for a docs site
+    the checks never build: one line per validation."""
+    return not record.getMessage().startswith("Created temporary directory")
+
+
+logging.getLogger("great_expectations.data_context.types.base").addFilter(_not_a_temporary_docs_site)
 
 from assets.content_signals import content_signals
 from assets.crawl_files import crawl_files

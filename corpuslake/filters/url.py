@@ -19,6 +19,7 @@ scheme included, so that list never matches there).
 
 import hashlib
 import importlib.util
+import logging
 import re
 import tarfile
 import uuid
@@ -35,6 +36,8 @@ from corpuslake.filters.base import Failure, SignalColumn, Signals
 
 NAME = "url"
 BUILTIN = "builtin"
+
+log = logging.getLogger(__name__)
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _BUILTIN_FILES = {
@@ -131,12 +134,15 @@ def cached_domains(source: str, cache_dir: Path) -> Path:
     key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     target = cache_dir / f"domains-{key}.npy"
     if not target.exists():
+        # Millions of domains: seconds of silence the first time a lake (or a new list) is used, so say why.
+        log.info("compiling the URL domain blocklist %s into %s (once per list)...", path, cache_dir)
         cache_dir.mkdir(parents=True, exist_ok=True)
         hashes = compile_domains(read_entries(source, "domains"))
         partial = target.with_suffix(f".{uuid.uuid4().hex}.part")  # unique: workers may race to build it
         with partial.open("wb") as out:
             np.save(out, hashes)
         partial.replace(target)  # atomic: a concurrent run sees the whole file or none
+        log.info("compiled the URL domain blocklist: %s domains", f"{len(hashes):,}")
     return target
 
 
@@ -151,6 +157,7 @@ def cached_entries(source: str, kind: str, cache_dir: Path) -> Iterator[str]:
     key = hashlib.sha256(f"{path.resolve()}|{kind}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     target = cache_dir / f"{kind}-{key}.txt"
     if not target.exists():
+        log.info("extracting the blocked %s of %s into %s (once per list)...", kind, path, cache_dir)
         cache_dir.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(f".{uuid.uuid4().hex}.part")  # unique: workers may race to build it
         partial.write_text("".join(f"{entry}\n" for entry in read_entries(source, kind)), encoding="utf-8")
