@@ -9,6 +9,7 @@ from corpuslake import client
 from corpuslake.catalog import Catalog, CatalogEntry
 from corpuslake.coverage import coverage_lines, proportion_lines
 from corpuslake.diff import diff_snapshots
+from corpuslake.errors import CorpuslakeError, one_line
 from corpuslake.input_files import dump_inputs, input_lines
 from corpuslake.lineage_tree import lineage_tree, render_json, render_text
 from corpuslake.maintenance import collect_garbage
@@ -31,6 +32,9 @@ def main(argv: Sequence[str] | None = None, more_commands: Commands | None = Non
     logging.getLogger("corpuslake").setLevel(logging.INFO)
     try:
         return int(args.handler(args))
+    except CorpuslakeError as exc:  # one line with its cause, and the exit code of its kind
+        print(f"corpuslake: error: {one_line(exc)}", file=sys.stderr)
+        return exc.exit_code
     except (LookupError, ValueError, FileNotFoundError) as exc:
         print(f"corpuslake: error: {exc}", file=sys.stderr)
         return 2
