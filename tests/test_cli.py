@@ -1,4 +1,4 @@
-"""The ``corpuslake`` command line: run (through Dagster, in-process) and lineage. tmp_path only."""
+"""The ``corpuslake`` command line: run (through Dagster, in-process), summary and lineage. tmp_path only."""
 
 import os
 import subprocess
@@ -41,12 +41,19 @@ def test_run_then_lineage(
         done = subprocess.run([sys.executable, "-c", code_], capture_output=True, text=True, env=env)
         assert done.returncode == 0, done.stderr[-500:]
         assert "FIXTURE-B: 3 documents" in done.stdout
+        assert "  FIXTURE-B: 1 file(s): 1 read, 0 rejected, 0 empty" in done.stdout
 
     assert main(["lineage", "documents@0", "--lake", lake]) == 0
     chain = capsys.readouterr().out.splitlines()
     assert chain[0].startswith("documents@v0  asset=documents partition=FIXTURE-B")
     assert chain[1].strip().startswith("crawl_files@v0  asset=crawl_files")
     assert "part-00000.warc.gz  sha256=" in chain[2]
+    # from the pin: the publication, then the same branch
+    assert main(["lineage", "corpuslake://fx@1", "--lake", lake]) == 0
+    tree = capsys.readouterr().out.splitlines()
+    assert tree[0].startswith("corpuslake://fx@1  snapshot snapshots/fx@v") and "dumps=FIXTURE-B" in tree[0]
+    assert tree[1].startswith("  documents@v0  asset=documents partition=FIXTURE-B")
+    assert tree[-1].endswith("1 dump(s) (FIXTURE-B), 1 input file(s)")
 
 
 def test_unknown_dump_is_a_clear_error(
