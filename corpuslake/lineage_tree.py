@@ -73,9 +73,15 @@ def lineage_tree(lake: Lake, target: str) -> LineageTree:
         entry = Catalog(lake).resolve(target)
         return LineageTree(entry.uri, (walker.pin(entry),), walker.nodes)
     table, _, number = target.partition("@")
-    version = int(number.removeprefix("v")) if number else lake.version(table)
-    if version is None:
+    latest = lake.version(table)
+    if latest is None:
         raise LookupError(f"table {table} does not exist in {lake.root}")
+    version = int(number.removeprefix("v")) if number else latest
+    if not 0 <= version <= latest:
+        raise LookupError(f"{table} has no version {version} (its latest is {latest})")
+    publication = walker.published(TableVersion(table, version))
+    if publication is not None:  # a publication's table version: the same tree as its pin
+        return LineageTree(publication.uri, (walker.pin(publication),), walker.nodes)
     writers = walker.writers(table, version)
     own = walker.lineage(TableVersion(table, version))
     if not writers or (own is not None and list(writers.items()) == [(own.partition, version)]):
@@ -115,9 +121,12 @@ class _Walker:
             self._writers[key] = found
         return self._writers[key]
 
+    def published(self, node: TableVersion) -> CatalogEntry | None:
+        return self._published.get((node.table, node.version))
+
     def _read(self, read: TableVersion, dump: str | None) -> str:
         """The node for ``read`` as seen from dump ``dump``: a publication, or the version that wrote the dump."""
-        entry = self._published.get((read.table, read.version))
+        entry = self.published(read)
         if entry is not None:
             return self.pin(entry)
         writer = self.writers(read.table, read.version).get(dump) if dump else None
@@ -131,8 +140,7 @@ class _Walker:
         for text in entry.lineage.get("upstream", []):
             table, _, number = str(text).rpartition("@v")
             read = TableVersion(table, int(number))
-            published = (read.table, read.version) in self._published
-            for dump in [None] if published or not dumps else dumps:
+            for dump in [None] if self.published(read) or not dumps else dumps:
                 upstream.append(self._read(read, dump))
         detail = {
             "name": entry.name,

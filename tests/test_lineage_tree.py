@@ -102,6 +102,22 @@ def test_json_lists_each_node_once_with_its_upstream(lake: Lake, capsys: pytest.
     assert {n["table"] for n in document["nodes"] if n["kind"] == "version"} == {"documents", "crawl_files"}
 
 
-def test_an_unknown_pin_is_a_clear_error(lake: Lake, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["lineage", "corpuslake://nope@1", "--lake", lake.root]) == 2
-    assert "nope" in capsys.readouterr().err
+def test_a_published_table_version_is_its_pin(lake: Lake) -> None:
+    entry = lineage_tree(lake, "corpuslake://web@1").nodes["corpuslake://web@1"].detail
+    tree = lineage_tree(lake, f"snapshots/web@{entry['version']}")
+    assert tree.roots == ("corpuslake://web@1",) and tree.dumps == ["FIXTURE-A", "FIXTURE-B"]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("corpuslake://nope@1", "nope"),  # no such publication
+        ("nope", "table nope does not exist"),
+        ("documents@9", "documents has no version 9 (its latest is 1)"),
+    ],
+)
+def test_what_does_not_exist_is_a_clear_error(
+    lake: Lake, capsys: pytest.CaptureFixture[str], target: str, message: str
+) -> None:
+    assert main(["lineage", target, "--lake", lake.root]) == 2
+    assert message in capsys.readouterr().err
