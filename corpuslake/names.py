@@ -6,10 +6,12 @@ conservative alphabet is accepted; anything else is refused with the offending n
 
 import re
 
+from corpuslake.errors import InputError
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-class InvalidNameError(ValueError):
+class InvalidNameError(InputError, ValueError):
     """A dump, table or snapshot name that could escape the lake root or a predicate."""
 
 

@@ -8,12 +8,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from corpuslake.errors import InputError
 from corpuslake.names import InvalidNameError, check_name
 
 SCHEME = "corpuslake://"
 
 
-class PinError(LookupError):
+class PinError(InputError, LookupError):
     """A pin that cannot be served: unknown name or number, or data that no longer matches."""
 
 

@@ -24,6 +24,7 @@ from corpuslake.catalog import (
     snapshot_table,
 )
 from corpuslake.content import content_sha256, files_content_sha256
+from corpuslake.errors import CorpuslakeError
 from corpuslake.lineage import Lineage, TableVersion
 from corpuslake.ordered import FileJob, FinishedFile, OrderedRows, file_jobs, finish_file, stage_table
 from corpuslake.parallel import Workers, run_jobs
@@ -55,7 +56,7 @@ Audit = Callable[[Lake, str, int, Written], AuditResult]
 """An audit reads the written version (lake, table, version) and checks it against what was written."""
 
 
-class PublicationBlockedError(RuntimeError):
+class PublicationBlockedError(CorpuslakeError, RuntimeError):
     """An audit failed: the version was written but not published."""
 
     def __init__(self, name: str, where: str, reasons: Sequence[str]) -> None:

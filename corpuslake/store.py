@@ -30,6 +30,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from corpuslake.errors import CorpuslakeError, InputError
 from corpuslake.lineage import LINEAGE_KEY, Lineage, TableVersion
 from corpuslake.locations import is_lakefs, is_local
 from corpuslake.names import check_name
@@ -50,15 +51,15 @@ class WrittenFile:
     rows: int
 
 
-class LakeWriteError(RuntimeError):
+class LakeWriteError(CorpuslakeError, RuntimeError):
     """A commit could not be written (no space, no permission, a storage error); the table is unchanged."""
 
 
-class ConcurrentUpdateError(RuntimeError):
+class ConcurrentUpdateError(CorpuslakeError, RuntimeError):
     """Another writer committed to the table first; re-read it and try again."""
 
 
-class LineageMissingError(LookupError):
+class LineageMissingError(InputError, LookupError):
     """A table version has no corpuslake lineage (written by another tool)."""
 
 

@@ -12,8 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from corpuslake.errors import InputError
 
-class DefinitionError(ValueError):
+
+class DefinitionError(InputError, ValueError):
     """A snapshot or mixture definition that cannot be used, with the file and the key at fault."""
 
     def __init__(self, message: str, problems: Iterable[str] | None = None) -> None:
