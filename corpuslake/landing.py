@@ -6,6 +6,7 @@ is a local directory or an object-store URL (``s3://bucket/landing``) read throu
 the same S3 client the lake uses. Stages read a remote file from a local copy.
 """
 
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from corpuslake.errors import InputError, LandingZoneError
 from corpuslake.names import InvalidNameError, check_name
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,18 @@ class DumpFolder:
     files: int
     newest: float  # modification time of the newest file (seconds since the epoch), 0 when unknown
     has_marker: bool
+    fingerprint: str = ""
+    """A digest of the names and sizes of the files a run reads: equal when the dump's files are unchanged
+    (touching a file or writing the marker does not change it; a new, removed or regrown file does)."""
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether one dump folder is complete, and why (or why not), in words for the console."""
+
+    folder: DumpFolder
+    complete: bool
+    why: str
 
 
 def is_remote(location: str) -> bool:
@@ -52,7 +66,7 @@ def _dump_folders(filesystem: pafs.FileSystem, base: str, root: str) -> list[tup
     try:
         entries = filesystem.get_file_info(pafs.FileSelector(base, recursive=False))
     except FileNotFoundError as error:
-        raise FileNotFoundError(f"landing zone {root} does not exist") from error
+        raise LandingZoneError(f"landing zone {root} does not exist") from error
     folders = []
     for entry in sorted(entries, key=lambda e: e.path):
         if entry.type != pafs.FileType.Directory or entry.base_name.startswith(_IGNORED_PREFIXES):
@@ -68,7 +82,7 @@ def list_dumps(root: str) -> list[str]:
     """Names of the dump folders of a landing zone; folders whose name is unsafe are skipped with a warning."""
     filesystem, base = _filesystem(root)
     if not is_remote(root) and not Path(base).is_dir():
-        raise FileNotFoundError(f"landing zone {root} is not a directory")
+        raise LandingZoneError(f"landing zone {root} is not a directory")
     return [name for name, _ in _dump_folders(filesystem, base, root)]
 
 
@@ -79,7 +93,7 @@ def list_dump_files(root: str, dump: str) -> list[tuple[str, str]]:
     folder = f"{base}/{check_name(dump, 'dump')}"
     info = filesystem.get_file_info(folder)
     if info.type != pafs.FileType.Directory:
-        raise FileNotFoundError(f"dump {dump!r} has no folder in the landing zone {root}")
+        raise LandingZoneError(f"dump {dump!r} has no folder in the landing zone {root}")
     files = []
     for entry in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True)):
         relative = entry.path[len(folder) + 1 :]
@@ -122,19 +136,75 @@ def scan_landing(root: str, marker: str = "_SUCCESS") -> list[DumpFolder]:
         newest = max((f.mtime.timestamp() for f in files if f.mtime is not None), default=0.0)
         has_marker = any(f.path == f"{folder}/{marker}" for f in files)
         data = [f for f in files if f.base_name != marker]
-        found.append(DumpFolder(name, len(data), newest, has_marker))
+        found.append(DumpFolder(name, len(data), newest, has_marker, _fingerprint(folder, files)))
     return found
+
+
+def _fingerprint(folder: str, files: list[pafs.FileInfo]) -> str:
+    """Names and sizes of the files a run reads (markers and hidden files aside), as in list_dump_files."""
+    digest = hashlib.sha256()
+    for info in sorted(files, key=lambda f: f.path):
+        relative = info.path[len(folder) + 1 :]
+        if not any(part.startswith(_IGNORED_PREFIXES) for part in relative.split("/")):
+            digest.update(f"{relative}\t{info.size}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def complete_dumps(
     root: str, marker: str = "_SUCCESS", quiet_seconds: float = 300, now: float | None = None
 ) -> list[str]:
     """Dump folders ready to process: with the marker file, or untouched for ``quiet_seconds``."""
+    return [r.folder.name for r in readiness(root, marker, quiet_seconds, now) if r.complete]
+
+
+def readiness(
+    root: str, marker: str = "_SUCCESS", quiet_seconds: float = 300, now: float | None = None
+) -> list[Readiness]:
+    """Every dump folder with the completeness rule's verdict: the marker, or ``quiet_seconds`` without a
+    change (negative: the marker only). A folder with no file is never complete."""
     current = time.time() if now is None else now
-    ready = []
+    verdicts = []
     for folder in scan_landing(root, marker):
+        quiet = current - folder.newest if folder.newest else 0.0
         if folder.files == 0:
-            continue
-        if folder.has_marker or (quiet_seconds >= 0 and folder.newest and current - folder.newest >= quiet_seconds):
-            ready.append(folder.name)
-    return ready
+            verdicts.append(Readiness(folder, False, "its folder holds no file"))
+        elif folder.has_marker:
+            verdicts.append(Readiness(folder, True, f"{marker} is there"))
+        elif quiet_seconds >= 0 and folder.newest and quiet >= quiet_seconds:
+            verdicts.append(Readiness(folder, True, f"unchanged for {quiet:.0f} s"))
+        else:
+            wait = f"; or once unchanged for {quiet_seconds:.0f} s" if quiet_seconds >= 0 else ""
+            why = f"still arriving: no {marker} (write it when the copy is complete{wait})"
+            verdicts.append(Readiness(folder, False, why))
+    return verdicts
+
+
+def choose_dumps(
+    root: str,
+    names: list[str] | None = None,
+    *,
+    marker: str = "_SUCCESS",
+    quiet_seconds: float = 300,
+    force: bool = False,
+) -> tuple[list[Readiness], list[Readiness]]:
+    """The complete dumps to run (``names``, or all) and the incomplete ones left aside; ``force`` takes
+    every folder that holds a file, complete or not.
+
+    Clear errors, in one line each: a landing zone with no valid dump folder, a named dump it does not
+    hold, and no complete dump at all (naming why each is incomplete)."""
+    verdicts = readiness(root, marker, quiet_seconds)
+    if not verdicts:
+        raise LandingZoneError(
+            f"landing zone {root} holds no dump folder (one folder per dump, named like CC-MAIN-2024-10: "
+            "letters, digits, '.', '_', '-'; names starting with '.' or '_' are not read)"
+        )
+    found = {v.folder.name: v for v in verdicts}
+    missing = sorted(set(names or []) - set(found))
+    if missing:
+        raise InputError(f"no such dump in {root}: {', '.join(missing)} (found: {', '.join(found)})")
+    chosen = [found[n] for n in dict.fromkeys(names)] if names else verdicts
+    ready = [v for v in chosen if v.complete or (force and v.folder.files > 0)]
+    if not ready:
+        reasons = "; ".join(f"{v.folder.name}: {v.why}" for v in chosen)
+        raise LandingZoneError(f"no complete dump folder in {root}: {reasons}")
+    return ready, [v for v in chosen if v not in ready]

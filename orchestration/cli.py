@@ -2,19 +2,45 @@
 Dagster graph, ``run`` and ``publish``."""
 
 import argparse
+import sys
 from collections.abc import Sequence
 from typing import Any
 
+from corpuslake import errors
 from corpuslake.catalog import Catalog
 from corpuslake.cli import LAKE_HELP, print_blocked, print_entries
 from corpuslake.cli import main as engine_main
+from corpuslake.lake_root import require_lake
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
 from corpuslake.summary import lake_summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return engine_main(argv, graph_commands)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _check_lake(arguments)
+    except errors.CorpuslakeError as error:
+        print(f"corpuslake: error: {errors.one_line(error)}", file=sys.stderr)
+        return error.exit_code
+    return engine_main(arguments, graph_commands)
+
+
+# Commands that read an existing lake: the default lake when none is named, else the one named. Pins and
+# lock files may name their own lake, so those commands are checked only when --lake is given.
+_READS_DEFAULT_LAKE = frozenset({"summary", "snapshots", "lineage", "gc", "publish"})
+_READS_NAMED_LAKE = frozenset({"resolve", "lock", "diff", "verify"})
+
+
+def _check_lake(arguments: list[str]) -> None:
+    """A lake that does not exist is an error in one line (an existing folder without tables is an
+    empty lake, whose commands say so); ``run`` creates its lake."""
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("command", nargs="?")
+    peek.add_argument("--lake")
+    known, _ = peek.parse_known_args(arguments)
+    if known.command in _READS_DEFAULT_LAKE or (known.command in _READS_NAMED_LAKE and known.lake):
+        require_lake(load_settings(lake=known.lake).lake)
 
 
 def _graph() -> Any:
@@ -37,6 +63,11 @@ def graph_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
         choices=["local", "ray"],
         help="local process pool or Ray tasks (default: CORPUSLAKE_EXECUTOR, local)",
     )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run the chosen dumps even if already ingested from the same files, or not complete yet",
+    )
     run.set_defaults(handler=_run)
 
     publish = sub.add_parser("publish", help="publish every snapshot definition, then every mixture recipe")
@@ -46,35 +77,60 @@ def graph_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
 
 
 def _run(args: argparse.Namespace) -> int:
-
     settings = load_settings(lake=args.lake, landing=args.landing, datasets=args.datasets, executor=args.executor)
     print(f"landing zone: {settings.landing}\nlake: {settings.lake}\ndagster home: {settings.dagster_home}")
     print(
         f"executor: {settings.executor}"
         + (f" ({settings.ray_address or 'local Ray instance'})" if settings.executor == "ray" else "")
     )
-    runs = _graph().run_dumps(settings, args.dump, args.workers)
-    for run in runs:
-        status = "ok" if run.success else f"FAILED ({', '.join(run.failed_steps)})"
-        what = f"dump {run.dump}" if run.dump else run.job
-        print(f"run {run.run_id} {what}: {status}")
-        if run.settled is not None and run.settled.merged:
-            tags = f", tagged {', '.join(run.settled.tags)}" if run.settled.tags else ""
-            print(f"  lakeFS: {run.settled.branch} merged into main as {run.settled.commit}{tags}")
-        elif run.settled is not None:
-            print(f"  lakeFS: {run.settled.branch} kept, main unchanged: {'; '.join(run.settled.reasons)}")
-    print(lake_summary(Lake(settings.lake), [r.dump for r in runs if r.dump]))
+    outcome = _graph().run_landing(settings, args.dump, args.workers, force=args.force)
+    for dump, why in outcome.skipped.items():
+        print(f"skipped dump {dump}: {why}")
+    for run in outcome.runs:
+        _print_run(run)
+    if outcome.interrupted:
+        finished = ", ".join(r.dump for r in outcome.runs if r.dump and r.landed) or "no dump"
+        print(f"interrupted: finished {finished}; not finished {', '.join(outcome.unfinished) or 'none'}")
+        print("nothing half-written was left; `corpuslake run` again continues with the dumps not finished")
+        return run_exit_code(outcome)
+    runs = outcome.runs
+    print(lake_summary(Lake(settings.lake), [*(r.dump for r in runs if r.dump), *outcome.skipped]))
     entries = Catalog(Lake(settings.lake)).entries()
     print_entries(entries)
     print_blocked(Lake(settings.lake), entries, None)
-    return 0 if all(r.landed for r in runs) else 1
+    for dump, reasons in outcome.quarantined.items():
+        print(f"QUARANTINED  dump {dump}: {'; '.join(reasons)}")
+    return run_exit_code(outcome)
+
+
+def run_exit_code(outcome: Any) -> int:
+    """0: every dump landed and was published; 3: published, some dumps quarantined; 1: anything else
+    failed (a dump failed for another reason, training or publication failed); 130: interrupted."""
+    if outcome.interrupted:
+        return errors.INTERRUPTED
+    published = any(r.job == "publish_datasets" and r.landed for r in outcome.runs)
+    if not published or not all(r.landed or r.dump in outcome.quarantined for r in outcome.runs):
+        return errors.FAILED
+    return errors.QUARANTINED if outcome.quarantined else errors.OK
+
+
+def _print_run(run: Any) -> None:
+    status = "ok" if run.success else f"FAILED ({', '.join(run.failed_steps)})"
+    what = f"dump {run.dump}" if run.dump else run.job
+    print(f"run {run.run_id} {what}: {status}")
+    if run.settled is not None and run.settled.merged:
+        tags = f", tagged {', '.join(run.settled.tags)}" if run.settled.tags else ""
+        print(f"  lakeFS: {run.settled.branch} merged into main as {run.settled.commit}{tags}")
+    elif run.settled is not None:
+        print(f"  lakeFS: {run.settled.branch} kept, main unchanged: {'; '.join(run.settled.reasons)}")
 
 
 def _publish(args: argparse.Namespace) -> int:
     settings = load_settings(lake=args.lake, datasets=args.datasets)
+    require_lake(settings.lake)
     run = _graph().run_publish(settings)
     print(f"run {run.run_id} publish: {'ok' if run.success else 'FAILED (' + ', '.join(run.failed_steps) + ')'}")
     entries = Catalog(Lake(settings.lake)).entries()
     print_entries(entries)
     print_blocked(Lake(settings.lake), entries, None)
-    return 0 if run.success else 1
+    return errors.OK if run.success else errors.FAILED

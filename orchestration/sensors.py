@@ -6,12 +6,14 @@ from collections.abc import Sequence
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from corpuslake.landing import complete_dumps
+from corpuslake.landing import readiness
 from orchestration.lakefs import settle_run
 from orchestration.partitions import dump_partitions
-from orchestration.resources import LandingZoneResource
+from orchestration.requests import dump_tags, earlier_run
+from orchestration.resources import LakeResource, LandingZoneResource
 
 NEW_DUMPS_SENSOR = "new_crawl_dumps"
+_ANY_FILES = "*"
 
 
 def build_sensor(job_name: str) -> dg.SensorDefinition:
@@ -22,21 +24,46 @@ def build_sensor(job_name: str) -> dg.SensorDefinition:
         job_name=job_name,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Adds each complete dump folder of the landing zone as a partition and runs its chain once.",
+        description="Adds each complete dump folder of the landing zone as a partition and runs its chain once "
+        "per set of files; dumps `corpuslake run` already ingested from the same files are not requested again.",
     )
-    def new_crawl_dumps(context: dg.SensorEvaluationContext, landing: LandingZoneResource) -> dg.SensorResult:
-        seen = set(json.loads(context.cursor)) if context.cursor else set()
-        ready = complete_dumps(landing.root, landing.marker, landing.quiet_seconds)
-        new = [dump for dump in ready if dump not in seen]
+    def new_crawl_dumps(
+        context: dg.SensorEvaluationContext, landing: LandingZoneResource, lake: LakeResource
+    ) -> dg.SensorResult:
+        seen = _requested(context.cursor)
+        ready = [r.folder for r in readiness(landing.root, landing.marker, landing.quiet_seconds) if r.complete]
+        new = [
+            folder
+            for folder in ready
+            if seen.get(folder.name) not in (folder.fingerprint, _ANY_FILES)
+            and earlier_run(context.instance, job_name, lake.root, folder) is None
+        ]
+        cursor = json.dumps({**seen, **{f.name: f.fingerprint for f in new}}, sort_keys=True)
         if not new:
-            return dg.SensorResult(skip_reason=f"no new complete dump ({len(ready)} complete, all seen)")
+            return dg.SensorResult(skip_reason=f"no new complete dump ({len(ready)} complete, all requested)")
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(partition_key=dump, run_key=f"dump:{dump}") for dump in new],
-            dynamic_partitions_requests=[dump_partitions.build_add_request(new)],
-            cursor=json.dumps(sorted(seen | set(new))),
+            run_requests=[
+                dg.RunRequest(
+                    partition_key=f.name, run_key=f"dump:{f.name}:{f.fingerprint}", tags=dump_tags(lake.root, f)
+                )
+                for f in new
+            ],
+            dynamic_partitions_requests=[dump_partitions.build_add_request([f.name for f in new])],
+            cursor=cursor,
         )
 
     return new_crawl_dumps
+
+
+def _requested(cursor: str | None) -> dict[str, str]:
+    """Dumps the sensor requested, with the fingerprint of the files it requested them for. An older
+    cursor listed names only: those count as requested for whatever files their folder holds."""
+    if not cursor:
+        return {}
+    loaded = json.loads(cursor)
+    if isinstance(loaded, list):
+        return {name: _ANY_FILES for name in loaded}
+    return {str(k): str(v) for k, v in loaded.items()}
 
 
 LAKEFS_MERGE_SENSOR = "lakefs_merge_passed_runs"

@@ -1,6 +1,7 @@
 """The ``corpuslake`` command line: run (through Dagster, in-process), summary and lineage. tmp_path only."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,10 @@ def test_run_then_lineage(
     monkeypatch.setenv("CORPUSLAKE_CACHE", str(blocklist_cache))
     lake = str(tmp_path / "lake")
     datasets = str(Path(__file__).resolve().parent / "fixtures" / "datasets")
-    argv = ["run", "--landing", str(LANDING), "--lake", lake, "--dump", "FIXTURE-B", "--workers", "1"]
+    landing = tmp_path / "landing"
+    shutil.copytree(LANDING / "FIXTURE-B", landing / "FIXTURE-B")
+    (landing / "FIXTURE-B" / "_SUCCESS").touch()  # complete now, whatever the checkout's file times
+    argv = ["run", "--landing", str(landing), "--lake", lake, "--dump", "FIXTURE-B", "--workers", "1"]
     code = main([*argv, "--datasets", datasets])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -76,3 +80,86 @@ def test_engine_never_imports_dagster() -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "False"
+
+
+def _run_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err.strip()
+
+
+def test_a_landing_zone_without_a_dump_folder_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    landing = tmp_path / "landing"
+    (landing / "bad name!").mkdir(parents=True)  # not a valid dump name
+    (landing / "notes.txt").write_text("not a dump")
+    lake = str(tmp_path / "lake")
+    code, err = _run_error(["run", "--landing", str(landing), "--lake", lake], capsys)
+    assert code == 2
+    assert err.startswith("corpuslake: error: landing zone") and "holds no dump folder" in err
+    assert len(err.splitlines()) == 1
+    code, err = _run_error(["run", "--landing", str(tmp_path / "nowhere"), "--lake", lake], capsys)
+    assert code == 2 and ("does not exist" in err or "is not a directory" in err)
+
+
+def test_an_empty_dump_folder_is_never_run_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    landing = tmp_path / "landing"
+    (landing / "EMPTY").mkdir(parents=True)
+    (landing / "ARRIVING").mkdir()
+    (landing / "ARRIVING" / "part-00000.warc.gz").write_bytes(b"")  # just written, no marker
+    lake = str(tmp_path / "lake")
+    code, err = _run_error(["run", "--landing", str(landing), "--lake", lake], capsys)
+    assert code == 2
+    assert "no complete dump folder" in err
+    assert "EMPTY: its folder holds no file" in err and "ARRIVING: still arriving: no _SUCCESS" in err
+    # --force runs a folder still arriving, never an empty one
+    code, err = _run_error(["run", "--landing", str(landing), "--lake", lake, "--dump", "EMPTY", "--force"], capsys)
+    assert code == 2 and "EMPTY: its folder holds no file" in err
+    assert not (tmp_path / "lake").exists()  # nothing ran: no model trained, no table written
+
+
+def test_a_lake_that_does_not_exist_is_an_error_an_empty_one_is_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "no-such-lake")
+    for argv in (["summary"], ["snapshots"], ["lineage", "documents@0"], ["resolve", "corpuslake://web@1"]):
+        code, err = _run_error([*argv, "--lake", missing], capsys)
+        assert code == 2, argv
+        assert err == (
+            f"corpuslake: error: lake {missing} does not exist (check --lake or CORPUSLAKE_LAKE; "
+            "`corpuslake run` creates a lake)"
+        )
+    empty = tmp_path / "empty-lake"
+    empty.mkdir()
+    assert main(["snapshots", "--lake", str(empty)]) == 0
+    assert "no snapshot has been published yet" in capsys.readouterr().out
+
+
+def test_an_engine_error_prints_its_cause_and_its_kind_exit_code(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import corpuslake.cli as engine_cli
+    from corpuslake.errors import CorpuslakeError
+
+    def fail(_: object) -> int:
+        try:
+            raise OSError("disk quota exceeded")
+        except OSError as error:
+            raise CorpuslakeError("could not write documents") from error
+
+    monkeypatch.setattr(engine_cli, "_summary", fail)
+    code, err = _run_error(["summary", "--lake", str(tmp_path)], capsys)
+    assert (code, err) == (1, "corpuslake: error: could not write documents (caused by OSError: disk quota exceeded)")
+
+
+def test_a_bad_definition_is_an_input_error() -> None:
+    from corpuslake.errors import InputError
+    from corpuslake.snapshots import DefinitionError
+
+    assert issubclass(DefinitionError, InputError) and InputError.exit_code == 2
