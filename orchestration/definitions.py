@@ -35,6 +35,7 @@ from assets.quality_models import quality_model, quality_training_set
 from assets.scored import scored
 from assets.snapshots import mixtures, snapshots
 from corpuslake.locations import is_lakefs
+from corpuslake.memory import release_memory
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
 from orchestration.lakefs import run_tags
@@ -69,24 +70,41 @@ CHECKS = [
 ]
 
 
+@dg.success_hook(name="release_memory_on_success")
+def _released_after_success(_context: dg.HookContext) -> None:
+    release_memory()
+
+
+@dg.failure_hook(name="release_memory_on_failure")
+def _released_after_failure(_context: dg.HookContext) -> None:
+    release_memory()
+
+
+# Each step of a run releases what it freed, so the run's steps, which share one process, do not stack.
+RELEASE_HOOKS = {_released_after_success, _released_after_failure}
+
+
 def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
     """The code location for a given lake and landing zone (the CLI passes its own)."""
     tags = run_tags(settings.lake)  # on lakeFS, one run at a time per repository (deploy/production)
     ingest = dg.define_asset_job(
         INGEST_JOB,
         tags=tags,
+        hooks=RELEASE_HOOKS,
         selection=dg.AssetSelection.assets(*ASSETS),
         description="Every stage of one crawl dump, in order, with its checks.",
     )
     train = dg.define_asset_job(
         TRAIN_JOB,
         tags=tags,
+        hooks=RELEASE_HOOKS,
         selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
         description="Build the quality training set and train the quality classifier (scored needs a model).",
     )
     publish = dg.define_asset_job(
         PUBLISH_JOB,
         tags=tags,
+        hooks=RELEASE_HOOKS,
         selection=dg.AssetSelection.assets(*PUBLISH_ASSETS),
         description="Publish every snapshot definition, then every mixture recipe, under catalog numbers.",
     )
