@@ -193,19 +193,17 @@ def _clean_env() -> dict[str, str]:
 
 def _client_venv(tmp_path: Path) -> Path:
     """A fresh virtualenv with the package built from this tree and only its base requirements."""
-    source, wheels, venv = tmp_path / "src", tmp_path / "wheels", tmp_path / "venv"
+    source, venv = tmp_path / "src", tmp_path / "venv"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
+    # A copy, so the build leaves no build/ or egg-info in the work tree; pip builds it in isolation with
+    # the setuptools pyproject.toml asks for, as it does for a user.
     for package in ("corpuslake", "assets", "quality_checks", "orchestration"):
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
-    # Built with this environment's setuptools, outside the work tree (no build/ or egg-info left there).
-    build = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
-    subprocess.run([*build, "--wheel-dir", str(wheels), str(source)], check=True, env=_clean_env(), timeout=300)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=_clean_env(), timeout=300)
-    wheel = next(wheels.glob("corpuslake-*.whl"))
     constraints = _constraints(tmp_path / "constraints.txt")
-    install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", str(constraints), str(wheel)]
+    install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", str(constraints), str(source)]
     done = subprocess.run(install, capture_output=True, text=True, env=_clean_env(), timeout=900)
     if done.returncode != 0:
         unreachable = _index_reachable()
