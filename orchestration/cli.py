@@ -12,8 +12,10 @@ from corpuslake.cli import LAKE_HELP, print_blocked, print_entries
 from corpuslake.cli import main as engine_main
 from corpuslake.lake_root import require_lake
 from corpuslake.settings import load_settings
+from corpuslake.snapshots import DefinitionError
 from corpuslake.store import Lake
 from corpuslake.summary import lake_summary
+from corpuslake.validate import validate_definitions
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,6 +85,7 @@ def _run(args: argparse.Namespace) -> int:
         f"executor: {settings.executor}"
         + (f" ({settings.ray_address or 'local Ray instance'})" if settings.executor == "ray" else "")
     )
+    _check_definitions(settings.datasets)
     outcome = _graph().run_landing(settings, args.dump, args.workers, force=args.force)
     for dump, why in outcome.skipped.items():
         print(f"skipped dump {dump}: {why}")
@@ -114,6 +117,19 @@ def run_exit_code(outcome: Any) -> int:
     return errors.QUARANTINED if outcome.quarantined else errors.OK
 
 
+def _check_definitions(folder: str) -> None:
+    """Refuse, in one line and before any run starts, a definitions folder with a problem: ``run`` would
+    otherwise ingest for an hour and then fail its publication with a stack trace in the run's log."""
+    validation = validate_definitions(folder)
+    if not validation.valid:
+        problems = validation.problems
+        raise DefinitionError(
+            f"{len(problems)} problem(s) in the definitions under {folder}: {'; '.join(problems)}"
+            " (`corpuslake validate` lists them)",
+            problems,
+        )
+
+
 def _print_run(run: Any) -> None:
     status = "ok" if run.success else f"FAILED ({', '.join(run.failed_steps)})"
     what = f"dump {run.dump}" if run.dump else run.job
@@ -128,6 +144,7 @@ def _print_run(run: Any) -> None:
 def _publish(args: argparse.Namespace) -> int:
     settings = load_settings(lake=args.lake, datasets=args.datasets)
     require_lake(settings.lake)
+    _check_definitions(settings.datasets)
     run = _graph().run_publish(settings)
     print(f"run {run.run_id} publish: {'ok' if run.success else 'FAILED (' + ', '.join(run.failed_steps) + ')'}")
     entries = Catalog(Lake(settings.lake)).entries()

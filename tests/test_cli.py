@@ -158,8 +158,17 @@ def test_an_engine_error_prints_its_cause_and_its_kind_exit_code(
     assert (code, err) == (1, "corpuslake: error: could not write documents (caused by OSError: disk quota exceeded)")
 
 
-def test_a_bad_definition_is_an_input_error() -> None:
-    from corpuslake.errors import InputError
-    from corpuslake.snapshots import DefinitionError
-
-    assert issubclass(DefinitionError, InputError) and InputError.exit_code == 2
+def test_a_bad_definition_stops_run_and_publish_before_they_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    datasets = tmp_path / "datasets"
+    shutil.copytree(Path(__file__).resolve().parent / "fixtures" / "datasets", datasets)
+    (datasets / "snapshots" / "broken.yaml").write_text('name: broken\nsource: scored\nredact_pii: "no"\n')
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    for argv in (["run", "--landing", str(LANDING)], ["publish"]):
+        code, err = _run_error([*argv, "--lake", str(lake), "--datasets", str(datasets)], capsys)
+        assert code == 2, argv
+        assert len(err.splitlines()) == 1 and "broken.yaml: redact_pii must be true or false" in err
+    assert not (tmp_path / "home").exists() or not any((tmp_path / "home").iterdir())  # no run was started
