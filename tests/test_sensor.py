@@ -1,6 +1,7 @@
 """The new-dump sensor: ticks with build_sensor_context against a test instance and a landing zone in
 tmp_path. Touches: the one Definitions object's sensor, a temporary landing zone."""
 
+import json
 import os
 import shutil
 import time
@@ -8,11 +9,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.utils import make_new_run_id
 
-from corpuslake.landing import complete_dumps
+from corpuslake.landing import complete_dumps, scan_landing
 from corpuslake.settings import Settings
-from orchestration.definitions import build_definitions
+from orchestration.definitions import INGEST_JOB, build_definitions
 from orchestration.partitions import DUMP_PARTITIONS_NAME
+from orchestration.requests import DUMP_TAG, FILES_TAG, dump_tags
 from orchestration.sensors import NEW_DUMPS_SENSOR
 from tests.conftest import LANDING
 
@@ -82,3 +85,36 @@ def test_removed_dump_and_stray_entries_do_not_break_the_sensor(instance: dg.Dag
 def test_missing_landing_zone_is_a_clear_error(instance: dg.DagsterInstance, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         _tick(instance, tmp_path / "nowhere", None)
+
+
+def _record_run(instance: dg.DagsterInstance, landing: Path, dump: str, status: dg.DagsterRunStatus) -> None:
+    """A run of the ingest job as ``corpuslake run`` leaves it in the instance: tagged with lake, dump and files."""
+    (folder,) = [f for f in scan_landing(str(landing)) if f.name == dump]
+    run = dg.DagsterRun(job_name=INGEST_JOB, run_id=make_new_run_id(), tags=dump_tags("unused", folder), status=status)
+    instance.add_run(run)
+
+
+@pytest.mark.parametrize("status", [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE])
+def test_a_dump_the_cli_ran_is_not_requested_until_its_files_change(
+    instance: dg.DagsterInstance, tmp_path: Path, status: dg.DagsterRunStatus
+) -> None:
+    landing = tmp_path / "landing"
+    folder = _dump(landing, "CC-MAIN-2024-33", marker=True)
+    _record_run(instance, landing, "CC-MAIN-2024-33", status)  # a failed dump is re-run on purpose, not every tick
+    assert not _tick(instance, landing, None).run_requests
+    (folder / "_SUCCESS").touch()  # the marker again, same files: nothing new
+    os.utime(folder / "part-00000.warc.gz")
+    assert not _tick(instance, landing, None).run_requests
+    shutil.copy(folder / "part-00000.warc.gz", folder / "part-00001.warc.gz")  # a new file: new input
+    assert [r.partition_key for r in _tick(instance, landing, None).run_requests or []] == ["CC-MAIN-2024-33"]
+
+
+def test_requests_carry_the_shared_tags_and_an_older_cursor_still_counts(
+    instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    _dump(landing, "CC-MAIN-2024-38", marker=True)
+    (request,) = _tick(instance, landing, None).run_requests or []
+    assert request.tags[DUMP_TAG] == "CC-MAIN-2024-38" and request.tags[FILES_TAG]
+    # a cursor written before files were fingerprinted listed names only: those dumps stay requested
+    assert not _tick(instance, landing, json.dumps(["CC-MAIN-2024-38"])).run_requests
