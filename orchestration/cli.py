@@ -25,7 +25,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except errors.CorpuslakeError as error:
         print(f"corpuslake: error: {errors.one_line(error)}", file=sys.stderr)
         return error.exit_code
-    return engine_main(arguments, graph_commands)
+    try:
+        return engine_main(arguments, graph_commands)
+    except KeyboardInterrupt:  # Ctrl-C outside a run (a run handles its own): no stack trace
+        print("corpuslake: interrupted", file=sys.stderr)
+        return errors.INTERRUPTED
 
 
 # Commands that read an existing lake: the default lake when none is named, else the one named. Pins and

@@ -172,3 +172,15 @@ def test_a_bad_definition_stops_run_and_publish_before_they_start(
         assert code == 2, argv
         assert len(err.splitlines()) == 1 and "broken.yaml: redact_pii must be true or false" in err
     assert not (tmp_path / "home").exists() or not any((tmp_path / "home").iterdir())  # no run was started
+
+
+def test_ctrl_c_outside_a_run_is_one_line_and_130(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import corpuslake.cli as engine_cli
+
+    def interrupted(_: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine_cli, "_summary", interrupted)
+    assert _run_error(["summary", "--lake", str(tmp_path)], capsys) == (130, "corpuslake: interrupted")
