@@ -184,3 +184,19 @@ def test_ctrl_c_outside_a_run_is_one_line_and_130(
 
     monkeypatch.setattr(engine_cli, "_summary", interrupted)
     assert _run_error(["summary", "--lake", str(tmp_path)], capsys) == (130, "corpuslake: interrupted")
+
+
+def test_run_exit_codes_tell_published_quarantined_failed_and_interrupted() -> None:
+    from orchestration.cli import run_exit_code
+    from orchestration.run import DumpRun, RunOutcome
+
+    def ran(dump: str, ok: bool, job: str = "ingest_dump") -> DumpRun:
+        return DumpRun(dump, f"run-{dump or job}", ok, () if ok else ("documents",), job)
+
+    published = ran("", True, "publish_datasets")
+    assert run_exit_code(RunOutcome([ran("A", True), published])) == 0
+    held = {"B": ["documents_ids_unique failed"]}
+    assert run_exit_code(RunOutcome([ran("A", True), ran("B", False), published], quarantined=held)) == 3
+    assert run_exit_code(RunOutcome([ran("A", True), ran("B", False)])) == 1  # failed, not quarantined
+    assert run_exit_code(RunOutcome([ran("A", True), ran("", False, "publish_datasets")])) == 1
+    assert run_exit_code(RunOutcome([ran("A", True)], interrupted=True, unfinished=("B",))) == 130
