@@ -98,6 +98,9 @@ def _run(args: argparse.Namespace) -> int:
     if outcome.interrupted:
         finished = ", ".join(r.dump for r in outcome.runs if r.dump and r.landed) or "no dump"
         print(f"interrupted: finished {finished}; not finished {', '.join(outcome.unfinished) or 'none'}")
+        for run in outcome.runs:
+            if not run.dump and not run.landed:  # the training or the publication was the one cancelled
+                print(f"interrupted: {run.job} did not finish (it runs again with the next `corpuslake run`)")
         print("nothing half-written was left; `corpuslake run` again continues with the dumps not finished")
         return run_exit_code(outcome)
     runs = outcome.runs
