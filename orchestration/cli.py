@@ -8,7 +8,7 @@ from typing import Any
 
 from corpuslake import errors
 from corpuslake.catalog import Catalog
-from corpuslake.cli import LAKE_HELP, print_blocked, print_entries
+from corpuslake.cli import LAKE_HELP, print_blocked, print_entries, print_input_files
 from corpuslake.cli import main as engine_main
 from corpuslake.lake_root import require_lake
 from corpuslake.settings import load_settings
@@ -104,7 +104,9 @@ def _run(args: argparse.Namespace) -> int:
         print("nothing half-written was left; `corpuslake run` again continues with the dumps not finished")
         return run_exit_code(outcome)
     runs = outcome.runs
-    print(lake_summary(Lake(settings.lake), [*(r.dump for r in runs if r.dump), *outcome.skipped]))
+    dumps = [*(r.dump for r in runs if r.dump), *outcome.skipped]
+    print(lake_summary(Lake(settings.lake), dumps))
+    print_input_files(Lake(settings.lake), dumps)
     entries = Catalog(Lake(settings.lake)).entries()
     print_entries(entries)
     print_blocked(Lake(settings.lake), entries, None)

@@ -30,6 +30,7 @@ def test_run_then_lineage(
     assert "dump FIXTURE-B: ok" in out
     assert "publish_datasets: ok" in out and "corpuslake://fx@1" in out and "corpuslake://fx-mix@1" in out
     assert "FIXTURE-B: 3 documents" in out
+    assert "  FIXTURE-B: 1 file(s): 1 read, 0 rejected, 0 empty" in out  # the run's input files, as summary
     assert "train_quality_model: ok" in out
     versions = (
         "crawl_files@v0, documents@v0, filtered@v0, content_signals@v0, deduplicated@v0, minhash_index@v0, scored@v0"
