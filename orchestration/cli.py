@@ -10,6 +10,7 @@ from corpuslake import errors
 from corpuslake.catalog import Catalog
 from corpuslake.cli import LAKE_HELP, print_blocked, print_entries, print_input_files
 from corpuslake.cli import main as engine_main
+from corpuslake.lake_lock import lake_lock
 from corpuslake.lake_root import require_lake
 from corpuslake.settings import load_settings
 from corpuslake.snapshots import DefinitionError
@@ -57,6 +58,9 @@ def _graph() -> Any:
     return orchestration.run
 
 
+_NO_WAIT = "fail at once, naming the holder, when another run is writing the lake (default: wait for it)"
+
+
 def graph_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     run = sub.add_parser("run", help="materialize every stage for the dumps of a landing zone")
     run.add_argument("--landing", help="landing zone (default: the sample crawl, or CORPUSLAKE_LANDING)")
@@ -74,11 +78,13 @@ def graph_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
         action="store_true",
         help="run the chosen dumps even if already ingested from the same files, or not complete yet",
     )
+    run.add_argument("--no-wait", action="store_true", help=_NO_WAIT)
     run.set_defaults(handler=_run)
 
     publish = sub.add_parser("publish", help="publish every snapshot definition, then every mixture recipe")
     publish.add_argument("--lake", help=LAKE_HELP)
     publish.add_argument("--datasets", help="definitions folder (default: samples/datasets, or CORPUSLAKE_DATASETS)")
+    publish.add_argument("--no-wait", action="store_true", help=_NO_WAIT)
     publish.set_defaults(handler=_publish)
 
 
@@ -90,7 +96,8 @@ def _run(args: argparse.Namespace) -> int:
         + (f" ({settings.ray_address or 'local Ray instance'})" if settings.executor == "ray" else "")
     )
     _check_definitions(settings.datasets)
-    outcome = _graph().run_landing(settings, args.dump, args.workers, force=args.force)
+    with lake_lock(settings.lake, command="corpuslake run", wait=not args.no_wait, on_wait=print):
+        outcome = _graph().run_landing(settings, args.dump, args.workers, force=args.force)
     for dump, why in outcome.skipped.items():
         print(f"skipped dump {dump}: {why}")
     for run in outcome.runs:
@@ -154,7 +161,8 @@ def _publish(args: argparse.Namespace) -> int:
     settings = load_settings(lake=args.lake, datasets=args.datasets)
     require_lake(settings.lake)
     _check_definitions(settings.datasets)
-    run = _graph().run_publish(settings)
+    with lake_lock(settings.lake, command="corpuslake publish", wait=not args.no_wait, on_wait=print):
+        run = _graph().run_publish(settings)
     print(f"run {run.run_id} publish: {'ok' if run.success else 'FAILED (' + ', '.join(run.failed_steps) + ')'}")
     entries = Catalog(Lake(settings.lake)).entries()
     print_entries(entries)

@@ -39,6 +39,7 @@ from corpuslake.memory import release_memory
 from corpuslake.settings import Settings
 from orchestration.environment import current_settings
 from orchestration.lakefs import run_tags
+from orchestration.requests import LAKE_TAG
 from orchestration.resources import (
     ComputeResource,
     DatasetsResource,
@@ -86,7 +87,8 @@ RELEASE_HOOKS = {_released_after_success, _released_after_failure}
 
 def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
     """The code location for a given lake and landing zone (the CLI passes its own)."""
-    tags = run_tags(settings.lake)  # on lakeFS, one run at a time per repository (deploy/production)
+    # On lakeFS, one run at a time per repository (deploy/production); every run says which lake it wrote.
+    tags = run_tags(settings.lake) | {LAKE_TAG: settings.lake}
     ingest = dg.define_asset_job(
         INGEST_JOB,
         tags=tags,
