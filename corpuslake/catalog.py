@@ -18,6 +18,7 @@ publishing content identical to a name's latest publication mints no new number.
 A pin is ``corpuslake://<name>@<number>``. ``@latest`` exists only for writing lock files.
 """
 
+import difflib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -172,8 +173,10 @@ class Catalog:
         if not mine:
             known = sorted({e.name for e in entries})
             listing = ", ".join(known) if known else "none yet"
+            near = difflib.get_close_matches(pin.name, known, n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(near)}?" if near else ""
             raise PinError(
-                f"{pin}: no snapshot named {pin.name!r} in the catalog of {self.lake.root} (published: {listing})"
+                f"{pin}: no snapshot named {pin.name!r} in the catalog of {self.lake.root}{hint} (published: {listing})"
             )
         if pin.number is None:
             return mine[-1]

@@ -126,8 +126,11 @@ def test_numbers_are_minted_once_per_content(tmp_path: Path, texts: list[str], t
 
     with pytest.raises(PinError, match="has no number 3"):
         client.open("corpuslake://web@3", lake)
-    with pytest.raises(PinError, match="no snapshot named 'nope'"):
+    with pytest.raises(PinError, match="no snapshot named 'nope'") as unknown:
         client.open("corpuslake://nope@1", lake)
+    assert "did you mean" not in str(unknown.value)
+    with pytest.raises(PinError, match=r"no snapshot named 'wbe'.*did you mean web\?"):  # a near name is offered
+        client.open("corpuslake://wbe@1", lake)
     with pytest.raises(InvalidPinError, match="names no fixed version"):
         client.open("corpuslake://web@latest", lake)
 
