@@ -37,7 +37,7 @@ def content_signals(
     lines = ["| signal | documents | example ids |", "| --- | ---: | --- |"]
     for key in sorted(k for k in c if k != "documents"):
         lines.append(f"| {key} | {c[key]:,} | {', '.join(examples.get(key, []))} |")
-    metadata = report_metadata(report) | {
+    metadata = report_metadata(report, lake.root) | {
         "signals": dg.MetadataValue.md("\n".join(lines)),
         "documents_with_pii": c.get("pii.any", 0),
         "documents_contaminated": sum(n for k, n in c.items() if k.startswith("contaminated.")),

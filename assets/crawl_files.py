@@ -39,6 +39,6 @@ def crawl_files(
         10,
     )
     return dg.MaterializeResult(
-        metadata=report_metadata(report, preview.slice(0, 10)),
+        metadata=report_metadata(report, lake.root, preview.slice(0, 10)),
         data_version=dg.DataVersion(report.data_version),
     )

@@ -50,7 +50,7 @@ def deduplicated(
         10,
     )
     return dg.MaterializeResult(
-        metadata={**report_metadata(report, preview.slice(0, 10)), **dedup_metadata(report, stage_config)},
+        metadata={**report_metadata(report, lake.root, preview.slice(0, 10)), **dedup_metadata(report, stage_config)},
         data_version=dg.DataVersion(report.data_version),
     )
 

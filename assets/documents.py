@@ -54,6 +54,6 @@ def documents(
         10,
     )
     return dg.MaterializeResult(
-        metadata=report_metadata(report, preview.slice(0, 10)),
+        metadata=report_metadata(report, lake.root, preview.slice(0, 10)),
         data_version=dg.DataVersion(report.data_version),
     )

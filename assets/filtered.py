@@ -53,6 +53,6 @@ def filtered(
         10,
     )
     return dg.MaterializeResult(
-        metadata={**report_metadata(report, preview.slice(0, 10)), **funnel_metadata(report, ORDER)},
+        metadata={**report_metadata(report, lake.root, preview.slice(0, 10)), **funnel_metadata(report, ORDER)},
         data_version=dg.DataVersion(report.data_version),
     )

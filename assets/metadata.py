@@ -11,9 +11,11 @@ from corpuslake.runner import StageReport
 from corpuslake.store import Lake
 
 
-def report_metadata(report: StageReport, preview: pa.Table | None = None) -> dict[str, Any]:
-    """Row count, table version, upstream versions, counters as a table, and a preview of rows."""
+def report_metadata(report: StageReport, lake: str, preview: pa.Table | None = None) -> dict[str, Any]:
+    """The lake written, row count, table version, upstream versions, counters as a table, and a preview
+    of rows."""
     metadata: dict[str, Any] = {
+        "lake": lake,
         "dagster/row_count": report.rows,
         "table_version": report.data_version,
         "upstream_versions": ", ".join(str(u) for u in report.upstream) or "(landing zone)",

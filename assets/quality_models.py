@@ -28,7 +28,9 @@ def quality_training_set(
     ordinary or junk web text), source, and split (train or heldout, by a hash of the text), balanced
     between the labels."""
     report = build_quality_training_set(lake.lake(), context.run.run_id, to_dataclass(TrainingSetConfig, config))
-    return dg.MaterializeResult(metadata=report_metadata(report), data_version=dg.DataVersion(report.data_version))
+    return dg.MaterializeResult(
+        metadata=report_metadata(report, lake.root), data_version=dg.DataVersion(report.data_version)
+    )
 
 
 @dg.asset(deps=["quality_training_set"], group_name="quality", kinds={"fasttext"}, code_version="1")
@@ -39,7 +41,7 @@ def quality_model(
     the lake under its content hash and registered in ``quality_models`` with its training-set version,
     hyperparameters, and held-out precision, recall and AUC."""
     report = train_quality_model(lake.lake(), context.run.run_id, to_dataclass(ModelConfig, config))
-    metadata = report_metadata(report) | {
+    metadata = report_metadata(report, lake.root) | {
         "model_hash": report.extra["model_hash"],
         "heldout_precision": round(report.extra["precision"], 4),
         "heldout_recall": round(report.extra["recall"], 4),

@@ -26,7 +26,7 @@ def scored(context: dg.AssetExecutionContext, lake: LakeResource, compute: Compu
     preview = head(
         store.dataset("scored", report.version), {"dump": dump}, ["id", "url", "quality_score", "text"], 1_000
     )
-    metadata = report_metadata(report, preview.sort_by([("quality_score", "descending")]).slice(0, 10)) | {
+    metadata = report_metadata(report, lake.root, preview.sort_by([("quality_score", "descending")]).slice(0, 10)) | {
         "model_hash": report.extra["model_hash"],
         "mean_quality_score": round(report.extra["mean_score"], 4),
         "docs_per_second_per_worker": round(report.extra["docs_per_second_per_worker"]),

@@ -114,6 +114,7 @@ def snapshots(
         cross_dump = p.entry.report.get("cross_dump")
         if cross_dump:
             metadata[f"{p.entry.name}/cross_dump_dropped"] = cross_dump["same_text"] + cross_dump["same_url"]
+    metadata["lake"] = store.root
     tokenizers = sorted({p.entry.tokenizer for p in done})
     metadata["tokenizer"] = ", ".join(tokenizers) or "(nothing published)"
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(metadata["pins"] or "none"))
@@ -137,6 +138,7 @@ def mixtures(
     for p in done:
         for shortfall in p.entry.report.get("shortfalls", []):
             context.log.warning(f"{p.entry.name}: {shortfall}")
+    metadata["lake"] = store.root
     for p in done:
         metadata |= coverage_metadata(p.entry)
         metadata[f"{p.entry.name}/proportions"] = dg.MetadataValue.md(_proportions_markdown(p))

@@ -82,6 +82,7 @@ def test_graph_builds_tables_with_reasons_and_lineage(
     (mat,) = _materializations(result, "documents")
     assert (mat.tags or {})["dagster/data_version"] == "documents@v0"
     assert mat.metadata["dagster/row_count"].value == expected["documents"]
+    assert mat.metadata["lake"].value == lake.root  # which lake the step wrote
     (filtered,) = _materializations(result, "filtered")
     funnel = filtered.metadata["funnel"].value
     rows = funnel.records  # type: ignore[union-attr]

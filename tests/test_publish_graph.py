@@ -127,6 +127,7 @@ def _a_failing_dump_is_quarantined(
     assert fx.report["coverage"]["dumps"] == ["FIXTURE-A"] and reason in fx.report["coverage"]["left_out"]["FIXTURE-B"]
     (snapshots,) = published.asset_materializations_for_node("snapshots")
     assert snapshots.metadata["quarantined_dumps"].value == 1
+    assert snapshots.metadata["lake"].value == lake.root  # the UI says which lake the step wrote
     assert reason in str(snapshots.metadata["quarantined"].value)
     assert snapshots.metadata["fx/dumps"].value == "FIXTURE-A" and reason in str(
         snapshots.metadata["fx/left_out"].value
