@@ -18,7 +18,8 @@ CRAWL_FILES = pa.schema(
         pa.field("path", pa.string(), nullable=False),  # absolute location when it was read
         pa.field("size", pa.int64(), nullable=False),
         pa.field("sha256", pa.string(), nullable=False),
-        pa.field("format", pa.string(), nullable=False),  # warc.gz, warc, arc.gz, arc, empty, or rejected
+        # warc.gz, warc, arc.gz, arc; jsonl, jsonl.gz, parquet (document files); empty, or rejected
+        pa.field("format", pa.string(), nullable=False),
         pa.field("records", pa.int64(), nullable=False),
         pa.field("response_records", pa.int64(), nullable=False),
         pa.field("request_records", pa.int64(), nullable=False),
@@ -35,6 +36,9 @@ CRAWL_FILES = pa.schema(
         # 16-byte BLAKE2b digests of the WARC-Record-IDs of the file's content records, concatenated in file
         # order: what the documents stage compares to reject a record id repeated across files.
         pa.field("record_id_digests", pa.binary()),
+        # Added later (null in rows written before): records of a document file (JSONL, gzip JSONL or
+        # Parquet: a line or a row each), every one a document or a rejection of the documents stage.
+        pa.field("document_records", pa.int64()),
     ]
 )
 

@@ -1,8 +1,9 @@
 """Checks on the documents stage: every content record is accounted for, and ids are unique.
 
-Content records are responses, resources, conversions (WET) and revisits: each is a document or a named
-rejection. A documents commit made before the stage accounted for the other kinds (stage version 1 in
-its lineage's code version) is held to its own rule: response records only.
+Content records are responses, resources, conversions (WET), revisits and the records of document files
+(JSONL, Parquet): each is a document or a named rejection. A documents commit made before the stage
+accounted for the other kinds (stage version 1 in its lineage's code version) is held to its own rule:
+response records only.
 
 Both re-read the exact table versions the stage committed (the rejections commit is found by the
 lineage commit id it shares with the documents commit), so they audit the data, not the stage's counters.
@@ -26,8 +27,14 @@ from quality_checks.versions import audited_versions
 
 # Damage reasons describe unreadable bytes, not records; they are outside the balance.
 _DAMAGE_REASONS = ["corrupt_member", "truncated_tail"]
-# The crawl_files counts of content records (the last two are null in rows written before they existed).
-_CONTENT_COLUMNS = ["response_records", "revisit_records", "resource_records", "conversion_records"]
+# The crawl_files counts of content records (the last three are null in rows written before they existed).
+_CONTENT_COLUMNS = [
+    "response_records",
+    "revisit_records",
+    "resource_records",
+    "conversion_records",
+    "document_records",
+]
 
 
 def documents_balance(store: Lake, dump: str) -> tuple[bool, dict[str, Any]]:
@@ -71,8 +78,8 @@ def _content_columns(store: Lake, version: int) -> list[str]:
 def documents_account_for_every_record(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
 ) -> dg.AssetCheckResult:
-    """Content records in crawl_files (responses, resources, conversions, revisits) = documents + records
-    rejected by the documents stage."""
+    """Content records in crawl_files (responses, resources, conversions, revisits, document-file records) =
+    documents + records rejected by the documents stage."""
     store = lake.lake()
     passed, metadata = documents_balance(store, context.partition_key)
     return recorded_result(context, store, "documents", passed, metadata)

@@ -1,7 +1,9 @@
 """The crawl_files stage: the inventory of a dump, one row per file, with what a full scan found.
 
-Every file in the dump folder gets a row, including files that are not WARC or ARC at all (``format`` is
-``rejected`` and ``error`` names the file and why), so nothing in the landing zone goes unaccounted for.
+Every file in the dump folder gets a row, including files that are not WARC, ARC or document files at all
+(``format`` is ``rejected`` and ``error`` names the file and why), so nothing in the landing zone goes
+unaccounted for. Document files (JSONL, gzip JSONL, Parquet: :mod:`corpuslake.jsonl_source`) count their
+records in ``document_records``, each one a document or a rejection of the documents stage.
 The row counts the records by type and lists digests of the content records' ids, from which the
 documents stage finds a record id repeated across the files of the dump
 (:mod:`corpuslake.record_duplicates`).
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from corpuslake import landing as landing_zone
+from corpuslake.jsonl_source import NotADocumentFileError, RecordFormat, check_format, iter_records, record_format
 from corpuslake.landing import local_copy
 from corpuslake.names import check_name
 from corpuslake.record_duplicates import record_digest
@@ -72,6 +75,9 @@ def _scan(job: ScanJob, path: Path) -> dict[str, Any]:
     }
     counts: Counter[str] = Counter()
     digests = bytearray()
+    fmt = record_format(job.source_file)
+    if fmt is not None:
+        return _scan_documents(row, path, fmt)
     try:
         row["format"] = sniff_format(path)
         for item in iter_warc(path, max_payload_bytes=-1):
@@ -87,5 +93,34 @@ def _scan(job: ScanJob, path: Path) -> dict[str, Any]:
     row["records"] = sum(counts.values())
     for kind in (*_RECORD_TYPES, "other"):
         row[f"{kind}_records"] = counts[kind]
+    row["record_id_digests"] = bytes(digests)
+    row["document_records"] = 0
+    return row
+
+
+def _scan_documents(row: dict[str, Any], path: Path, fmt: RecordFormat) -> dict[str, Any]:
+    """Finish ``row`` for a document file: its records (every non-blank line or row) and their ids' digests.
+
+    Every record counts, a bad one too (the documents stage rejects it by name); the digests are of the
+    valid ids, which take part in the rule on a record id repeated across the dump's files.
+    """
+    records = 0
+    digests = bytearray()
+    try:
+        row["format"] = check_format(path, fmt)
+        if row["format"] != "empty":
+            for item in iter_records(path, fmt, with_text=False):
+                if isinstance(item, WarcDamage):
+                    row["damaged_regions"] += 1
+                    continue
+                records += 1
+                if item.record_id:
+                    digests += record_digest(item.record_id)
+    except NotADocumentFileError as exc:
+        log.warning("%s", exc)
+        row["format"], row["error"] = "rejected", str(exc)
+    row["records"] = row["document_records"] = records
+    for kind in (*_RECORD_TYPES, "other"):
+        row[f"{kind}_records"] = 0
     row["record_id_digests"] = bytes(digests)
     return row

@@ -6,8 +6,10 @@ conversion (a WET file's already extracted text: kept as it is, with its provena
 payload of its own: rejected as ``warc/revisit``). ARC files give response records. A record id seen
 earlier in the dump is rejected as ``warc/duplicate_record`` (:mod:`corpuslake.record_duplicates`).
 Requests, metadata and warcinfo records describe the crawl: crawl_files counts them, this stage skips them.
+The records of document files (JSONL, gzip JSONL, Parquet) are documents already: their text is kept as
+given (:mod:`corpuslake.stages.source_documents`).
 
-One job per WARC or ARC file (run by :func:`corpuslake.runner.run_stage`). A worker streams its file record by
+One job per WARC, ARC or document file (run by :func:`corpuslake.runner.run_stage`). A worker streams its file record by
 record and hands the rows to the sink, which writes them straight into the tables' folders in row groups
 of ``batch_rows``, so memory stays bounded by one row group and one record whatever the file size; the
 driver commits the files to Delta in one atomic commit per table.
@@ -15,16 +17,19 @@ driver commits the files to Delta in one atomic commit per table.
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from corpuslake.extract import Extraction, extract_text, plain_text
+from corpuslake.jsonl_source import iter_records, record_format
 from corpuslake.landing import local_copy
 from corpuslake.langid import LanguageIdentifier
 from corpuslake.record_duplicates import RepeatedIds, losing_digests
 from corpuslake.runner import Sink
 from corpuslake.schemas import document_id
+from corpuslake.stages.source_documents import source_rows
 from corpuslake.warc import CONTENT_TYPES, WarcDamage, WarcRecordData, iter_warc
 
 STAGE = "documents"
@@ -97,7 +102,12 @@ def extract_file(job: FileJob, config: DocumentsConfig, sink: Sink) -> None:
     seen = RepeatedIds(losing_digests(sink.lake, job.dump, job.source_file))
     with local_copy(job.path) as path:  # a remote landing zone's file is read from a local copy
         docs, rejects = _PartWriter(sink, "documents"), _PartWriter(sink, "rejections")
-        _extract(job, path, _IDENTIFIER, outcome, seen, (docs, rejects))
+        fmt = record_format(job.source_file)
+        if fmt is None:
+            rows = _warc_rows(job, path, outcome, seen)
+        else:
+            rows = source_rows(job.dump, job.source_file, iter_records(path, fmt), seen, outcome=outcome)
+        _extract(job, rows, _IDENTIFIER, outcome, (docs, rejects))
     sink.count("response_records", outcome.response_records)
     sink.count("content_records", outcome.content_records)
     sink.count("documents", outcome.documents)
@@ -110,24 +120,15 @@ def extract_file(job: FileJob, config: DocumentsConfig, sink: Sink) -> None:
 
 def _extract(
     job: FileJob,
-    path: Path,
+    rows: Iterator[dict[str, Any]],
     identifier: LanguageIdentifier,
     outcome: "FileOutcome",
-    seen: RepeatedIds,
     writers: tuple["_PartWriter", "_PartWriter"],
 ) -> None:
+    """Hand each rejection row to its writer and each document row, once its language is known, to the other."""
     docs, rejects = writers
     pending: list[dict[str, Any]] = []  # documents waiting for their language, in file order
-    for item in iter_warc(path, job.config.max_payload_bytes, described="content"):
-        if isinstance(item, WarcDamage):
-            rejects.add(_damage_row(job, item))
-            outcome.rejected[f"warc/{item.reason}"] += 1
-            continue
-        if item.record_type not in CONTENT_TYPES:
-            continue  # requests, metadata, warcinfo: counted by crawl_files, never documents
-        outcome.content_records += 1
-        outcome.response_records += item.record_type == "response"
-        row = _duplicate_row(job, item) if seen.repeated(item.record_id) else _document_row(job, item)
+    for row in rows:
         if "stage" in row:
             rejects.add(row)
             outcome.rejected[f"{row['filter']}/{row['reason']}"] += 1
@@ -137,6 +138,19 @@ def _extract(
             _add_documents(job.config, pending, identifier, outcome, docs)
             pending = []
     _add_documents(job.config, pending, identifier, outcome, docs)
+
+
+def _warc_rows(job: FileJob, path: Path, outcome: "FileOutcome", seen: RepeatedIds) -> Iterator[dict[str, Any]]:
+    """A row (document or rejection) per content record and damaged region of a WARC or ARC file."""
+    for item in iter_warc(path, job.config.max_payload_bytes, described="content"):
+        if isinstance(item, WarcDamage):
+            yield _damage_row(job, item)
+            continue
+        if item.record_type not in CONTENT_TYPES:
+            continue  # requests, metadata, warcinfo: counted by crawl_files, never documents
+        outcome.content_records += 1
+        outcome.response_records += item.record_type == "response"
+        yield _duplicate_row(job, item) if seen.repeated(item.record_id) else _document_row(job, item)
 
 
 # Texts identified per model call: the model's tables stay in the cache across a batch instead of being
