@@ -15,11 +15,13 @@ damaged WARC file does; so does a Parquet batch that fails to decode.
 import gzip
 import zlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import orjson
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from corpuslake.warc import WarcDamage
@@ -77,6 +79,17 @@ def check_format(path: Path, fmt: RecordFormat) -> RecordFormat | Literal["empty
     if fmt == "jsonl.gz" and not head.startswith(_GZIP_MAGIC):
         raise NotADocumentFileError(f"{path}: named .jsonl.gz but not gzip data (it starts with {head!r})")
     return fmt
+
+
+def landed_at(location: str) -> datetime:
+    """When the file at ``location`` (a local path or an object-store URL) was last written, in UTC to the
+    second: the date of a document file's records, which have no capture date of their own. Read from the
+    landing zone, not from a local copy, so every run gives the same date."""
+    filesystem, path = pafs.FileSystem.from_uri(location)
+    mtime = filesystem.get_file_info(path).mtime
+    if not isinstance(mtime, datetime):
+        raise FileNotFoundError(f"{location}: no modification time (the file is gone?)")
+    return mtime.replace(microsecond=0)
 
 
 def iter_records(path: Path, fmt: RecordFormat, *, with_text: bool = True) -> Iterator[SourceRecord | WarcDamage]:

@@ -1,24 +1,30 @@
 """Document files (JSONL, gzip JSONL, Parquet) as a source of their own: crawl_files counts their records,
 the documents stage keeps each text as given or rejects the record by name, and the documents checks agree.
-Touches: document and WARC files made under tmp_path, a lake under tmp_path (local process, one worker).
+Touches: document and WARC files made under tmp_path, a lake under tmp_path (local process, one worker);
+the last test runs the Dagster graph in process on a test instance.
 """
 
 import gzip
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from corpuslake.jsonl_source import NotADocumentFileError, SourceRecord, check_format, iter_records, record_format
 from corpuslake.pipeline import extract_documents, ingest_crawl_files
+from corpuslake.settings import Settings
 from corpuslake.stages.documents import DocumentsConfig
 from corpuslake.stages.source_documents import source_document_id
 from corpuslake.store import Lake
 from corpuslake.warc import WarcDamage
+from orchestration.definitions import INGEST_JOB, TRAIN_JOB, build_definitions
+from orchestration.partitions import DUMP_PARTITIONS_NAME
 from quality_checks.documents import content_records, documents_balance, ids_unique
 from tests.warcs import english_pages, write_warc
 
@@ -110,7 +116,9 @@ def test_document_files_give_documents_as_given_and_named_rejections(tmp_path: P
     assert first["id"] == source_document_id(DUMP, "a.jsonl", "a-1")
     assert (curated["a-10"]["warc_offset"], curated["b-2"]["warc_offset"]) == (10, 2)  # line numbers
     assert [curated[i]["warc_offset"] for i in ("c-1", "c-2", "c-4", "c-5")] == [0, 1, 3, 4]  # row indexes
-    assert [curated[i]["url"] for i in ("c-1", "c-2", "c-4")] == ["https://papers.example/c-1", None, None]
+    assert [curated[i]["url"] for i in ("c-1", "c-2", "c-4")] == ["https://papers.example/c-1", "", ""]
+    landed = datetime.fromtimestamp(int((tmp_path / "landing" / DUMP / "c.parquet").stat().st_mtime), UTC)
+    assert curated["c-1"]["warc_date"] == landed  # the time the file landed: records have no capture date
     assert sum(d["source_file"] == "web.warc.gz" for d in docs) == 2  # mixed with web pages in one dump
 
     reasons = Counter((r["source_file"], r["filter"], r["reason"]) for r in rejections)
@@ -194,3 +202,30 @@ def test_parquet_columns_of_another_type_read_as_missing(tmp_path: Path) -> None
     pq.write_table(pa.table({"id": [1, 2], "text": ["one", "two"]}), path)
     records = list(iter_records(path, "parquet"))
     assert [(r.record_id, r.text) for r in records if isinstance(r, SourceRecord)] == [(None, "one"), (None, "two")]
+
+
+@pytest.mark.slow
+def test_a_dump_of_document_files_runs_through_the_graph(
+    instance: dg.DagsterInstance, tmp_path: Path, blocklist_cache: Path
+) -> None:
+    landing = _make_landing(tmp_path / "landing")
+    lake_dir = tmp_path / "lake"
+    settings = Settings(lake=str(lake_dir), landing=str(landing), dagster_home="unused", cache=str(blocklist_cache))
+    instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, [DUMP])
+    definitions = build_definitions(settings, workers=1)
+    assert definitions.resolve_job_def(TRAIN_JOB).execute_in_process(instance=instance).success
+    result = definitions.resolve_job_def(INGEST_JOB).execute_in_process(
+        partition_key=DUMP, instance=instance, raise_on_error=False
+    )
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.check_name for e in evaluations} >= {"documents_account_for_every_record", "documents_expectations"}
+    failed = [(e.check_name, e.metadata) for e in evaluations if not e.passed]
+    assert result.success and not failed, failed
+    lake = Lake(str(lake_dir))
+    docs = lake.read("documents", columns=["id", "source_file"]).to_pylist()
+    curated = {d["id"] for d in docs if not d["source_file"].endswith(".warc.gz")}
+    assert len(curated) == 8
+    # the curated documents go through the same filters: each is kept or rejected by name
+    kept = set(lake.read("filtered", columns=["id"])["id"].to_pylist())
+    dropped = {r["id"] for r in lake.read("rejections", filters={"stage": "filtered"}).to_pylist()}
+    assert curated <= kept | dropped

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from corpuslake.extract import Extraction, extract_text, plain_text
-from corpuslake.jsonl_source import iter_records, record_format
+from corpuslake.jsonl_source import iter_records, landed_at, record_format
 from corpuslake.landing import local_copy
 from corpuslake.langid import LanguageIdentifier
 from corpuslake.record_duplicates import RepeatedIds, losing_digests
@@ -106,7 +106,8 @@ def extract_file(job: FileJob, config: DocumentsConfig, sink: Sink) -> None:
         if fmt is None:
             rows = _warc_rows(job, path, outcome, seen)
         else:
-            rows = source_rows(job.dump, job.source_file, iter_records(path, fmt), seen, outcome=outcome)
+            records, landed = iter_records(path, fmt), landed_at(job.path)
+            rows = source_rows(job.dump, job.source_file, records, seen, landed=landed, outcome=outcome)
         _extract(job, rows, _IDENTIFIER, outcome, (docs, rejects))
     sink.count("response_records", outcome.response_records)
     sink.count("content_records", outcome.content_records)

@@ -3,7 +3,9 @@
 A record's text is already a document's text (a book, a source file, a paper, a Wikipedia article): it is
 kept as given, with no extraction, as for a WET conversion record, and goes through language id like any
 other. Its provenance is the file and the record's place in it (line number or row index, in
-``warc_offset``), and its own id (in ``warc_record_id``). The document id hashes the dump, the file and the
+``warc_offset``), and its own id (in ``warc_record_id``). A record without a URL has an empty ``url`` (the
+provenance columns of a document are never null); ``warc_date``, a capture date for web records, is the
+time the file landed (:func:`corpuslake.jsonl_source.landed_at`). The document id hashes the dump, the file and the
 record's id, so it is stable across runs and two files numbering their records alike give two ids.
 
 A record id repeated in the dump follows the WARC rule (:mod:`corpuslake.record_duplicates`): the first
@@ -16,6 +18,7 @@ same codes hold for Parquet rows.
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any, Protocol
 
 from corpuslake.jsonl_source import SourceRecord
@@ -44,7 +47,13 @@ def source_document_id(dump: str, source_file: str, record_id: str) -> str:
 
 
 def source_rows(
-    dump: str, source_file: str, records: Iterable[SourceRecord | WarcDamage], seen: RepeatedIds, *, outcome: Counts
+    dump: str,
+    source_file: str,
+    records: Iterable[SourceRecord | WarcDamage],
+    seen: RepeatedIds,
+    *,
+    landed: datetime,
+    outcome: Counts,
 ) -> Iterator[dict[str, Any]]:
     """A row per record (a document, language still to fill, or a rejection with ``stage``) and per damage."""
     for item in records:
@@ -53,7 +62,10 @@ def source_rows(
             yield _reject(base, "warc", item.reason, item.detail, {"offset": item.offset})
             continue
         outcome.content_records += 1
-        yield _record_row(dump, source_file, item, seen)
+        row = _record_row(dump, source_file, item, seen)
+        if "stage" not in row:
+            row["warc_date"] = landed
+        yield row
 
 
 def _record_row(dump: str, source_file: str, rec: SourceRecord, seen: RepeatedIds) -> dict[str, Any]:
@@ -71,7 +83,7 @@ def _record_row(dump: str, source_file: str, rec: SourceRecord, seen: RepeatedId
     if not rec.text.strip():
         return _reject(base, FILTER, "empty_text", "the text is empty or whitespace", {"chars": len(rec.text)})
     base.update(
-        warc_date=None,
+        url=rec.url or "",
         content_type=None,
         encoding="utf-8",
         html_bytes=len(rec.text.encode("utf-8")),  # the text is its own source: no HTML behind it
