@@ -92,13 +92,10 @@ def landed_at(location: str) -> datetime:
     return mtime.replace(microsecond=0)
 
 
-def iter_records(path: Path, fmt: RecordFormat, *, with_text: bool = True) -> Iterator[SourceRecord | WarcDamage]:
-    """Yield every record of ``path`` in file order, then a :class:`WarcDamage` if reading stopped early.
-
-    ``with_text=False`` leaves ``text`` None and, for Parquet, reads the ``id`` column alone (an inventory).
-    """
+def iter_records(path: Path, fmt: RecordFormat) -> Iterator[SourceRecord | WarcDamage]:
+    """Yield every record of ``path`` in file order, then a :class:`WarcDamage` if reading stopped early."""
     if fmt == "parquet":
-        yield from _parquet_records(path, with_text)
+        yield from _parquet_records(path)
     else:
         yield from _jsonl_records(path, gz=fmt == "jsonl.gz")
 
@@ -127,14 +124,13 @@ def _parse_line(number: int, line: bytes) -> SourceRecord:
     return SourceRecord(number, _string(value.get("id")), _text(value.get("text")), _string(value.get("url")))
 
 
-def _parquet_records(path: Path, with_text: bool) -> Iterator[SourceRecord | WarcDamage]:
+def _parquet_records(path: Path) -> Iterator[SourceRecord | WarcDamage]:
     row = 0
     try:
         parquet = pq.ParquetFile(path, buffer_size=_READ_BUFFER, pre_buffer=False)
         schema = parquet.schema_arrow
-        wanted = ["id", "text", "url"] if with_text else ["id"]
         # A column of another type than string reads as missing for every row: the stage names why.
-        columns = [c for c in wanted if c in schema.names and _is_string(schema.field(c).type)]
+        columns = [c for c in ("id", "text", "url") if c in schema.names and _is_string(schema.field(c).type)]
         if not columns:  # still walk the rows, so each becomes a named rejection
             columns = schema.names[:1]
         for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=columns):

@@ -180,6 +180,25 @@ def test_a_gzip_file_cut_short_keeps_its_whole_lines_and_names_the_damage(tmp_pa
     assert documents_balance(lake, DUMP)[0]
 
 
+def test_a_parquet_file_damaged_inside_keeps_the_rows_before_and_the_balance(tmp_path: Path) -> None:
+    folder = tmp_path / "landing" / DUMP
+    folder.mkdir(parents=True)
+    path = folder / "damaged.parquet"
+    texts = [f"{_TEXT} Part {i}." for i in range(1000)]
+    pq.write_table(pa.table({"id": [f"p-{i}" for i in range(1000)], "text": texts}), path, row_group_size=300)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 200] = bytes(b ^ 0x5A for b in data[middle : middle + 200])  # a damaged page
+    path.write_bytes(bytes(data))
+    lake, docs, rejections = _ingest(tmp_path / "landing", tmp_path / "lake")
+    (files,) = lake.read("crawl_files").to_pylist()
+    assert files["format"] == "parquet" and files["damaged_regions"] == 1
+    assert 0 < len(docs) == files["document_records"] < 1000
+    assert [r["reason"] for r in rejections] == ["corrupt_member"]
+    assert rejections[0]["warc_offset"] == len(docs)  # the row where reading stopped
+    assert documents_balance(lake, DUMP)[0]
+
+
 def test_formats_follow_the_name_and_the_bytes_must_agree(tmp_path: Path) -> None:
     assert [record_format(n) for n in ("a.jsonl", "b.JSONL.GZ", "c.parquet", "d.json", "e.warc.gz")] == [
         "jsonl",

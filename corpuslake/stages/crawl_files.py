@@ -109,7 +109,9 @@ def _scan_documents(row: dict[str, Any], path: Path, fmt: RecordFormat) -> dict[
     try:
         row["format"] = check_format(path, fmt)
         if row["format"] != "empty":
-            for item in iter_records(path, fmt, with_text=False):
+            # All the columns the documents stage reads: a batch that fails to decode then fails in both
+            # passes, at the same row, and the records counted here are the ones the stage sees.
+            for item in iter_records(path, fmt):
                 if isinstance(item, WarcDamage):
                     row["damaged_regions"] += 1
                     continue
