@@ -76,6 +76,8 @@ def check_format(path: Path, fmt: RecordFormat) -> RecordFormat | Literal["empty
             tail = fh.read(4)
     if fmt == "parquet" and not (head == _PARQUET_MAGIC and tail == _PARQUET_MAGIC):
         raise NotADocumentFileError(f"{path}: named .parquet but not a Parquet file (no PAR1 at both ends)")
+    if fmt == "jsonl" and head.startswith(_GZIP_MAGIC):  # else every line would be an invalid_json rejection
+        raise NotADocumentFileError(f"{path}: named .jsonl but gzip data (name it .jsonl.gz)")
     if fmt == "jsonl.gz" and not head.startswith(_GZIP_MAGIC):
         raise NotADocumentFileError(f"{path}: named .jsonl.gz but not gzip data (it starts with {head!r})")
     return fmt
