@@ -213,7 +213,7 @@ def test_formats_follow_the_name_and_the_bytes_must_agree(tmp_path: Path) -> Non
         check_format(plain, "jsonl.gz")
     packed = tmp_path / "z.jsonl"
     packed.write_bytes(gzip.compress(b'{"id": "1", "text": "t"}\n'))
-    with pytest.raises(NotADocumentFileError, match="jsonl.gz"):
+    with pytest.raises(NotADocumentFileError, match=r"jsonl\.gz"):
         check_format(packed, "jsonl")
     empty = tmp_path / "y.parquet"
     empty.write_bytes(b"")
