@@ -68,7 +68,7 @@ class DocumentsConfig:
 
 @dataclass(frozen=True)
 class FileJob:
-    """One WARC or ARC file of a dump: the unit of the documents stage."""
+    """One WARC, ARC or document file of a dump: the unit of the documents stage."""
 
     dump: str
     path: str
@@ -94,7 +94,7 @@ _IDENTIFIER: LanguageIdentifier | None = None  # one model per worker process
 
 
 def extract_file(job: FileJob, config: DocumentsConfig, sink: Sink) -> None:
-    """Turn one WARC file into ``documents`` and ``rejections`` rows, counted on the sink."""
+    """Turn one WARC, ARC or document file into ``documents`` and ``rejections`` rows, counted on the sink."""
     global _IDENTIFIER
     if _IDENTIFIER is None or _IDENTIFIER.max_chars != config.lid_max_chars:
         _IDENTIFIER = LanguageIdentifier(max_chars=config.lid_max_chars)
