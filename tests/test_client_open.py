@@ -6,40 +6,17 @@ column check, on a lake under tmp_path with ``web@1``, ``web@2`` and ``web-hq@1`
 
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from corpuslake import client
 from corpuslake.client import UnknownColumnError
 from corpuslake.pins import DamagedSnapshotError, PinError
-from corpuslake.publish import publish
 from corpuslake.store import Lake
+from tests.published import numbered_rows, publish_rows
 
 
 def _publish(lake: Lake, name: str, count: int) -> str:
-    ids = [f"{name}-{i:03d}" for i in range(count)]
-    rows = pa.table(
-        {
-            "id": pa.array(ids, pa.string()),
-            "dump": pa.array(["D1"] * count, pa.string()),
-            "text": pa.array([f"text of {i}" for i in ids], pa.string()),
-            "tokens": pa.array([3] * count, pa.int32()),
-        }
-    )
-    return publish(
-        lake,
-        name,
-        "snapshot",
-        rows,
-        order_by="id",
-        tokenizer="test",
-        upstream=(),
-        definition={},
-        report={},
-        run_id="test",
-        code_version="test",
-        rows_per_file=10,
-    ).entry.uri
+    return publish_rows(lake, name, numbered_rows(name, count), rows_per_file=10)
 
 
 @pytest.fixture(scope="module")

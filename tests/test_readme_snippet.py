@@ -16,9 +16,9 @@ import torch
 import torch.utils.data
 
 from corpuslake import client
-from corpuslake.publish import publish
 from corpuslake.store import Lake
 from corpuslake.torch_dataset import collate_rows
+from tests.published import publish_rows
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 ROWS = 100
@@ -53,20 +53,7 @@ def rows(count: int) -> pa.Table:
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     store = Lake(str(tmp_path_factory.mktemp("readme") / "lake"))
-    publish(
-        store,
-        "web-en-hq",
-        "snapshot",
-        rows(ROWS),
-        order_by="id",
-        tokenizer="test",
-        upstream=(),
-        definition={},
-        report={},
-        run_id="test",
-        code_version="test",
-        rows_per_file=40,
-    )
+    publish_rows(store, "web-en-hq", rows(ROWS), rows_per_file=40)
     return store
 
 

@@ -16,15 +16,14 @@ import tomllib
 import urllib.request
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
 import corpuslake
 from corpuslake import client
-from corpuslake.publish import publish
 from corpuslake.store import Lake
+from tests.published import numbered_rows, publish_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -122,29 +121,7 @@ def test_open_passes_a_lock_files_pin_name_through(tmp_path: Path) -> None:
 
 
 def _publish(lake: Lake, name: str, count: int) -> str:
-    ids = [f"{name}-{i:03d}" for i in range(count)]
-    rows = pa.table(
-        {
-            "id": pa.array(ids, pa.string()),
-            "dump": pa.array(["D1"] * count, pa.string()),
-            "text": pa.array([f"text of {i}" for i in ids], pa.string()),
-            "tokens": pa.array([3] * count, pa.int32()),
-        }
-    )
-    return publish(
-        lake,
-        name,
-        "snapshot",
-        rows,
-        order_by="id",
-        tokenizer="test",
-        upstream=(),
-        definition={},
-        report={},
-        run_id="test",
-        code_version="test",
-        rows_per_file=5,
-    ).entry.uri
+    return publish_rows(lake, name, numbered_rows(name, count), rows_per_file=5)
 
 
 def _small_lake(root: Path) -> Lake:

@@ -19,9 +19,9 @@ import torch.utils.data
 
 import corpuslake.client
 from corpuslake.client import Snapshot
-from corpuslake.publish import publish
 from corpuslake.store import Lake
 from corpuslake.torch_dataset import SnapshotDataset, rank_range, worker_blocks
+from tests.published import publish_rows
 
 ROWS = 503  # not a multiple of the file size, the block size or the number of ranks
 ROWS_PER_FILE = 37
@@ -43,21 +43,7 @@ def _rows(count: int, tag: str) -> pa.Table:
 
 
 def _publish(lake: Lake, name: str, rows: pa.Table) -> str:
-    publication = publish(
-        lake,
-        name,
-        "snapshot",
-        rows,
-        order_by="id",
-        tokenizer="test",
-        upstream=(),
-        definition={},
-        report={},
-        run_id="test",
-        code_version="test",
-        rows_per_file=ROWS_PER_FILE,
-    )
-    return publication.entry.uri
+    return publish_rows(lake, name, rows, ROWS_PER_FILE)
 
 
 @pytest.fixture(scope="module")
