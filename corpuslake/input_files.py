@@ -1,4 +1,4 @@
-"""What became of the input files of each dump: read, rejected (not WARC or ARC) or empty.
+"""What became of the input files of each dump: read, rejected (no archive or document file format) or empty.
 
 The crawl_files inventory has a row for every file of a dump folder. A rejected file has ``format =
 rejected`` and the reason in ``error``; a 0-byte file has ``format = empty`` and is not read. An empty
