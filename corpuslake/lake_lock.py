@@ -11,6 +11,7 @@ folder), so this lock is a no-op for them.
 
 import fcntl
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +34,9 @@ def lake_lock(
     if not is_local(root):
         yield
         return
-    folder = Path(root.removeprefix("file://")) / "_locks"
+    lake = Path(root.removeprefix("file://"))
+    created = not lake.exists()
+    folder = lake / "_locks"
     folder.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(folder / "writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -51,4 +54,6 @@ def lake_lock(
         os.pwrite(descriptor, f"{command} (pid {os.getpid()} on {socket.gethostname()}, since {stamp})".encode(), 0)
         yield
     finally:
+        if created and [p.name for p in lake.iterdir()] == ["_locks"]:
+            shutil.rmtree(lake, ignore_errors=True)  # a refused run leaves no lake behind it
         os.close(descriptor)  # closing the only descriptor releases the lock

@@ -734,7 +734,10 @@ def _remove_abandoned(base: Path) -> None:
             owner_host, pid = (folder / _OWNER).read_text().split()
             abandoned = owner_host == host and not _alive(int(pid))
         except (OSError, ValueError):
-            abandoned = time.time() - folder.stat().st_mtime > _ABANDONED_AFTER
+            try:
+                abandoned = time.time() - folder.stat().st_mtime > _ABANDONED_AFTER
+            except FileNotFoundError:  # its owner finished and removed it meanwhile
+                continue
         if abandoned:
             shutil.rmtree(folder, ignore_errors=True)
 
