@@ -69,6 +69,7 @@ def sort_file(
             for part in parts:
                 if part.exists():
                     writer.write_table(pq.read_table(part).sort_by(key), row_group_size=row_group_rows)
+                    pa.default_memory_pool().release_unused()  # else each bucket's pages stay with mimalloc
     finally:
         for leftover in folder.glob("*.parquet"):
             leftover.unlink()
