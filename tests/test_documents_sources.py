@@ -17,16 +17,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpuslake.jsonl_source import NotADocumentFileError, SourceRecord, check_format, iter_records, record_format
-from corpuslake.pipeline import extract_documents, ingest_crawl_files
+from corpuslake.pipeline import ingest_crawl_files
 from corpuslake.settings import Settings
-from corpuslake.stages.documents import DocumentsConfig
 from corpuslake.stages.source_documents import source_document_id
 from corpuslake.store import Lake
 from corpuslake.warc import WarcDamage
 from orchestration.definitions import INGEST_JOB, TRAIN_JOB, build_definitions
 from orchestration.partitions import DUMP_PARTITIONS_NAME
 from quality_checks.documents import content_records, documents_balance, ids_unique
-from tests.warcs import english_pages, write_warc
+from tests.warcs import english_pages, ingest_dump, write_warc
 
 DUMP = "BOOKS-TEST"
 _TEXT = (
@@ -75,12 +74,7 @@ def _make_landing(root: Path) -> Path:
 
 
 def _ingest(landing: Path, lake_dir: Path) -> tuple[Lake, list[dict[str, Any]], list[dict[str, Any]]]:
-    lake = Lake(str(lake_dir))
-    ingest_crawl_files(lake, landing, DUMP, "run", workers=1)
-    extract_documents(lake, DUMP, "run", DocumentsConfig(), workers=1)
-    docs = lake.read("documents").to_pylist()
-    rejections = lake.read("rejections", filters={"stage": "documents"}).to_pylist()
-    return lake, docs, rejections
+    return ingest_dump(landing, lake_dir, DUMP)
 
 
 def test_crawl_files_counts_the_records_of_document_files(tmp_path: Path) -> None:

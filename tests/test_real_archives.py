@@ -17,7 +17,7 @@ from corpuslake.schemas import DOCUMENTS, document_id
 from corpuslake.stages.documents import DocumentsConfig
 from corpuslake.store import Lake
 from quality_checks.documents import content_records, documents_balance, ids_unique
-from tests.warcs import Page, english_pages, html_page, record_bytes, wet_record, write_arc, write_warc
+from tests.warcs import Page, english_pages, html_page, ingest_dump, record_bytes, wet_record, write_arc, write_warc
 
 DUMP = "CC-TEST"
 _TEXT = (
@@ -27,13 +27,7 @@ _TEXT = (
 
 
 def _ingest(landing: Path, lake_dir: Path) -> tuple[Lake, list[dict[str, Any]], list[dict[str, Any]]]:
-    """crawl_files and documents of the dump; the documents and the documents stage's rejections."""
-    lake = Lake(str(lake_dir))
-    ingest_crawl_files(lake, landing, DUMP, "run", workers=1)
-    extract_documents(lake, DUMP, "run", DocumentsConfig(), workers=1)
-    docs = lake.read("documents").to_pylist()
-    rejections = lake.read("rejections", filters={"stage": "documents"}).to_pylist()
-    return lake, docs, rejections
+    return ingest_dump(landing, lake_dir, DUMP)
 
 
 def _reasons(rejections: list[dict[str, Any]]) -> Counter[str]:

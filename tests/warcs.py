@@ -6,9 +6,14 @@ import io
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+
+from corpuslake.pipeline import extract_documents, ingest_crawl_files
+from corpuslake.stages.documents import DocumentsConfig
+from corpuslake.store import Lake
 
 
 @dataclass
@@ -65,14 +70,17 @@ def record_bytes(page: Page, gzip: bool = True, warc_version: str = "WARC/1.0") 
 
 def write_warc(path: Path, pages: list[Page], gzip: bool = True, warc_version: str = "WARC/1.0") -> list[int]:
     """Write ``pages`` to ``path``; return the byte offset of each record."""
-    offsets, chunks, pos = [], [], 0
-    for page in pages:
-        data = record_bytes(page, gzip, warc_version)
+    return write_records(path, [record_bytes(page, gzip, warc_version) for page in pages])
+
+
+def write_records(path: Path, records: list[bytes]) -> list[int]:
+    """Write the encoded ``records`` one after the other to ``path``; return the byte offset of each."""
+    offsets, pos = [], 0
+    for data in records:
         offsets.append(pos)
-        chunks.append(data)
         pos += len(data)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"".join(chunks))
+    path.write_bytes(b"".join(records))
     return offsets
 
 
@@ -113,12 +121,15 @@ def write_arc(path: Path, pages: list[Page], gzip: bool = True) -> list[int]:
         mime = (page.content_type or "unknown").split(";")[0]
         line = f"{page.url} 192.0.2.1 20010203040506 {mime} {len(block)}\n".encode()
         records.append(line + block + b"\n")
-    offsets, chunks, pos = [], [], 0
-    for record in records:
-        data = gzip_module.compress(record) if gzip else record
-        offsets.append(pos)
-        chunks.append(data)
-        pos += len(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"".join(chunks))
-    return offsets
+    return write_records(path, [gzip_module.compress(r) if gzip else r for r in records])
+
+
+def ingest_dump(landing: Path, lake_dir: Path, dump: str) -> tuple[Lake, list[dict[str, Any]], list[dict[str, Any]]]:
+    """crawl_files and documents of ``dump`` into a lake at ``lake_dir``; the documents and the documents
+    stage's rejections."""
+    lake = Lake(str(lake_dir))
+    ingest_crawl_files(lake, landing, dump, "run", workers=1)
+    extract_documents(lake, dump, "run", DocumentsConfig(), workers=1)
+    docs = lake.read("documents").to_pylist()
+    rejections = lake.read("rejections", filters={"stage": "documents"}).to_pylist()
+    return lake, docs, rejections
