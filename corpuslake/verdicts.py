@@ -11,7 +11,7 @@ why a name did not get a new number.
 """
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -105,30 +105,61 @@ def partition_versions(lake: Lake, table: str, at: int) -> dict[str, int]:
     return {dump: version for dump, (version, _) in partition_commits(lake, table, at).items()}
 
 
+Verdicts = dict[tuple[str, int, str, str], bool]
+"""(table, version, dump, check) -> passed, for checks of error severity, the latest evaluation of each."""
+
+
+def latest_verdicts(lake: Lake, table: str | None = None) -> Verdicts:
+    """The latest verdict of every blocking (error severity) check, of ``table`` or of every table."""
+    if lake.version(CHECK_RESULTS_TABLE) is None:
+        return {}
+    rows = lake.read(CHECK_RESULTS_TABLE, filters={"table": table} if table is not None else None)
+    rows = rows.filter(pc.equal(rows["severity"], "error")).sort_by("evaluated_at")
+    columns = ["table", "version", "dump", "check", "passed"]
+    return {(r["table"], r["version"], r["dump"], r["check"]): r["passed"] for r in rows.select(columns).to_pylist()}
+
+
+def dump_failures(
+    lake: Lake,
+    table: str,
+    version: int,
+    required: Sequence[str] = (),
+    *,
+    dumps: Collection[str] | None = None,
+    verdicts: Verdicts | None = None,
+) -> dict[str, list[str]]:
+    """Why each dump of ``table@version`` may not be published, one sentence each, for the dumps with a
+    reason only: no commit wrote it, a ``required`` check has not run on the version that last wrote it,
+    or a check of error severity failed there. ``dumps`` limits the dumps looked at (default: every dump
+    written at or before ``version``); ``verdicts`` saves a read when the caller has them already."""
+    written = partition_versions(lake, table, version)
+    known = latest_verdicts(lake, table) if verdicts is None else verdicts
+    failures: dict[str, list[str]] = {}
+    for dump in sorted(written if dumps is None else dumps):
+        if dump not in written:
+            failures[dump] = [f"{table}: no commit wrote dump {dump} at or before v{version}"]
+            continue
+        at = written[dump]
+        why = [
+            f"{table}@v{at} dump {dump}: check {c} has not run" for c in required if (table, at, dump, c) not in known
+        ]
+        why += [
+            f"{table}@v{at} dump {dump}: check {check} failed"
+            for (t, v, d, check), passed in sorted(known.items())
+            if (t, v, d) == (table, at, dump) and not passed
+        ]
+        if why:
+            failures[dump] = why
+    return failures
+
+
 def gate_failures(lake: Lake, table: str, version: int, dumps: Sequence[str], required: Sequence[str]) -> list[str]:
-    """Why ``dumps`` of ``table@version`` may not be published (empty: they may), one sentence each: a
-    required check that has not run, or any check of error severity that failed."""
+    """Why ``dumps`` of ``table@version`` may not be published (empty: they may): the publication gate's
+    reading of :func:`dump_failures`, the same sentences in dump order."""
     if not dumps:
         return []
-    written = partition_versions(lake, table, version)
-    verdicts: dict[tuple[int, str, str], bool] = {}
-    if lake.version(CHECK_RESULTS_TABLE) is not None:
-        rows = lake.read(CHECK_RESULTS_TABLE, filters={"table": table})
-        rows = rows.filter(pc.equal(rows["severity"], "error"))
-        for row in rows.sort_by("evaluated_at").select(["version", "dump", "check", "passed"]).to_pylist():
-            verdicts[(row["version"], row["dump"], row["check"])] = row["passed"]  # the latest evaluation wins
-    problems = []
-    for dump in sorted(dumps):
-        if dump not in written:
-            problems.append(f"{table}: no commit wrote dump {dump} at or before v{version}")
-            continue
-        for check in required:
-            if (written[dump], dump, check) not in verdicts:
-                problems.append(f"{table}@v{written[dump]} dump {dump}: check {check} has not run")
-        for (version, checked_dump, check), passed in sorted(verdicts.items()):
-            if (version, checked_dump) == (written[dump], dump) and not passed:
-                problems.append(f"{table}@v{version} dump {dump}: check {check} failed")
-    return problems
+    failures = dump_failures(lake, table, version, required, dumps=dumps)
+    return [sentence for why in failures.values() for sentence in why]
 
 
 def record_blocked(lake: Lake, name: str, run_id: str, reasons: Sequence[str]) -> None:

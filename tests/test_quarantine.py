@@ -19,11 +19,11 @@ from corpuslake.coverage import coverage_lines, proportion_lines
 from corpuslake.datasets import publish_mixture, publish_snapshot
 from corpuslake.mixtures import recipe_from_mapping
 from corpuslake.publish import PublicationBlockedError
-from corpuslake.quarantine import dump_failures, quarantined
+from corpuslake.quarantine import quarantined
 from corpuslake.snapshots import SnapshotDefinition
 from corpuslake.store import Lake
 from corpuslake.tokens import Tokenizer
-from corpuslake.verdicts import Verdict, blocked_attempts, record_verdict
+from corpuslake.verdicts import Verdict, blocked_attempts, dump_failures, record_verdict
 from tests.test_snapshots import texts, write_scored
 
 __all__ = ["texts"]  # the shared fixture
