@@ -12,9 +12,20 @@ into fresh lakes that share the usual cache of derived files (``CORPUSLAKE_CACHE
 2. The driver's own CPU seconds (this process: planning, progress, commits) per document for the
    documents and filtered stages, and the workers' CPU (the other processes of the tree), with the local
    pool and, with ``--ray``, on a two-node Ray cluster started here (``ray.cluster_utils.Cluster``, a head
-   and a second node with one CPU each); the tables of both executors are compared row for row.
+   and a second node with one CPU each); the tables of both executors are compared row for row. The
+   driver's CPU is split into its main thread (planning, submitting, waiting, commits) and its other
+   threads (the pool's feeder threads; Ray's core worker threads, which wake on timers whether or not a
+   task runs, so their share follows the stage's wall time). Each executor first runs a few trivial jobs,
+   outside the stage timings and printed apart: the pool starts its processes, Ray its workers and the
+   driver's serialization context (whose first use imports pydantic, about 0.4 CPU s: a one-time cost
+   per process, which a run under Dagster has already paid).
 
-    python bench/stage_transport.py [--landing samples/crawl] [--workers 2] [--ray]
+Ray starts its worker processes at niceness 15, the pool's are not niced: on a machine shared with other
+work that alone stretches the Ray stages' wall time (and with it the driver's timer wake-ups).
+``--ray-niceness`` (default 0) sets the cluster's ``worker_niceness`` so both executors' workers run at
+the same priority; ``--ray-niceness 15`` is Ray's own default.
+
+    python bench/stage_transport.py [--landing samples/crawl] [--workers 2] [--ray] [--ray-niceness 0]
 """
 
 import argparse
@@ -33,7 +44,7 @@ import pyarrow as pa
 from corpuslake import landing as landing_zone
 from corpuslake.filters import url as url_filter
 from corpuslake.filters.chain import FilterConfig
-from corpuslake.parallel import RayExecutor, Workers, shutdown_pools
+from corpuslake.parallel import RayExecutor, Workers, run_jobs, shutdown_pools
 from corpuslake.pipeline import extract_documents, filter_documents, ingest_crawl_files
 from corpuslake.runner import Job, partition_output, run_job
 from corpuslake.schemas import FILTERED, REJECTIONS
@@ -47,6 +58,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def main_thread_cpu() -> float:
+    """CPU seconds of this process's main thread (the kernel's scheduler statistics, in nanoseconds)."""
+    return int(Path(f"/proc/self/task/{os.getpid()}/schedstat").read_text().split()[0]) / 1e9
 
 
 def tree_cpu() -> float:
@@ -96,11 +112,23 @@ def transport_figures(lake: Lake, dump: str) -> None:
     )
 
 
+def trivial(value: int) -> int:
+    return value
+
+
+def warm_up(workers: Workers, label: str) -> None:
+    """Start the executor's workers with trivial jobs, so that the stage timings hold no one-time cost."""
+    own, started = own_cpu(), time.perf_counter()
+    list(run_jobs(trivial, range(8), workers))
+    driver, seconds = own_cpu() - own, time.perf_counter() - started
+    print(f"  {label:>10} start-up (8 trivial jobs): driver {driver:.2f} CPU s, {seconds:.1f} s wall")
+
+
 def stages(lake: Lake, landing: Path, dumps: list[str], workers: Workers, label: str) -> dict[str, float]:
     figures: dict[str, float] = {}
     docs = 0
     for step in ("documents", "filtered"):
-        own, others, started = own_cpu(), tree_cpu(), time.perf_counter()
+        own, main_thread, others, started = own_cpu(), main_thread_cpu(), tree_cpu(), time.perf_counter()
         for dump in dumps:
             if step == "documents":
                 ingest_crawl_files(lake, landing, dump, "bench", workers, progress=lambda _: None)
@@ -108,14 +136,16 @@ def stages(lake: Lake, landing: Path, dumps: list[str], workers: Workers, label:
             else:
                 filter_documents(lake, dump, "bench", FilterConfig(), workers, lambda _: None)
         figures[f"{step}.driver_cpu"] = own_cpu() - own
+        figures[f"{step}.main_thread_cpu"] = main_thread_cpu() - main_thread
         figures[f"{step}.workers_cpu"] = tree_cpu() - others
         figures[f"{step}.seconds"] = time.perf_counter() - started
     figures["documents"] = docs
     for step in ("documents", "filtered"):
+        driver, main_thread = figures[f"{step}.driver_cpu"], figures[f"{step}.main_thread_cpu"]
         print(
-            f"  {label:>10} {step:>9}: driver {figures[f'{step}.driver_cpu']:7.2f} CPU s "
-            f"({1e6 * figures[f'{step}.driver_cpu'] / docs:7.1f} µs per document), workers "
-            f"{figures[f'{step}.workers_cpu']:7.2f} CPU s, {figures[f'{step}.seconds']:6.1f} s wall"
+            f"  {label:>10} {step:>9}: driver {driver:7.2f} CPU s ({1e6 * driver / docs:7.1f} µs per document: "
+            f"main thread {1e6 * main_thread / docs:5.1f}, other threads {1e6 * (driver - main_thread) / docs:5.1f}), "
+            f"workers {figures[f'{step}.workers_cpu']:7.2f} CPU s, {figures[f'{step}.seconds']:6.1f} s wall"
         )
     return figures
 
@@ -129,6 +159,7 @@ def main() -> None:
     parser.add_argument("--landing", default=str(ROOT / "samples" / "crawl"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ray", action="store_true", help="also run on a two-node Ray cluster started here")
+    parser.add_argument("--ray-niceness", type=int, default=0, help="the cluster's worker_niceness (Ray's own: 15)")
     args = parser.parse_args()
     landing = Path(args.landing)
     dumps = landing_zone.list_dumps(str(landing))
@@ -140,6 +171,7 @@ def main() -> None:
         pool_lake = Lake(str(Path(scratch) / "pool"), cache=cache)
         url_filter.prepare(FilterConfig().url, Path(cache))  # a one-time compile, not a per-document cost
         print("driver and workers, documents + filtered stages:")
+        warm_up(args.workers, "local pool")
         local = stages(pool_lake, landing, dumps, args.workers, "local pool")
         shutdown_pools()
         print("bytes between processes (filtered stage, first dump):")
@@ -148,12 +180,15 @@ def main() -> None:
             import ray
             from ray.cluster_utils import Cluster
 
-            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+            head = {"num_cpus": 1, "include_dashboard": False, "_system_config": {"worker_niceness": args.ray_niceness}}
+            cluster = Cluster(initialize_head=True, head_node_args=head)
             try:
                 cluster.add_node(num_cpus=1)
-                ray.init(address=cluster.address, log_to_driver=False)
+                executor = RayExecutor(address=cluster.address)
+                executor.connect()
+                warm_up(executor, "ray 2 nodes")
                 ray_lake = Lake(str(Path(scratch) / "ray"), cache=cache)
-                remote = stages(ray_lake, landing, dumps, RayExecutor(), "ray 2 nodes")
+                remote = stages(ray_lake, landing, dumps, executor, "ray 2 nodes")
                 for table in ("documents", "filtered", "rejections"):
                     same = canonical(ray_lake, table).equals(canonical(pool_lake, table))
                     print(f"  {table}: Ray and the local pool {'identical' if same else 'DIFFER'}")

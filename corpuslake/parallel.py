@@ -9,14 +9,20 @@ Past one machine the same functions run as Ray tasks (:class:`RayExecutor`): a s
 jobs are plain picklable values, and the stages write their intermediate parts under the lake's staging
 folder, which every worker must be able to reach (a local disk on one machine; shared storage on a
 cluster).
+
+A Ray driver is a Ray core worker: its threads wake on timers (object recovery every 100 ms, RPC polling,
+task-event flushes, backlog reports) whether or not a task runs, so its CPU follows the run's wall time.
+:data:`DRIVER_SETTINGS` turns off, in this process only, the parts that feed Ray's observability and that
+corpuslake does not read; a value the user set in the environment wins.
 """
 
+import contextlib
 import functools
 import multiprocessing
 import multiprocessing.util
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,6 +31,17 @@ from corpuslake.lifetime import init_worker, stop_workers
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
+
+DRIVER_SETTINGS: Mapping[str, str] = {
+    # Task state events (the dashboard's task list and `ray list tasks`): off in the driver, whose events
+    # are the submission states of its own tasks; the workers still report theirs. Ray documents the value
+    # 0 as turning the recording and its reporting thread off.
+    "RAY_task_events_report_interval_ms": "0",
+    # Per-handler statistics of the driver's event loops, which Ray only prints to its own log files.
+    "RAY_event_stats": "0",
+}
+"""Ray settings of the driver process (``RAY_<name>`` as Ray reads them when a core worker starts), each
+applied only where the environment does not set it. A cluster's own ``_system_config`` still wins."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +61,8 @@ class RayExecutor:
         if not ray.is_initialized():
             address = self.address or os.environ.get("RAY_ADDRESS") or None
             cpus = None if address else (self.num_cpus or default_workers())  # a cluster knows its own
-            ray.init(address=address, num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+            with driver_environment(DRIVER_SETTINGS):
+                ray.init(address=address, num_cpus=cpus, include_dashboard=False, log_to_driver=False)
         return ray
 
     def slots(self) -> int:
@@ -78,6 +96,20 @@ class RayExecutor:
                 if on_result:
                     on_result(done, result)
                 yield result
+
+
+@contextlib.contextmanager
+def driver_environment(settings: Mapping[str, str]) -> Iterator[None]:
+    """Set each of ``settings`` the environment lacks while Ray connects, then remove them again: Ray reads
+    them when the driver's core worker starts, and the processes this one starts later (the local pool's
+    workers) keep the environment they would have had."""
+    added = {name: value for name, value in settings.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 @functools.cache
