@@ -5,8 +5,13 @@ stops its workers and removes the files it had not committed, and the run ends a
 would let the next dump start. :class:`Interrupts` also sees every SIGINT, whoever handles it (through
 the wakeup file descriptor the interpreter writes each signal number to), so the caller starts nothing
 more after the first; after the second it stops the process at once, leaving whatever was in flight.
+
+Dagster's console logger would print the interrupted step's failure, and the run's, each with a stack
+trace of where the signal landed: :data:`console_without_interrupts` is that logger without those two
+records (the run's event log, and so the UI, keeps them), so the console shows the project's own lines.
 """
 
+import logging
 import os
 import signal
 import socket
@@ -15,7 +20,11 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any, Self
 
+import dagster as dg
+
 FORCED_EXIT = 130
+# What Dagster raises in the step (or the run) that a SIGINT interrupted; nothing else is hidden.
+_INTERRUPT_ERRORS = frozenset({"DagsterExecutionInterruptedError", "KeyboardInterrupt"})
 
 
 class Interrupts:
@@ -81,3 +90,24 @@ class Interrupts:
 def _say(line: str) -> None:
     """Write straight to the descriptor: safe from any thread, even while the main one holds stderr's lock."""
     os.write(sys.stderr.fileno(), f"\ncorpuslake: {line}\n".encode())
+
+
+def _not_an_interrupt(record: logging.LogRecord) -> bool:
+    """False for a step or run failure whose error is the interrupt itself (not one it caused later)."""
+    meta = getattr(record, "dagster_meta", None)
+    event = meta.get("dagster_event") if isinstance(meta, dict) else None
+    error = getattr(getattr(event, "event_specific_data", None), "error", None)
+    return getattr(error, "cls_name", None) not in _INTERRUPT_ERRORS
+
+
+def _console(init_context: dg.InitLoggerContext) -> logging.Logger:
+    console = dg.colored_console_logger.logger_fn(init_context)
+    console.addFilter(_not_an_interrupt)
+    return console
+
+
+console_without_interrupts = dg.LoggerDefinition(
+    _console,
+    config_schema=dg.colored_console_logger.config_schema,
+    description="Dagster's colored console logger, without the stack traces of a step stopped by Ctrl-C.",
+)

@@ -16,7 +16,7 @@ from corpuslake.quarantine import quarantined
 from corpuslake.settings import Settings
 from corpuslake.store import Lake
 from orchestration.definitions import INGEST_JOB, PUBLISH_JOB, TRAIN_JOB, build_definitions
-from orchestration.interrupts import Interrupts
+from orchestration.interrupts import Interrupts, console_without_interrupts
 from orchestration.lakefs import Settlement, settle_run
 from orchestration.partitions import DUMP_PARTITIONS_NAME
 from orchestration.requests import dump_tags, earlier_run
@@ -115,7 +115,7 @@ def _ingest(
     if todo and Lake(settings.lake).version("quality_models") is None:
         # scored needs a trained model: train one from the configured examples first
         results.append(_execute(definitions, TRAIN_JOB, instance, settings.lake, interrupts))
-    job = definitions.resolve_job_def(INGEST_JOB)
+    job = _console_job(definitions, INGEST_JOB)
     for folder in todo:
         if interrupts.requested:
             break
@@ -163,12 +163,18 @@ def _execute(
     lake: str,
     interrupts: Interrupts | None = None,
 ) -> DumpRun:
-    result = definitions.resolve_job_def(job_name).execute_in_process(
+    result = _console_job(definitions, job_name).execute_in_process(
         instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE
     )
     _mark_cancelled(instance, result.run_id, interrupts)
     failed = tuple(e.step_key or "" for e in result.all_events if e.is_step_failure)
     return DumpRun("", result.run_id, result.success, failed, job_name, settle_run(instance, result.run_id, lake))
+
+
+def _console_job(definitions: dg.Definitions, job_name: str) -> dg.JobDefinition:
+    """The job as the console runs it: its console logger says nothing of a Ctrl-C beyond our own lines."""
+    job = definitions.resolve_job_def(job_name)
+    return job.with_logger_defs({**job.loggers, "console": console_without_interrupts})
 
 
 def _instance(settings: Settings) -> dg.DagsterInstance:

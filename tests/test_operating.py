@@ -11,11 +11,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.errors import DagsterExecutionInterruptedError
 
 from corpuslake.settings import Settings
 from corpuslake.store import Lake
 from orchestration.cli import main
 from orchestration.definitions import build_definitions
+from orchestration.interrupts import console_without_interrupts
 from orchestration.sensors import NEW_DUMPS_SENSOR
 from tests.conftest import LANDING
 
@@ -31,8 +33,9 @@ def _landing(tmp_path: Path) -> Path:
     return landing
 
 
-def _interrupted_run(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """``corpuslake run`` in a child process, sent SIGINT once FIXTURE-B's first stage reports progress."""
+def _interrupted_run(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """``corpuslake run`` in a child process, sent SIGINT once FIXTURE-B's first stage reports progress:
+    its exit code, stdout, and what it wrote to stderr from the interrupt on."""
     child = subprocess.Popen(
         [sys.executable, "-c", "from orchestration.cli import main; raise SystemExit(main())", *argv],
         env=env,
@@ -45,8 +48,8 @@ def _interrupted_run(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
         if "crawl_files [FIXTURE-B]" in line:
             child.send_signal(signal.SIGINT)
             break
-    out, _ = child.communicate(timeout=600)
-    return child.returncode, out
+    out, err = child.communicate(timeout=600)
+    return child.returncode, out, err
 
 
 @pytest.mark.slow
@@ -58,8 +61,11 @@ def test_ctrl_c_stops_the_run_and_the_rerun_and_the_sensor_do_only_what_is_left(
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": root, "DAGSTER_HOME": str(home), "CORPUSLAKE_CACHE": str(blocklist_cache)}
 
-    code, out = _interrupted_run(argv, env)
+    code, out, err = _interrupted_run(argv, env)
     assert code == 130, out
+    # The console says the interrupt in the project's words; Dagster's stack traces stay in the run's log.
+    assert "corpuslake: interrupt: stopping the current run" in err, err
+    assert "Traceback" not in err and "Stack Trace" not in err and "InterruptedError" not in err, err
     assert "interrupted: finished FIXTURE-A; not finished FIXTURE-B" in out
     assert "publish_datasets" not in out  # nothing started after the interrupt
     # Nothing of FIXTURE-B is visible, and no file of it is left beside the committed ones.
@@ -90,3 +96,28 @@ def test_ctrl_c_stops_the_run_and_the_rerun_and_the_sensor_do_only_what_is_left(
         result = sensor(dg.build_sensor_context(instance=instance, resources=definitions.resources))
         assert isinstance(result, dg.SensorResult)
         assert [r.partition_key for r in result.run_requests or []] == ["FIXTURE-B"]
+
+
+def _fails(message: str, interrupted: bool) -> None:
+    if interrupted:
+        raise DagsterExecutionInterruptedError()
+    raise ValueError(message)
+
+
+@pytest.mark.parametrize("interrupted", [False, True], ids=["real error", "interrupt"])
+def test_the_console_hides_only_an_interrupts_stack_trace(interrupted: bool, capfd: pytest.CaptureFixture[str]) -> None:
+    @dg.op
+    def stage() -> None:
+        _fails("the stage's own failure", interrupted)
+
+    @dg.job(logger_defs={"console": console_without_interrupts})
+    def one_step() -> None:
+        stage()
+
+    console = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # as `corpuslake run` configures it
+    assert not one_step.execute_in_process(run_config=console, raise_on_error=False).success
+    err = capfd.readouterr().err
+    if interrupted:
+        assert "STEP_FAILURE" not in err and "RUN_FAILURE" not in err and "Stack Trace" not in err, err
+    else:  # a real error keeps Dagster's whole report: the step, the message and the stack trace
+        assert "STEP_FAILURE" in err and "ValueError: the stage's own failure" in err and "Stack Trace" in err, err
