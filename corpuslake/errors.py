@@ -7,7 +7,8 @@ commands (README, "Exit codes"):
 ====  ==========================================================================
 0     everything asked for was done (``run``: every dump landed and was published)
 1     a run or a command failed (:class:`CorpuslakeError`, the default kind)
-2     bad usage or input: said in one line (:class:`InputError` and its kinds)
+2     bad usage or input: said in one line (:class:`InputError` and its kinds, among them a service
+      command in a reader-only install, :class:`ServiceNotInstalledError`)
 3     ``run`` published, but some dumps are quarantined (:data:`QUARANTINED`)
 130   interrupted (:class:`InterruptedRunError`, Ctrl-C)
 ====  ==========================================================================
@@ -42,6 +43,18 @@ class LandingZoneError(InputError, FileNotFoundError):
 
 class LakeNotFoundError(InputError, FileNotFoundError):
     """A lake root that does not exist (an existing folder without tables is an empty lake, not an error)."""
+
+
+class ServiceNotInstalledError(InputError):
+    """A command that drives the service (``run``, ``publish``) in an install without the ``service`` extra:
+    the plain package is the reader a training job uses, and has no Dagster."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(f"`corpuslake {command}` needs the service, which this install lacks: {SERVICE_INSTALL}")
+
+
+SERVICE_INSTALL: Final = "pip install 'corpuslake[service]'"
+"""What adds the service (Dagster, the stages and their libraries) to a reader-only install."""
 
 
 class InterruptedRunError(CorpuslakeError):

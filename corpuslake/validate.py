@@ -8,11 +8,13 @@ its problems reported) while the others still publish.
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from corpuslake.datasets import Definitions
 from corpuslake.recipes import MixtureRecipe, recipe_from_mapping
 from corpuslake.snapshots import SnapshotDefinition, definition_from_mapping, load_each
+
+if TYPE_CHECKING:  # the publishing side (mixtures, DuckDB) is the service's: checking definitions needs none of it
+    from corpuslake.datasets import Definitions
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,12 @@ def validate_definitions(folder: str | Path) -> Validation:
 
 def load_valid_definitions(
     folder: str | Path, only: Literal["snapshots", "mixtures"] | None = None
-) -> tuple[Definitions, list[str]]:
+) -> tuple["Definitions", list[str]]:
     """The definitions and recipes under ``folder`` that can be published, and the problems of the others
     (``only``: of that kind alone, for a step that publishes one kind): a bad file is left out instead of
     stopping every publication."""
+    from corpuslake.datasets import Definitions  # deferred: see the TYPE_CHECKING import
+
     validation = validate_definitions(folder)
     problems = {
         None: validation.problems,

@@ -50,11 +50,20 @@ def _check_lake(arguments: list[str]) -> None:
         require_lake(load_settings(lake=known.lake).lake)
 
 
-def _graph() -> Any:
-    """The graph's runner, imported when a command drives it: ``--help`` and the engine's commands stay
-    quick, and Dagster's preview warning is silenced once before the definitions load."""
-    import orchestration.run
+# This tree's own packages: a module of these missing is a broken install, not a missing extra.
+_OWN_PACKAGES = frozenset({"corpuslake", "orchestration", "assets", "quality_checks"})
 
+
+def _graph(command: str) -> Any:
+    """The graph's runner, imported when a command drives it: ``--help`` and the engine's commands stay
+    quick (and work in a reader-only install), and Dagster's preview warning is silenced once before the
+    definitions load. Without the ``service`` extra, one line says how to add it."""
+    try:
+        import orchestration.run
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] in _OWN_PACKAGES:
+            raise
+        raise errors.ServiceNotInstalledError(command) from error
     return orchestration.run
 
 
@@ -89,6 +98,7 @@ def graph_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
 
 
 def _run(args: argparse.Namespace) -> int:
+    graph = _graph("run")  # before anything is printed or locked: a reader-only install says so at once
     settings = load_settings(lake=args.lake, landing=args.landing, datasets=args.datasets, executor=args.executor)
     print(f"landing zone: {settings.landing}\nlake: {settings.lake}\ndagster home: {settings.dagster_home}")
     print(
@@ -97,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     _check_definitions(settings.datasets)
     with lake_lock(settings.lake, command="corpuslake run", wait=not args.no_wait, on_wait=print):
-        outcome = _graph().run_landing(settings, args.dump, args.workers, force=args.force)
+        outcome = graph.run_landing(settings, args.dump, args.workers, force=args.force)
     for dump, why in outcome.skipped.items():
         print(f"skipped dump {dump}: {why}")
     for run in outcome.runs:
@@ -158,11 +168,12 @@ def _print_run(run: Any) -> None:
 
 
 def _publish(args: argparse.Namespace) -> int:
+    graph = _graph("publish")
     settings = load_settings(lake=args.lake, datasets=args.datasets)
     require_lake(settings.lake)
     _check_definitions(settings.datasets)
     with lake_lock(settings.lake, command="corpuslake publish", wait=not args.no_wait, on_wait=print):
-        run = _graph().run_publish(settings)
+        run = graph.run_publish(settings)
     print(f"run {run.run_id} publish: {'ok' if run.success else 'FAILED (' + ', '.join(run.failed_steps) + ')'}")
     entries = Catalog(Lake(settings.lake)).entries()
     print_entries(entries)

@@ -21,7 +21,7 @@ from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
 import corpuslake
-from corpuslake import client
+from corpuslake import client, errors
 from corpuslake.store import Lake
 from tests.published import numbered_rows, publish_rows
 
@@ -226,3 +226,27 @@ def test_a_fresh_client_install_opens_a_pin_without_the_service(tmp_path: Path) 
     assert (seen["picked"], seen["picked_rows"]) == ("corpuslake://web-hq@1", 4)
     assert seen["importable"] == [] and seen["imported"] == []
     assert seen["torch_error"] == "torch"  # asked for without torch: torch is named
+    _reader_commands(venv, lake, tmp_path)
+
+
+def _reader_commands(venv: Path, lake: Lake, tmp_path: Path) -> None:
+    """The ``corpuslake`` command of the reader-only install: the reader's commands work, and a command
+    that drives the service says, in one line and with exit code 2, how to add it."""
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [str(venv / "bin" / "corpuslake"), *args]
+        return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=_clean_env(), timeout=300)
+
+    listed = command("snapshots", "--lake", lake.root)
+    assert listed.returncode == 0, listed.stderr
+    assert "corpuslake://web@1" in listed.stdout and "corpuslake://web-hq@1" in listed.stdout
+    checked = command("validate", "--datasets", str(ROOT / "tests" / "fixtures" / "datasets"))
+    assert checked.returncode == 0, checked.stderr
+    for service_command, target in (("run", str(tmp_path / "new-lake")), ("publish", lake.root)):
+        done = command(service_command, "--lake", target)
+        assert done.returncode == errors.BAD_INPUT, done.stderr
+        assert done.stdout == ""  # nothing started, nothing printed before the refusal
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+        assert f"`corpuslake {service_command}` needs the service" in done.stderr
+        assert "pip install 'corpuslake[service]'" in done.stderr
+    assert not (tmp_path / "new-lake").exists()
