@@ -10,7 +10,6 @@ documents stage finds a record id repeated across the files of the dump
 """
 
 import hashlib
-import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,6 @@ from corpuslake.landing import local_copy
 from corpuslake.names import check_name
 from corpuslake.record_duplicates import record_digest
 from corpuslake.warc import CONTENT_TYPES, NotAWarcFileError, WarcDamage, iter_warc, sniff_format
-
-log = logging.getLogger(__name__)
 
 # Files a landing zone may hold beside the WARC files: completion markers and hidden files.
 _IGNORED_PREFIXES = (".", "_")
@@ -87,8 +84,7 @@ def _scan(job: ScanJob, path: Path) -> dict[str, Any]:
             counts[item.record_type if item.record_type in _RECORD_TYPES else "other"] += 1
             if item.record_id and item.record_type in CONTENT_TYPES:
                 digests += record_digest(item.record_id)
-    except NotAWarcFileError as exc:
-        log.warning("%s", exc)
+    except NotAWarcFileError as exc:  # said once, by whoever reads the report's problems (the asset logs them)
         row["error"] = str(exc)
     row["records"] = sum(counts.values())
     for kind in (*_RECORD_TYPES, "other"):
@@ -119,7 +115,6 @@ def _scan_documents(row: dict[str, Any], path: Path, fmt: RecordFormat) -> dict[
                 if item.record_id:
                     digests += record_digest(item.record_id)
     except NotADocumentFileError as exc:
-        log.warning("%s", exc)
         row["format"], row["error"] = "rejected", str(exc)
     row["records"] = row["document_records"] = records
     for kind in (*_RECORD_TYPES, "other"):
