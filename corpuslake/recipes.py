@@ -16,7 +16,7 @@ from typing import Any, Literal
 from corpuslake.names import check_name
 from corpuslake.pins import parse_pin
 from corpuslake.snapshots import DefinitionError, load_named
-from corpuslake.typed import typed_values
+from corpuslake.typed import Problems, typed_values
 
 OnShortfall = Literal["warn", "fail"]
 
@@ -112,29 +112,18 @@ def recipe_from_mapping(data: Any, where: str) -> MixtureRecipe:
     (``phases[1].sources[0]: weight``)."""
     if isinstance(data, Mapping) and data.get("on_shortfall") == "report":
         data = {**data, "on_shortfall": "warn"}  # the earlier name of ``warn``: recipes written with it still load
-    problems: list[str] = []
-    values: dict[str, Any] = {}
-    try:
-        values = typed_values(MixtureRecipe, data, where, skip=("phases", "sources"))
-    except DefinitionError as error:
-        if not isinstance(data, Mapping):
-            raise
-        problems += error.problems
+    problems = Problems()
+    values = problems.values(MixtureRecipe, data, where, skip=("phases", "sources"))
     if ("phases" in data) == ("sources" in data):
-        raise DefinitionError("; ".join([*problems, f"{where}: give either sources (one phase) or phases"]))
+        problems.add(f"{where}: give either sources (one phase) or phases")
+        problems.raise_any()
     key = "phases" if "phases" in data else "sources"
     raw_phases = data["phases"] if key == "phases" else [{"name": "main", "fraction": 1.0, "sources": data["sources"]}]
     if not isinstance(raw_phases, list) or not raw_phases:
-        problems.append(f"{where}: {key} must be a non-empty list")
+        problems.add(f"{where}: {key} must be a non-empty list")
         raw_phases = []
-    phases = []
-    for index, raw in enumerate(raw_phases):
-        try:
-            phases.append(_phase(raw, where, f"phases[{index}]." if key == "phases" else ""))
-        except DefinitionError as error:
-            problems += error.problems
-    if problems:
-        raise DefinitionError("; ".join(problems), problems)
+    phases = problems.each(lambda i, raw: _phase(raw, where, f"phases[{i}]." if key == "phases" else ""), raw_phases)
+    problems.raise_any()
     try:
         return MixtureRecipe(phases=tuple(phases), **values)
     except (TypeError, ValueError) as error:
@@ -143,26 +132,16 @@ def recipe_from_mapping(data: Any, where: str) -> MixtureRecipe:
 
 def _phase(data: Any, where: str, prefix: str) -> Phase:
     """One phase; ``prefix`` locates it in the file (``phases[1].``, or nothing for top-level sources)."""
-    problems: list[str] = []
-    values: dict[str, Any] = {}
-    try:
-        values = typed_values(Phase, data, f"{where}: {prefix[:-1]}" if prefix else where, skip=("sources",))
-    except DefinitionError as error:
-        if not isinstance(data, Mapping):
-            raise
-        problems += error.problems
+    problems = Problems()
+    values = problems.values(Phase, data, f"{where}: {prefix[:-1]}" if prefix else where, skip=("sources",))
     raw_sources = data.get("sources")
     if not isinstance(raw_sources, list) or not raw_sources:
-        problems.append(f"{where}: {prefix}sources must be a non-empty list of {{uri: ..., weight: ...}}")
+        problems.add(f"{where}: {prefix}sources must be a non-empty list of {{uri: ..., weight: ...}}")
         raw_sources = []
-    sources = []
-    for index, raw in enumerate(raw_sources):
-        try:
-            sources.append(MixtureSource(**typed_values(MixtureSource, raw, f"{where}: {prefix}sources[{index}]")))
-        except DefinitionError as error:
-            problems += error.problems
-    if problems:
-        raise DefinitionError("; ".join(problems), problems)
+    sources = problems.each(
+        lambda i, raw: MixtureSource(**typed_values(MixtureSource, raw, f"{where}: {prefix}sources[{i}]")), raw_sources
+    )
+    problems.raise_any()
     return Phase(sources=tuple(sources), **values)
 
 

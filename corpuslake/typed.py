@@ -8,9 +8,9 @@ collected, each naming the file and the key, so that one pass over a folder repo
 
 import difflib
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from corpuslake.errors import InputError
 
@@ -109,19 +109,57 @@ def typed_values(cls: type, data: Mapping[str, Any], where: str, *, skip: Iterab
     hints = get_type_hints(cls)
     skipped = set(skip)
     known = {f.name for f in fields(cls)} | skipped
-    problems = unknown_keys(data, known, where)
+    problems = Problems(unknown_keys(data, known, where))
     values: dict[str, Any] = {}
     for f in fields(cls):
         if f.name in skipped:
             continue
         if f.name not in data:
             if f.default is f.default_factory:  # both MISSING: the setting is required
-                problems.append(f"{where}: {f.name} is required")
+                problems.add(f"{where}: {f.name} is required")
             continue
         value, expected = _check(data[f.name], hints[f.name])
         if expected:
-            problems.append(f"{where}: {f.name} must be {expected}, not {_describe(data[f.name])}{_hint(value)}")
+            problems.add(f"{where}: {f.name} must be {expected}, not {_describe(data[f.name])}{_hint(value)}")
         values[f.name] = value
-    if problems:
-        raise DefinitionError("; ".join(problems), problems)
+    problems.raise_any()
     return values
+
+
+_Parsed = TypeVar("_Parsed")
+
+
+class Problems:
+    """The problems of one file, collected as its parts are read so that one pass reports them all, then
+    raised together as one :class:`DefinitionError`."""
+
+    def __init__(self, found: Iterable[str] = ()) -> None:
+        self.found = list(found)
+
+    def add(self, problem: str) -> None:
+        self.found.append(problem)
+
+    def values(self, cls: type, data: Any, where: str, *, skip: Iterable[str] = ()) -> dict[str, Any]:
+        """:func:`typed_values`, its problems collected (nothing is returned then). Data that is not a
+        mapping raises at once: nothing more of it can be read."""
+        try:
+            return typed_values(cls, data, where, skip=skip)
+        except DefinitionError as error:
+            if not isinstance(data, Mapping):
+                raise
+            self.found += error.problems
+            return {}
+
+    def each(self, parse: Callable[[int, Any], _Parsed], items: Sequence[Any]) -> list[_Parsed]:
+        """``parse(index, item)`` of every item that parses; the problems of the others collected."""
+        parsed = []
+        for index, item in enumerate(items):
+            try:
+                parsed.append(parse(index, item))
+            except DefinitionError as error:
+                self.found += error.problems
+        return parsed
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise DefinitionError("; ".join(self.found), self.found)
