@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets.metadata import report_metadata
 from corpuslake.pipeline import tag_content
-from corpuslake.policies.run import PolicyConfig
+from corpuslake.policies.run import STAGE_VERSION, PolicyConfig
 from orchestration.config import config_class, to_dataclass
 from orchestration.partitions import dump_partitions
 from orchestration.resources import ComputeResource, LakeResource
@@ -18,7 +18,11 @@ else:
 
 
 @dg.asset(
-    partitions_def=dump_partitions, deps=["filtered"], group_name="policies", kinds={"deltalake"}, code_version="1"
+    partitions_def=dump_partitions,
+    deps=["filtered"],
+    group_name="policies",
+    kinds={"deltalake"},
+    code_version=STAGE_VERSION,
 )
 def content_signals(
     context: dg.AssetExecutionContext, config: PolicyStageConfig, lake: LakeResource, compute: ComputeResource

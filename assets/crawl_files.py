@@ -5,6 +5,7 @@ import dagster as dg
 from assets.metadata import report_metadata
 from corpuslake.pipeline import ingest_crawl_files
 from corpuslake.scan import head
+from corpuslake.stages.crawl_files import STAGE_VERSION
 from orchestration.partitions import dump_partitions
 from orchestration.resources import ComputeResource, LakeResource, LandingZoneResource
 
@@ -13,7 +14,7 @@ from orchestration.resources import ComputeResource, LakeResource, LandingZoneRe
     partitions_def=dump_partitions,
     group_name="ingest",
     kinds={"deltalake"},
-    code_version="1",
+    code_version=STAGE_VERSION,  # the stage's own version: a change of its output is a new code version
 )
 def crawl_files(
     context: dg.AssetExecutionContext,

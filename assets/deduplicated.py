@@ -8,7 +8,7 @@ from assets.metadata import report_metadata
 from corpuslake.pipeline import deduplicate
 from corpuslake.runner import StageReport
 from corpuslake.scan import head
-from corpuslake.stages.deduplicated import DedupConfig
+from corpuslake.stages.deduplicated import STAGE_VERSION, DedupConfig
 from orchestration.config import config_class, to_dataclass
 from orchestration.partitions import dump_partitions
 from orchestration.resources import ComputeResource, LakeResource
@@ -24,7 +24,7 @@ else:
     deps=["filtered"],
     group_name="dedup",
     kinds={"deltalake"},
-    code_version="1",
+    code_version=STAGE_VERSION,
 )
 def deduplicated(
     context: dg.AssetExecutionContext,

@@ -7,7 +7,7 @@ import dagster as dg
 from assets.metadata import report_metadata
 from corpuslake.pipeline import extract_documents
 from corpuslake.scan import head
-from corpuslake.stages.documents import DocumentsConfig
+from corpuslake.stages.documents import STAGE_VERSION, DocumentsConfig
 from orchestration.config import config_class, to_dataclass
 from orchestration.partitions import dump_partitions
 from orchestration.resources import ComputeResource, LakeResource
@@ -23,7 +23,7 @@ else:
     deps=["crawl_files"],
     group_name="ingest",
     kinds={"deltalake"},
-    code_version="1",
+    code_version=STAGE_VERSION,  # the stage's own version: a change of its output is a new code version
 )
 def documents(
     context: dg.AssetExecutionContext,

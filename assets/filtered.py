@@ -8,6 +8,7 @@ from assets.metadata import funnel_metadata, report_metadata
 from corpuslake.filters.chain import ORDER, FilterConfig
 from corpuslake.pipeline import filter_documents
 from corpuslake.scan import head
+from corpuslake.stages.filtered import STAGE_VERSION
 from orchestration.config import config_class, to_dataclass
 from orchestration.partitions import dump_partitions
 from orchestration.resources import ComputeResource, LakeResource
@@ -23,7 +24,7 @@ else:
     deps=["documents"],
     group_name="filter",
     kinds={"deltalake"},
-    code_version="1",
+    code_version=STAGE_VERSION,
 )
 def filtered(
     context: dg.AssetExecutionContext,

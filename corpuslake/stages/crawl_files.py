@@ -22,6 +22,10 @@ from corpuslake.names import check_name
 from corpuslake.record_duplicates import record_digest
 from corpuslake.warc import CONTENT_TYPES, NotAWarcFileError, WarcDamage, iter_warc, sniff_format
 
+STAGE_VERSION = "2"
+"""Bumped when the stage's rows for the same files change (the asset's code version follows it). Version 2
+counts document files' records and lists digests of every content record's id, ARC records' included."""
+
 # Files a landing zone may hold beside the WARC files: completion markers and hidden files.
 _IGNORED_PREFIXES = (".", "_")
 _RECORD_TYPES = ("response", "request", "metadata", "warcinfo", "revisit", "resource", "conversion")
