@@ -25,8 +25,13 @@ class ScanConfig:
     """How checks read a partition: the size of Great Expectations' sample and of the streamed batches."""
 
     sample_rows: int = 20_000
-    """Rows handed to Great Expectations: those with the smallest ids. Ids hash the dump and the record,
-    so this is a uniform sample that does not depend on how the partition is split into files."""
+    """Rows handed to Great Expectations at most: those with the smallest ids. Ids hash the dump and the
+    record, so this is a uniform sample that does not depend on how the partition is split into files."""
+    sample_bytes: int = 16 * 2**20
+    """Bytes of the sample at most (0: no bound), so that rows of long text do not make it large: the
+    sample takes ``sample_bytes`` over the partition's mean row size (uncompressed, from the Parquet
+    footers) rows when that is fewer than ``sample_rows``. Great Expectations works on a pandas copy of
+    the sample, several times its Arrow size, so this bounds a check's memory whatever the text lengths."""
     batch_rows: int = 1_024
     """Rows per streamed batch: with the sample, what bounds a check's memory. Rows of text run to tens of
     kilobytes each, so batches stay small (a batch of 1,024 typical web documents is a few megabytes)."""
@@ -155,14 +160,15 @@ def scan_partition(
     sample_ids: int = 10,
 ) -> PartitionScan:
     """The partition's row count, how many rows break each rule (with the first offending ids), and the
-    sample: the ``config.sample_rows`` rows with the smallest ``key``, in scan order (when the partition
-    has fewer non-null keys than that, its first rows).
+    sample: the :func:`sample_size` rows with the smallest ``key``, in scan order (when the partition has
+    fewer non-null keys than that, its first rows).
 
     Two passes: the key column alone finds the cut (the largest key of the sample), then one pass over
     every column counts the rules and copies out only the sample's rows. So the sample costs its own size
     once, never candidates that a later batch would displace, nor a sorted copy."""
     partition = {"dump": dump}
-    pick = _Pick(*_cut(dataset, partition, key, config), config.sample_rows, key)
+    k = sample_size(dataset, partition, config)
+    pick = _Pick(*_cut(dataset, partition, key, k, config.batch_rows), k, key)
     unexpected = dict.fromkeys(rules, 0)
     offenders: dict[str, list[str]] = {name: [] for name in rules}
     kept: list[pa.RecordBatch] = []
@@ -184,17 +190,31 @@ def scan_partition(
     return PartitionScan(rows, sample, tallies)
 
 
+def sample_size(dataset: pads.Dataset, partition: Mapping[str, str], config: ScanConfig) -> int:
+    """Rows of the partition's sample: ``config.sample_rows``, or fewer when rows of the partition's mean
+    size (uncompressed bytes over rows, from the files' footers alone) would pass ``config.sample_bytes``."""
+    if config.sample_bytes <= 0 or config.sample_rows <= 0:
+        return max(config.sample_rows, 0)
+    rows = size = 0
+    for fragment in fragments(dataset, partition):
+        metadata = fragment.metadata
+        rows += metadata.num_rows
+        size += sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    if not rows or not size:
+        return config.sample_rows
+    return max(1, min(config.sample_rows, config.sample_bytes * rows // size))
+
+
 def _cut(
-    dataset: pads.Dataset, partition: Mapping[str, str], key: str, config: ScanConfig
+    dataset: pads.Dataset, partition: Mapping[str, str], key: str, k: int, batch_rows: int
 ) -> tuple[pa.Scalar | None, int]:
-    """The largest key of the sample and how many of the sample's keys are below it; (None, 0) when the
-    partition has fewer non-null keys than the sample has rows. Holds at most 1.25 ``k`` keys and a batch."""
-    k = config.sample_rows
+    """The largest key of a sample of ``k`` rows and how many of the sample's keys are below it; (None, 0)
+    when the partition has fewer non-null keys than ``k``. Holds at most 1.25 ``k`` keys and a batch."""
     if k <= 0:
         return None, 0
     smallest = pa.chunked_array([], dataset.schema.field(key).type)
     cut = None
-    for batch in batches(dataset, partition, [key], batch_rows=max(config.batch_rows, 8_192)):
+    for batch in batches(dataset, partition, [key], batch_rows=max(batch_rows, 8_192)):
         keys = batch[key].drop_null()
         smallest = pa.chunked_array([*smallest.chunks, keys if cut is None else keys.filter(pc.less(keys, cut))])
         if len(smallest) >= k + max(k // 4, 1):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -472,6 +473,15 @@ class Lake:
             with suppress(Exception):  # the failure that brought us here matters more
                 self._commit_direct_writes(f"corpuslake: uncommitted files of {table} removed")
         return removed
+
+    def dumps(self, table: str, version: int | None = None) -> list[str]:
+        """The dumps with rows in ``table`` at ``version`` (latest if None), from its add actions alone: no
+        data file is opened, whatever the rows."""
+        actions = pa.table(self._open(table, version).get_add_actions(flatten=True))
+        if "partition.dump" not in actions.column_names:
+            return []
+        with_rows = actions.filter(pc.fill_null(pc.greater(actions["num_records"], 0), True))
+        return sorted(d for d in set(with_rows["partition.dump"].to_pylist()) if d is not None)
 
     def files(self, table: str, version: int) -> list[dict[str, Any]]:
         """The data files of one table version: ``path`` (relative to the table), ``size``, and the

@@ -26,7 +26,11 @@ def drift_check(stage: str) -> dg.AssetChecksDefinition:
     ) -> dg.AssetCheckResult:
         store = lake.lake()
         config = DriftConfig(abs_tolerance=drift_config.abs_tolerance, rel_tolerance=drift_config.rel_tolerance)
-        results = drift(store, stage, context.partition_key, config)
+        dump = context.partition_key
+        # the earlier dumps from the table's add actions: reading its dump column would hold a value per
+        # row of every dump in this process
+        earlier = [d for d in store.dumps(stage) if d < dump]
+        results = drift(store, stage, dump, config, earlier)
         out = [r for r in results if r.out_of_band]
         lines = [
             "| metric | this dump | earlier dumps | allowed difference | out of band |",

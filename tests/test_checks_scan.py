@@ -82,6 +82,24 @@ def test_the_sample_does_not_depend_on_how_the_partition_is_split(lake: Lake, tm
     assert everything.sample.num_rows == everything.rows == 50  # a small partition is its own sample
 
 
+def test_the_sample_is_bounded_by_bytes_as_well_as_rows(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    rows = _rows("D", 400, 7)
+    long_texts = pa.array([f"{i:04d} " + "x" * 10_000 for i in range(400)])  # ~10 kB a row
+    _write(lake, rows.set_column(3, "text", long_texts), "D")
+    dataset = lake.dataset("probe")
+    by_rows = ScanConfig(sample_rows=300, sample_bytes=0)
+    by_bytes = ScanConfig(sample_rows=300, sample_bytes=500_000)  # room for about 50 such rows
+    assert scan.sample_size(dataset, {"dump": "D"}, by_rows) == 300
+    k = scan.sample_size(dataset, {"dump": "D"}, by_bytes)
+    assert 30 <= k <= 60
+    sample = scan.scan_partition(dataset, "D", {}, config=by_bytes).sample
+    assert sample.num_rows == k and sample.nbytes <= 600_000
+    whole = lake.read("probe", dumps=["D"])
+    assert sorted(sample["id"].to_pylist()) == sorted(whole["id"].to_pylist())[:k]  # still the smallest ids
+    assert scan.sample_size(dataset, {"dump": "D"}, ScanConfig(sample_rows=300, sample_bytes=1)) == 1
+
+
 def test_a_repeated_id_at_the_cut_and_null_ids_leave_the_sample_its_size(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "lake"))
     ids = ["b", "e", "c", "c", None, "a", "c", "d", None]
