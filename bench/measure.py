@@ -8,6 +8,10 @@ walks the tree and records, per pid, the kernel's own peak resident set (``VmHWM
 two polls is not missed as long as the process is alive at the next poll) and its command line, and a
 timeline of the tree's CPU so far (live processes' ``utime+stime+cutime+cstime`` plus what was reaped
 here). The timeline lets a caller attribute CPU to intervals (stages) it learns from the command's log.
+
+After reading a process's ``VmHWM`` the poll resets it to the current resident size (``clear_refs`` 5), so
+the next poll's ``VmHWM`` is that process's peak since this poll: an interval's peak per role (driver,
+pool worker...) is exact, spikes between polls included, where the current size alone would miss them.
 """
 
 import bisect
@@ -21,8 +25,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 _TICK = os.sysconf("SC_CLK_TCK")
+_Point = TypeVar("_Point", bound=tuple[Any, ...])
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -54,7 +60,9 @@ class Measurement:
     timeline: list[tuple[float, float]] = field(default_factory=list)
     """(unix time, tree CPU seconds so far), one point per poll."""
     rss_timeline: list[tuple[float, int, str]] = field(default_factory=list)
-    """(unix time, largest current RSS in the tree, its role), one point per poll."""
+    """(unix time, largest RSS in the tree since the previous poll, its role), one point per poll."""
+    role_timeline: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+    """(unix time, the largest RSS since the previous poll of each role's processes), one point per poll."""
     interrupted: bool = False
     """The command was stopped from outside before it finished: the figures cover what it did so far."""
 
@@ -67,9 +75,18 @@ class Measurement:
         return max(0.0, _cpu_at(self.timeline, end) - _cpu_at(self.timeline, start))
 
     def rss_between(self, start: float, end: float) -> tuple[int, str]:
-        """The largest current RSS polled between two unix times, and the role of that process."""
-        inside = [(rss, role) for t, rss, role in self.rss_timeline if start <= t <= end]
+        """The largest RSS of the tree between two unix times, and the role of that process (the poll after
+        ``end`` counts: its peak covers the interval that ends it)."""
+        inside = [(rss, role) for t, rss, role in _window(self.rss_timeline, start, end)]
         return max(inside, default=(0, ""))
+
+    def roles_between(self, start: float, end: float) -> dict[str, int]:
+        """The largest RSS of each role's processes between two unix times."""
+        peaks: dict[str, int] = {}
+        for _, by_role in _window(self.role_timeline, start, end):
+            for role, rss in by_role.items():
+                peaks[role] = max(peaks.get(role, 0), rss)
+        return peaks
 
     def peak_by_role(self) -> dict[str, int]:
         """The largest peak RSS among the processes of each role."""
@@ -106,6 +123,7 @@ def run_measured(
     peaks: dict[int, ProcessPeak] = {}
     timeline: list[tuple[float, float]] = []
     rss_timeline: list[tuple[float, int, str]] = []
+    role_timeline: list[tuple[float, dict[str, int]]] = []
     try:
         proc = subprocess.Popen(list(command), env=dict(env) if env else None, cwd=cwd, stdout=sink, stderr=sink)
         returncode: int | None = None
@@ -115,10 +133,11 @@ def run_measured(
                 for pid, status in _reap():
                     if pid == proc.pid:
                         returncode, wall = os.waitstatus_to_exitcode(status), time.perf_counter() - started
-                live, largest = _poll_tree(os.getpid(), proc.pid, peaks)
+                live, by_role = _poll_tree(os.getpid(), proc.pid, peaks)
                 now = time.time()
                 timeline.append((now, live + _children_cpu() - before))
-                rss_timeline.append((now, *largest))
+                rss_timeline.append((now, *max(((rss, role) for role, rss in by_role.items()), default=(0, ""))))
+                role_timeline.append((now, by_role))
                 if returncode is not None and not _children(os.getpid()):
                     break
                 if returncode is not None and time.perf_counter() - started - wall > linger:
@@ -136,7 +155,9 @@ def run_measured(
     cpu = _children_cpu() - before
     polled = timeline[-2][1] if len(timeline) > 1 else 0.0
     timeline.append((time.time(), cpu))  # the exact total closes the timeline
-    measured = Measurement(list(command), returncode, wall, cpu, polled, list(peaks.values()), timeline, rss_timeline)
+    measured = Measurement(
+        list(command), returncode, wall, cpu, polled, list(peaks.values()), timeline, rss_timeline, role_timeline
+    )
     measured.interrupted = interrupted
     return measured
 
@@ -177,6 +198,13 @@ def _children(parent: int) -> list[int]:
         return []
 
 
+def _window(timeline: list[_Point], start: float, end: float) -> list[_Point]:
+    """The points of a timeline inside [start, end], and the first one after ``end``."""
+    inside = [point for point in timeline if start <= point[0] <= end]
+    after = next((point for point in timeline if point[0] > end), None)
+    return inside + ([after] if after is not None else [])
+
+
 def _cpu_at(timeline: list[tuple[float, float]], when: float) -> float:
     if not timeline:
         return 0.0
@@ -190,10 +218,10 @@ def _cpu_at(timeline: list[tuple[float, float]], when: float) -> float:
     return c0 + (c1 - c0) * (when - t0) / (t1 - t0) if t1 > t0 else c1
 
 
-def _poll_tree(harness: int, root: int, peaks: dict[int, ProcessPeak]) -> tuple[float, tuple[int, str]]:
+def _poll_tree(harness: int, root: int, peaks: dict[int, ProcessPeak]) -> tuple[float, dict[str, int]]:
     """Update ``peaks`` for every live process under ``harness`` (the command ``root`` and any orphan of it
-    re-parented here); return their CPU seconds so far (what they reaped included), and the largest current
-    RSS among them with its process's role."""
+    re-parented here); return their CPU seconds so far (what they reaped included), and the largest RSS
+    since the previous poll among each role's processes."""
     parents: dict[int, int] = {}
     stats: dict[int, list[str]] = {}
     for entry in os.scandir("/proc"):
@@ -213,7 +241,7 @@ def _poll_tree(harness: int, root: int, peaks: dict[int, ProcessPeak]) -> tuple[
         tree += kids
         frontier = kids
     cpu = 0.0
-    largest = (0, "")
+    by_role: dict[str, int] = {}
     for pid in tree:
         fields = stats.get(pid)
         if fields is None:
@@ -225,8 +253,19 @@ def _poll_tree(harness: int, root: int, peaks: dict[int, ProcessPeak]) -> tuple[
             command = _command(pid)
             peaks[pid] = ProcessPeak(pid, _role(pid, root, command, parents, peaks), command[:160])
         peaks[pid].peak_rss = max(peaks[pid].peak_rss, hwm)
-        largest = max(largest, (current, peaks[pid].role))
-    return cpu, largest
+        role = peaks[pid].role
+        by_role[role] = max(by_role.get(role, 0), hwm if _reset_peak(pid) else current)
+    return cpu, by_role
+
+
+def _reset_peak(pid: int) -> bool:
+    """Set a process's VmHWM back to its current RSS, so the next poll reads its peak since this one; False
+    where the kernel refuses (then this poll's VmHWM is a peak since start, and the current RSS is used)."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 def _stat_fields(pid: int) -> list[str] | None:

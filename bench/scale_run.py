@@ -180,6 +180,9 @@ def cpu_by(measured: Measurement, intervals: list[dict[str, Any]], name: str) ->
         rss, role = measured.rss_between(start, end)
         if rss > entry["peak_rss"]:
             entry["peak_rss"], entry["peak_role"] = rss, role
+        roles = entry.setdefault("peak_by_role", {})
+        for each, peak in measured.roles_between(start, end).items():
+            roles[each] = max(roles.get(each, 0), peak)
     return totals
 
 
@@ -460,6 +463,8 @@ def print_size(label: str, size: dict[str, Any]) -> None:
             print(f"  CPU by {'stage (stages run)' if part == 'stages' else 'Dagster step (whole run)'}:")
             for name, v in sorted(rows.items(), key=lambda kv: -kv[1]["cpu_seconds"]):
                 rss = f"{_mib(v.get('peak_rss', 0))} {v.get('peak_role', '')}"
+                if "driver" in v.get("peak_by_role", {}) and v.get("peak_role") != "driver":
+                    rss += f" (driver {_mib(v['peak_by_role']['driver'])})"
                 print(f"    {v['cpu_seconds']:9.1f} s CPU {v['wall_seconds']:9.1f} s wall  {name:<55} max RSS {rss}")
     peer_steps = size.get("peer", {}).get("steps", {})
     if peer_steps:
