@@ -4,12 +4,14 @@ dump, revisit, resource and conversion records, WARC 1.0 and 1.1, truncated file
 Touches: WARC, WET and ARC files made under tmp_path, a lake under tmp_path (local process, one worker).
 """
 
+import hashlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
+from corpuslake.arc import arc_record_id
 from corpuslake.lineage import Lineage
 from corpuslake.pipeline import extract_documents, ingest_crawl_files
 from corpuslake.record_duplicates import record_digest, write_losers
@@ -17,7 +19,17 @@ from corpuslake.schemas import DOCUMENTS, document_id
 from corpuslake.stages.documents import DocumentsConfig
 from corpuslake.store import Lake
 from quality_checks.documents import content_records, documents_balance, ids_unique
-from tests.warcs import Page, english_pages, html_page, ingest_dump, record_bytes, wet_record, write_arc, write_warc
+from tests.warcs import (
+    ARC_DATE,
+    Page,
+    english_pages,
+    html_page,
+    ingest_dump,
+    record_bytes,
+    wet_record,
+    write_arc,
+    write_warc,
+)
 
 DUMP = "CC-TEST"
 _TEXT = (
@@ -161,18 +173,50 @@ def test_wet_records_are_documents_without_extraction_and_keep_provenance(tmp_pa
     _assert_checks_pass(lake)
 
 
-def test_arc_files_give_documents_with_stable_positional_ids(tmp_path: Path) -> None:
+def _arc_id(page: Page) -> str:
+    """The id an ARC record of ``page`` gets: from its URL, archive date and the digest of its body."""
+    return arc_record_id(page.url, page.headers.get("Archive-Date", ARC_DATE), hashlib.sha256(page.body).digest())
+
+
+def test_arc_records_get_stable_ids_from_their_header_and_payload(tmp_path: Path) -> None:
     folder = tmp_path / "landing" / DUMP
     pages = [*english_pages(2), Page("https://docs.example.org/gone", b"<html>gone</html>", status="404 Not Found")]
     offsets = write_arc(folder / "IA-0001.arc.gz", pages)
     lake, docs, rejections = _ingest(tmp_path / "landing", tmp_path / "lake")
     assert sorted(d["warc_offset"] for d in docs) == offsets[1:3]
-    assert {d["id"] for d in docs} == {document_id(DUMP, None, "IA-0001.arc.gz", o) for o in offsets[1:3]}
-    assert all(d["warc_record_id"] is None and d["warc_date"].year == 2001 for d in docs)
+    assert {d["warc_record_id"] for d in docs} == {_arc_id(p) for p in pages[:2]}
+    assert {d["id"] for d in docs} == {document_id(DUMP, _arc_id(p), "", 0) for p in pages[:2]}
+    assert all(d["warc_date"].year == 2001 for d in docs)
     assert _reasons(rejections) == {"http/http_status": 1}
     (files,) = lake.read("crawl_files").to_pylist()
     assert (files["format"], files["response_records"], files["warcinfo_records"]) == ("arc.gz", 3, 1)
+    # The digests crawl_files lists (for the rule across files) are those of the same ids.
+    digests = {files["record_id_digests"][i : i + 16] for i in range(0, len(files["record_id_digests"]), 16)}
+    assert {record_digest(_arc_id(p)) for p in pages} <= digests
     _assert_checks_pass(lake)
+
+
+def test_an_arc_file_beside_its_gzip_copy_gives_each_document_once(tmp_path: Path) -> None:
+    folder = tmp_path / "landing" / DUMP
+    pages = english_pages(3)
+    # The same URL captured again: a later date, or other bytes, is another record, not a copy.
+    later = Page(pages[0].url, pages[0].body, headers={"Archive-Date": "20020101000000"})
+    changed = Page(pages[1].url, html_page("Page 1, edited", [_TEXT] * 3))
+    write_arc(folder / "IA-0001.arc", pages, gzip=False)
+    write_arc(folder / "IA-0001.arc.gz", pages)  # the same records, compressed: a copy
+    write_arc(folder / "IA-0002.arc.gz", [later, changed, pages[2]])
+    lake, docs, rejections = _ingest(tmp_path / "landing", tmp_path / "lake")
+
+    kept = sorted((d["source_file"], d["warc_record_id"]) for d in docs)
+    assert kept == sorted(
+        [*(("IA-0001.arc", _arc_id(p)) for p in pages), *(("IA-0002.arc.gz", _arc_id(p)) for p in (later, changed))]
+    )
+    assert _reasons(rejections) == {"warc/duplicate_record": 4}
+    assert Counter(r["source_file"] for r in rejections) == {"IA-0001.arc.gz": 3, "IA-0002.arc.gz": 1}
+    _assert_checks_pass(lake)
+    # A re-run over the same files gives the same ids.
+    _, again, _ = _ingest(tmp_path / "landing", tmp_path / "lake-again")
+    assert sorted(d["id"] for d in again) == sorted(d["id"] for d in docs)
 
 
 def test_a_documents_commit_of_stage_version_1_is_held_to_responses_only(tmp_path: Path) -> None:

@@ -166,7 +166,7 @@ def test_arc_files_are_read_as_response_records(tmp_path: Path, name: str, compr
     ]
     assert [r.payload for r in records] == [p.body for p in pages]
     assert [r.offset for r in got] == offsets
-    assert all(r.record_id is None for r in (header, *records))  # ARC has no record ids: documents get positional ids
+    assert all((r.record_id or "").startswith("<urn:corpuslake:arc:") for r in (header, *records))  # derived ids
     assert records[0].date is not None and records[0].date.year == 2001
 
 

@@ -108,9 +108,14 @@ def wet_record(page: Page, text: str, language: str = "eng") -> Page:
     )
 
 
+ARC_DATE = "20010203040506"
+"""The archive date of an ARC record whose page gives no ``Archive-Date`` header."""
+
+
 def write_arc(path: Path, pages: list[Page], gzip: bool = True) -> list[int]:
     """Write ``pages`` as an ARC 1.0 file (one gzip member per record when ``gzip``); return the offset of
-    each record, the ``filedesc://`` header record first."""
+    each record, the ``filedesc://`` header record first. A page's ``Archive-Date`` header (``YYYYmmddHHMMSS``)
+    is its record's date."""
     spec = b"1 0 corpuslake tests\nURL IP-address Archive-date Content-type Archive-length\n"
     records = [b"filedesc://%s 0.0.0.0 20010101000000 text/plain %d\n%s\n" % (path.name.encode(), len(spec), spec)]
     for page in pages:
@@ -119,7 +124,8 @@ def write_arc(path: Path, pages: list[Page], gzip: bool = True) -> list[int]:
         )
         block = headers.encode() + b"\r\n" + page.body
         mime = (page.content_type or "unknown").split(";")[0]
-        line = f"{page.url} 192.0.2.1 20010203040506 {mime} {len(block)}\n".encode()
+        date = page.headers.get("Archive-Date", ARC_DATE)
+        line = f"{page.url} 192.0.2.1 {date} {mime} {len(block)}\n".encode()
         records.append(line + block + b"\n")
     return write_records(path, [gzip_module.compress(r) if gzip else r for r in records])
 
