@@ -60,9 +60,25 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def main_thread_cpu() -> float:
-    """CPU seconds of this process's main thread (the kernel's scheduler statistics, in nanoseconds)."""
-    return int(Path(f"/proc/self/task/{os.getpid()}/schedstat").read_text().split()[0]) / 1e9
+def thread_cpu() -> dict[tuple[str, int], float]:
+    """CPU seconds of each thread of this process, by name and id (the kernel's scheduler statistics)."""
+    out = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            out[(name, int(task.name))] = int((task / "schedstat").read_text().split()[0]) / 1e9
+        except OSError:  # a thread that ended meanwhile
+            continue
+    return out
+
+
+def by_thread(before: dict[tuple[str, int], float]) -> dict[str, float]:
+    """CPU seconds per thread name since ``before``; the main thread is named ``main``."""
+    out: dict[str, float] = {}
+    for (name, tid), seconds in thread_cpu().items():
+        key = "main" if tid == os.getpid() else name
+        out[key] = out.get(key, 0.0) + seconds - before.get((name, tid), 0.0)
+    return out
 
 
 def tree_cpu() -> float:
@@ -128,7 +144,7 @@ def stages(lake: Lake, landing: Path, dumps: list[str], workers: Workers, label:
     figures: dict[str, float] = {}
     docs = 0
     for step in ("documents", "filtered"):
-        own, main_thread, others, started = own_cpu(), main_thread_cpu(), tree_cpu(), time.perf_counter()
+        own, threads, others, started = own_cpu(), thread_cpu(), tree_cpu(), time.perf_counter()
         for dump in dumps:
             if step == "documents":
                 ingest_crawl_files(lake, landing, dump, "bench", workers, progress=lambda _: None)
@@ -136,16 +152,29 @@ def stages(lake: Lake, landing: Path, dumps: list[str], workers: Workers, label:
             else:
                 filter_documents(lake, dump, "bench", FilterConfig(), workers, lambda _: None)
         figures[f"{step}.driver_cpu"] = own_cpu() - own
-        figures[f"{step}.main_thread_cpu"] = main_thread_cpu() - main_thread
+        for name, seconds in by_thread(threads).items():
+            figures[f"{step}.thread.{name}"] = seconds
         figures[f"{step}.workers_cpu"] = tree_cpu() - others
         figures[f"{step}.seconds"] = time.perf_counter() - started
     figures["documents"] = docs
     for step in ("documents", "filtered"):
-        driver, main_thread = figures[f"{step}.driver_cpu"], figures[f"{step}.main_thread_cpu"]
+        driver, main_thread, wall = (
+            figures[f"{step}.driver_cpu"],
+            figures[f"{step}.thread.main"],
+            figures[f"{step}.seconds"],
+        )
         print(
             f"  {label:>10} {step:>9}: driver {driver:7.2f} CPU s ({1e6 * driver / docs:7.1f} µs per document: "
             f"main thread {1e6 * main_thread / docs:5.1f}, other threads {1e6 * (driver - main_thread) / docs:5.1f}), "
-            f"workers {figures[f'{step}.workers_cpu']:7.2f} CPU s, {figures[f'{step}.seconds']:6.1f} s wall"
+            f"workers {figures[f'{step}.workers_cpu']:7.2f} CPU s, {wall:6.1f} s wall"
+        )
+        prefix = f"{step}.thread."
+        busiest = sorted(
+            ((k[len(prefix) :], v) for k, v in figures.items() if k.startswith(prefix)), key=lambda kv: -kv[1]
+        )
+        print(
+            "    other threads, ms per wall second: "
+            + ", ".join(f"{n} {1e3 * v / wall:.2f}" for n, v in busiest[:7] if n != "main")
         )
     return figures
 
