@@ -19,11 +19,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpuslake.dedup.normalize import normalize_text
-from corpuslake.ordered import REDACT_COLUMN, range_batches
+from corpuslake.ordered import REDACT_COLUMN, Computed, cached_or_computed, range_batches
 from corpuslake.parallel import Workers, run_jobs
 from corpuslake.policies import pii
 from corpuslake.spill import literal_path
 from corpuslake.stages.deduplicated import exact_key
+from corpuslake.text_cache import TextCache, record
 from corpuslake.widesort import STAGED_GROUP_BYTES
 
 _KEYS = pa.schema([("id", pa.string()), ("dump_rank", pa.int32()), ("url", pa.string()), ("text_key", pa.int64())])
@@ -38,6 +39,8 @@ class KeyJob:
     stop: int
     output: str
     redact: bool
+    cache: TextCache | None = None
+    """Keys already known (the staged rows' cached column) and where the new ones are kept."""
 
 
 @dataclass(frozen=True)
@@ -59,19 +62,28 @@ def key_rows(job: KeyJob) -> str:
     if job.redact:
         flags = rows[REDACT_COLUMN].to_pylist()
         texts = [pii.redact(t) if f else t for t, f in zip(texts, flags, strict=True)]
-    keys = np.fromiter((exact_key(normalize_text(t or "")) for t in texts), np.int64, len(texts))
+    computed = Computed()
+    found = cached_or_computed(rows, texts, job.cache, _keys, computed)
+    keys = np.array(found, np.int64)
     table = pa.table(
         [rows["id"], rows["dump_rank"].cast(pa.int32()), rows["url"], pa.array(keys, pa.int64())], schema=_KEYS
     )
     pq.write_table(table, job.output)
+    if job.cache is not None:
+        record(job.cache, Path(job.output).stem, computed.keys, computed.values)
     return job.output
 
 
-def _jobs(selection: Path, rows: int, folder: Path, batch_rows: int, redact: bool) -> Iterator[KeyJob]:
+def _keys(texts: list[str]) -> list[int]:
+    return [exact_key(normalize_text(t or "")) for t in texts]
+
+
+def _jobs(
+    selection: Path, rows: int, folder: Path, batch_rows: int, redact: bool, cache: TextCache | None
+) -> Iterator[KeyJob]:
     for index, start in enumerate(range(0, rows, batch_rows)):
-        yield KeyJob(
-            str(selection), start, min(start + batch_rows, rows), str(folder / f"keys-{index:06d}.parquet"), redact
-        )
+        output = str(folder / f"keys-{index:06d}.parquet")
+        yield KeyJob(str(selection), start, min(start + batch_rows, rows), output, redact, cache)
 
 
 def drop_duplicates(
@@ -83,11 +95,12 @@ def drop_duplicates(
     workers: Workers,
     redact: bool,
     batch_rows: int = 4096,
+    cache: TextCache | None = None,
 ) -> Dropped:
     """Key the staged ``selection`` (with ``id``, ``dump_rank``, ``url``, ``text``) and leave the ids of
     the documents to drop in DuckDB table ``dropped``; return how many, by reason."""
     folder.mkdir(parents=True, exist_ok=True)
-    outputs = list(run_jobs(key_rows, _jobs(selection, rows, folder, batch_rows, redact), workers))
+    outputs = list(run_jobs(key_rows, _jobs(selection, rows, folder, batch_rows, redact, cache), workers))
     if not outputs:
         con.execute("CREATE OR REPLACE TEMP TABLE dropped (id VARCHAR, reason VARCHAR)")
         return Dropped(0, 0)

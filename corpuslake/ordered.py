@@ -9,7 +9,7 @@ values: no rows travel between processes, and the process that commits sees file
 """
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,6 +22,7 @@ from corpuslake.catalog import stream_digests
 from corpuslake.content import content_sha256
 from corpuslake.policies import pii
 from corpuslake.store import Lake, WrittenFile
+from corpuslake.text_cache import TextCache, record, text_key
 from corpuslake.tokens import Tokenizer
 
 REDACT_COLUMN = "_redact"
@@ -42,6 +43,9 @@ class OrderedRows:
     """Whether the staged file has the :data:`REDACT_COLUMN` flag."""
     by_dump: bool = False
     """Whether the publication's report gets documents and tokens per dump."""
+    token_cache: TextCache | None = None
+    """Where the workers keep the counts they make (:mod:`corpuslake.text_cache`); staged rows whose
+    cached column holds a count are not counted again."""
 
     def to_table(self) -> pa.Table:
         """The staged rows in the published schema, for small publications whose rows need no tokens
@@ -102,6 +106,7 @@ def finish_file(job: FileJob) -> FinishedFile:
     tokens: Counter[str] = Counter()
     redacted = total = 0
     pending: list[pa.Table] = []
+    counted = Computed()
 
     def write_group() -> None:
         group = pa.concat_tables(pending)
@@ -113,7 +118,7 @@ def finish_file(job: FileJob) -> FinishedFile:
         for batch in range_batches(job.source.path, job.start, job.stop, job.slice_rows):
             rows, flagged = _redacted(pa.Table.from_batches([batch]), job.source.redact)
             if job.source.tokenizer is not None and "tokens" not in rows.column_names:
-                rows = rows.append_column("tokens", _tokenizer(job.source.tokenizer).count(rows["text"]))
+                rows = rows.append_column("tokens", _tokens(rows, job.source, counted))
             rows = rows.select(schema.names).cast(schema)
             pending.append(rows)
             redacted += flagged
@@ -133,7 +138,48 @@ def finish_file(job: FileJob) -> FinishedFile:
         back = [content_sha256(stored.read_row_group(i)) for i in range(stored.metadata.num_row_groups)]
     if back != meant:
         raise OSError(f"{job.table}/{written.path} read back differs from the rows written")
+    if job.source.token_cache is not None:
+        record(job.source.token_cache, job.name.removesuffix(".parquet"), counted.keys, counted.values)
     return FinishedFile(written, sha256, blake, total, dict(documents), dict(tokens), redacted)
+
+
+@dataclass(frozen=True)
+class Computed:
+    """Values a worker computed, by text key: what it adds to a text cache."""
+
+    keys: list[bytes] = field(default_factory=list)
+    values: list[int] = field(default_factory=list)
+
+
+def cached_or_computed(
+    rows: pa.Table, texts: list[str], cache: TextCache | None, compute: Callable[[list[str]], list[int]], into: Computed
+) -> list[int]:
+    """Each row's value: the cached one when the staged ``rows`` carry it, else ``compute`` of its text
+    (one of ``texts``, redaction applied), kept in ``into`` unless the text was redacted (the cache is
+    looked up by the staged text, which a redacted text is not)."""
+    if cache is None or cache.column not in rows.column_names:
+        return compute(texts)
+    known: list[int | None] = rows[cache.column].to_pylist()
+    todo = [i for i, k in enumerate(known) if k is None]
+    fresh = compute([texts[i] for i in todo]) if todo else []
+    flags = rows[REDACT_COLUMN].to_pylist() if REDACT_COLUMN in rows.column_names else [False] * len(known)
+    for i, value in zip(todo, fresh, strict=True):
+        known[i] = value
+        if not flags[i]:
+            into.keys.append(text_key(texts[i]))
+            into.values.append(value)
+    return [int(k) for k in known if k is not None]
+
+
+def _tokens(rows: pa.Table, source: OrderedRows, counted: Computed) -> pa.Array:
+    """Each row's token count, cached or counted with the source's model."""
+    assert source.tokenizer is not None
+    tokenizer = _tokenizer(source.tokenizer)
+
+    def count(texts: list[str]) -> list[int]:
+        return [int(n) for n in tokenizer.count(texts).to_pylist()]
+
+    return pa.array(cached_or_computed(rows, rows["text"].to_pylist(), source.token_cache, count, counted), pa.int32())
 
 
 def _redacted(rows: pa.Table, redact: bool) -> tuple[pa.Table, int]:

@@ -5,7 +5,8 @@ the exact version read), filtered by language and score, cut at the top percent 
 score column (:func:`corpuslake.quality.select.top_percent_cut`), joined with the content signals when
 policies apply, cleared of cross-dump duplicates (:mod:`corpuslake.crossdump`), and sorted by id into
 one staged Parquet file (:mod:`corpuslake.widesort`). DuckDB spills to the staging folder past its memory
-limit; this process never holds the rows. Tokens are counted later, by the workers that write the published files.
+limit; this process never holds the rows. Tokens are counted later, by the workers that write the published files,
+except those the token cache already knows (:mod:`corpuslake.token_cache`): the selection joins them in.
 """
 
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ from corpuslake.quality.select import top_percent_cut
 from corpuslake.snapshots import DefinitionError, SnapshotDefinition
 from corpuslake.spill import DEFAULT_SPILL, SpillConfig, connect, count_rows, dump_relation, union_all
 from corpuslake.store import Lake
+from corpuslake.text_cache import exact_keys, token_counts, with_cached
 from corpuslake.tokens import Tokenizer
 from corpuslake.widesort import order_relation
 
@@ -90,13 +92,17 @@ def select_snapshot(
             relation, signals_version = _apply_policies(con, lake, definition, relation, dumps)
             upstream.append(TableVersion("content_signals", signals_version))
             steps["after_policies"] = count_rows(relation)
+        counts = token_counts(lake, tokenizer.info.sha256)
+        cross_dump = definition.cross_dump_duplicates == "drop" and len(dumps) > 1 and "url" in needed
+        caches = [counts, exact_keys(lake)] if cross_dump else [counts]
+        relation = with_cached(con, relation, caches, REDACT_COLUMN if definition.redact_pii else None)
         staged = staging / "selected.parquet"
-        hidden = ["dump_rank"] + ([REDACT_COLUMN] if definition.redact_pii else [])
+        hidden = ["dump_rank", *[c.column for c in caches]] + ([REDACT_COLUMN] if definition.redact_pii else [])
         kept = list(dict.fromkeys([*wanted, "url", *hidden])) if "url" in needed else [*wanted, *hidden]
         rows = order_relation(con, relation.project(*[C(c) for c in kept]), "id", staged, row_group_rows=row_group_rows)
-        if definition.cross_dump_duplicates == "drop" and len(dumps) > 1 and "url" in needed:
+        if cross_dump:
             dropped = drop_duplicates(
-                con, staged, rows, staging / "keys", workers=workers, redact=definition.redact_pii
+                con, staged, rows, staging / "keys", workers=workers, redact=definition.redact_pii, cache=caches[1]
             )
             report["cross_dump"] = {"duplicates": "drop", "same_text": dropped.same_text, "same_url": dropped.same_url}
             if dropped.total:
@@ -111,7 +117,9 @@ def select_snapshot(
     finally:
         con.close()
     published = pa.schema([schema.field(c) for c in wanted]).append(pa.field("tokens", pa.int32()))
-    ordered = OrderedRows(str(staged), rows, published, tokenizer.path, definition.redact_pii, by_dump=True)
+    ordered = OrderedRows(
+        str(staged), rows, published, tokenizer.path, definition.redact_pii, by_dump=True, token_cache=counts
+    )
     read = {t.table: dumps for t in upstream}
     return Selection(ordered, tuple(upstream), {**report, "steps": steps}, read)
 
