@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
 from corpuslake.parallel import Workers
-from corpuslake.policies import badwords, pii
-from corpuslake.policies.contamination import EVAL_SETS, EvalIndex, words
+from corpuslake.policies import badwords, pii, textscan
+from corpuslake.policies.contamination import EVAL_SETS, EvalIndex
 from corpuslake.runner import JOB_ROWS, Sink, StageReport, partition_output, run_stage
 from corpuslake.store import Lake
 
@@ -72,50 +73,80 @@ def _index(config: PolicyConfig) -> EvalIndex:
 
 
 def signal_batch(docs: pa.Table, config: PolicyConfig, sink: Sink) -> None:
-    """The content signals of one batch of filtered documents, one row each, with counts and example ids."""
-    index = _index(config)
-    columns = {name: docs.column(name).to_pylist() for name in INPUT_COLUMNS}
-    rows: list[dict[str, Any]] = []
-    note = sink.example
+    """The content signals of one batch of filtered documents, one row each, with counts and example ids.
 
-    for doc_id, dump, text, language, blocked in zip(*columns.values(), strict=True):
-        found = pii.find(text)
-        lowered = text.lower()
-        tokens = words(lowered)  # one split for the bad words and the n-grams
-        bad = badwords.count_words(lowered, tokens, language, config.badword_lists)
-        shared = index.overlaps_words(tokens)
-        overlaps = {b: n for b, n in shared.items() if n >= config.min_shared_ngrams}
-        rows.append(
-            {
-                "id": doc_id,
-                "dump": dump,
-                "pii_emails": found.emails,
-                "pii_ips": found.ips,
-                "pii_phones": found.phones,
-                "pii_cards": found.cards,
-                "badword_list": bad.language,
-                "badword_matches": bad.matches,
-                "badword_rate": bad.rate,
-                "adult_url": blocked is not None,
-                "contaminated": sorted(overlaps),
-                "contamination_ngrams": sum(overlaps.values()),
-                "contamination": json.dumps(overlaps, sort_keys=True),
-            }
-        )
-        for kind in ("emails", "ips", "phones", "cards"):
-            if getattr(found, kind):
-                note(f"pii.{kind}", doc_id)
-        if found.any:
-            note("pii.any", doc_id)
-        for level in config.toxicity_levels:
-            if bad.rate >= level and bad.matches:
-                note(f"badword_rate>={level}", doc_id)
-        if blocked is not None:
-            note("adult_url", doc_id)
-        for benchmark in overlaps:
-            note(f"contaminated.{benchmark}", doc_id)
+    The batch's texts are scanned once (:mod:`corpuslake.policies.textscan`): one split into words serves
+    the bad words and the n-grams, one pass finds the texts where PII patterns may match."""
+    index = _index(config)
+    ids, dumps, texts, languages, blocked = (docs.column(name).to_pylist() for name in INPUT_COLUMNS)
+    lowered = [text.lower() for text in texts]
+    scanned = textscan.scan(lowered)
+    found = [
+        pii.find(text, (ip, phone, card)) for text, (ip, phone, card) in zip(texts, pii_flags(scanned), strict=True)
+    ]
+    bad = badwords.count_batch(scanned, lowered, languages, config.badword_lists)
+    shared = index.counts(scanned)
+    shared[shared < config.min_shared_ngrams] = 0
+    overlaps = [{index.benchmarks[b]: int(row[b]) for b in np.flatnonzero(row).tolist()} for row in shared]
+    columns = {
+        "id": ids,
+        "dump": dumps,
+        "pii_emails": [f.emails for f in found],
+        "pii_ips": [f.ips for f in found],
+        "pii_phones": [f.phones for f in found],
+        "pii_cards": [f.cards for f in found],
+        "badword_list": [b.language for b in bad],
+        "badword_matches": [b.matches for b in bad],
+        "badword_rate": [b.rate for b in bad],
+        "adult_url": [b is not None for b in blocked],
+        "contaminated": [sorted(o) for o in overlaps],
+        "contamination_ngrams": shared.sum(axis=1),
+        "contamination": [json.dumps(o, sort_keys=True) if o else "{}" for o in overlaps],
+    }
+    _note(sink, config, ids, found, bad, blocked, overlaps)
     sink.count("documents", docs.num_rows)
-    sink.write("signals", pa.Table.from_pylist(rows, schema=CONTENT_SIGNALS))
+    sink.write("signals", pa.table(columns, schema=CONTENT_SIGNALS))
+
+
+def warm_up(index: EvalIndex) -> None:
+    """Run every compiled loop once on a tiny batch: the first process to run them compiles and writes
+    numba's cache, so the workers started next load it instead of each compiling the same loops."""
+    lowered = ["warm up 8.8.8.8 555 0100 4111 1111 1111 1111"]
+    scanned = textscan.scan(lowered)
+    textscan.pii_candidates(scanned)
+    index.counts(scanned)
+    badwords.count_batch(scanned, lowered, ["en"])
+
+
+def pii_flags(scanned: textscan.Scan) -> list[tuple[bool, bool, bool]]:
+    return [(bool(ip), bool(phone), bool(card)) for ip, phone, card in textscan.pii_candidates(scanned).tolist()]
+
+
+def _note(
+    sink: Sink,
+    config: PolicyConfig,
+    ids: list[str],
+    found: list[pii.PiiCounts],
+    bad: list[badwords.BadWords],
+    blocked: list[str | None],
+    overlaps: list[dict[str, int]],
+) -> None:
+    """Count each signal and keep its first example ids, document by document in batch order."""
+    note = sink.example
+    for doc_id, pii_found, bad_words, url_blocked, shared in zip(ids, found, bad, blocked, overlaps, strict=True):
+        if pii_found.any:
+            for kind in ("emails", "ips", "phones", "cards"):
+                if getattr(pii_found, kind):
+                    note(f"pii.{kind}", doc_id)
+            note("pii.any", doc_id)
+        if bad_words.matches:
+            for level in config.toxicity_levels:
+                if bad_words.rate >= level:
+                    note(f"badword_rate>={level}", doc_id)
+        if url_blocked is not None:
+            note("adult_url", doc_id)
+        for benchmark in shared:
+            note(f"contaminated.{benchmark}", doc_id)
 
 
 def signal_dump(
@@ -131,6 +162,7 @@ def signal_dump(
     check_name(dump, "dump")
     version = lake.partition_version("filtered", dump)
     index = EvalIndex.load(Path(config.eval_sets), config.ngram)  # fail early, in the caller, on a bad folder
+    warm_up(index)
     inputs = {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(Path(config.eval_sets).iterdir())
