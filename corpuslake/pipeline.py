@@ -50,7 +50,7 @@ def ingest_crawl_files(
     note = _progress_printer("crawl_files", dump, len(jobs), progress)
     rows = sorted(run_jobs(crawl_stage.scan_file, jobs, workers, note), key=lambda r: r["source_file"])
     table = pa.Table.from_pylist(rows, schema=CRAWL_FILES)
-    lineage = Lineage("crawl_files", dump, run_id, _code_version("1"), {"landing": str(landing)})
+    lineage = Lineage("crawl_files", dump, run_id, _code_version(crawl_stage.STAGE_VERSION), {"landing": str(landing)})
     version = lake.write_partition("crawl_files", table, lineage, {"dump": dump})
     counters: Counter[str] = Counter()
     for row in rows:
