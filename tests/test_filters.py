@@ -543,7 +543,7 @@ def test_batched_ngrams_match_the_rules_as_written() -> None:
             [rng.choice(vocab) for _ in range(rng.choice([0, 1, 3, rng.randint(0, 40)]))]
             for _ in range(rng.randint(1, 6))
         ]
-        grams = gopher_repetition.BatchNGrams(docs)
+        grams = gopher_repetition.BatchNGrams.of_words(docs)
         for n in gopher_repetition.TOP_NGRAMS:
             assert grams.top_chars(n).tolist() == [_reference_top_chars(d, n) for d in docs]
         repeated = grams.repeated_chars(gopher_repetition.DUP_NGRAMS)

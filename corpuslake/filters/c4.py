@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from corpuslake.filters.base import Failure, SignalColumn, Signals, TextView, ratio
-from corpuslake.filters.text import count_sentences, split_words
+from corpuslake.filters.text import count_sentences, token_ids
 
 NAME = "c4"
 
@@ -73,7 +73,7 @@ def edit(view: TextView, config: C4Config) -> tuple[TextView, Signals]:
     lines = view.lines
     for raw, split in zip(lines, view.split_lines, strict=True):
         line = raw.strip()
-        tokens, chunks = len(split.tokens), split.chunks
+        tokens, chunks = len(split.ids), split.chunks
         too_long = c.max_word_length is not None and len(line) > c.max_word_length
         if too_long and any(len(w) > c.max_word_length for w in line.split()):  # type: ignore[operator]
             continue
@@ -81,7 +81,7 @@ def edit(view: TextView, config: C4Config) -> tuple[TextView, Signals]:
             cited = line
             line = _CITATION.sub("", line)
             if line != cited:
-                tokens, chunks = len(split_words(line)), len(line.split())
+                tokens, chunks = len(token_ids(line)), len(line.split())
         if c.filter_no_terminal_punct and (not line.endswith(_END_PUNCTUATION) or line.endswith("...")):
             continue
         if c.min_words_per_line is not None and split.chunks < c.min_words_per_line:  # words before citations

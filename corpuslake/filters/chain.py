@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from corpuslake.filters import c4, fineweb, gopher_quality, gopher_repetition, language, refinedweb, url
-from corpuslake.filters.base import Failure, Signals, TextView
+from corpuslake.filters.base import BatchTokens, Failure, Signals, TextView
 from corpuslake.filters.c4 import C4Config
 from corpuslake.filters.fineweb import FineWebConfig
 from corpuslake.filters.gopher_quality import GopherQualityConfig
 from corpuslake.filters.gopher_repetition import GopherRepetitionConfig
 from corpuslake.filters.language import LanguageConfig
 from corpuslake.filters.refinedweb import RefinedWebConfig
+from corpuslake.filters.text import trim_caches
 from corpuslake.filters.url import UrlConfig
 
 ORDER = (url.NAME, language.NAME, gopher_repetition.NAME, gopher_quality.NAME, c4.NAME, refinedweb.NAME, fineweb.NAME)
@@ -86,16 +87,21 @@ class FilterChain:
     def judge_batch(self, docs: Sequence[Document]) -> list[Verdict]:
         """The verdicts on many documents (the repetition unit's n-gram work runs once per batch)."""
         cfg = self.config
+        trim_caches()  # between batches: token ids stay valid for the whole batch
         views = [TextView(doc.text) for doc in docs]
-        repetition = gopher_repetition.score_batch(views, cfg.gopher_repetition)
-        return [self._judge(doc, view, rep) for doc, view, rep in zip(docs, views, repetition, strict=True)]
+        tokens = BatchTokens(views)
+        repetition = gopher_repetition.score_batch(views, cfg.gopher_repetition, tokens)
+        quality = gopher_quality.score_batch(views, cfg.gopher_quality, tokens)
+        return [
+            self._judge(doc, view, rep | qual)
+            for doc, view, rep, qual in zip(docs, views, repetition, quality, strict=True)
+        ]
 
-    def _judge(self, doc: Document, original: TextView, repetition: Signals) -> Verdict:
+    def _judge(self, doc: Document, original: TextView, batch_signals: Signals) -> Verdict:
         cfg = self.config
         signals: Signals = {"language": doc.language, "language_score": doc.language_score}
         signals |= self.urls.score(doc.url)
-        signals |= repetition
-        signals |= gopher_quality.score(original, cfg.gopher_quality)
+        signals |= batch_signals
         edited, c4_signals = c4.edit(original, cfg.c4)
         signals |= c4_signals
         after = edited if cfg.c4.enabled else original

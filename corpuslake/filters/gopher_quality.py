@@ -8,18 +8,15 @@ one character outside the punctuation set. As in datatrove:
 - the stop-word rule counts *distinct* stop words and is case-sensitive ("The" is not "the").
 """
 
-import re
 from dataclasses import dataclass
-from itertools import filterfalse
 
+import numpy as np
 import pyarrow as pa
 
-from corpuslake.filters.base import Failure, SignalColumn, Signals, TextView, ratio
-from corpuslake.filters.text import punctuation
+from corpuslake.filters.base import BatchTokens, Failure, SignalColumn, Signals, TextView, ratio
+from corpuslake.filters.text import known_id
 
 NAME = "gopher_quality"
-
-_HAS_ALPHA = re.compile(r"[^\W\d_]")
 
 
 @dataclass(frozen=True)
@@ -64,24 +61,52 @@ SIGNALS = [
 
 
 def score(view: TextView, config: GopherQualityConfig) -> Signals:
-    text, words = view.text, view.words
-    marks = punctuation()
-    non_symbol = list(filterfalse(marks.issuperset, words))
-    not_letters = list(filterfalse(str.isalpha, words))  # most tokens are letters only: test the rest
-    with_alpha = len(words) - len(not_letters) + sum(1 for w in not_letters if _HAS_ALPHA.search(w))
-    lines = view.lines
-    n_tokens = len(words)
-    return {
-        "gopher_words": len(non_symbol),
-        "gopher_tokens": n_tokens,
-        "gopher_mean_word_length": ratio(sum(map(len, non_symbol)), len(non_symbol)),
-        "gopher_hash_ratio": ratio(text.count("#"), n_tokens),
-        "gopher_ellipsis_ratio": ratio(text.count("...") + text.count("…"), n_tokens),
-        "gopher_bullet_lines_ratio": ratio(sum(1 for s in lines if s.lstrip().startswith(("•", "-"))), len(lines)),
-        "gopher_ellipsis_lines_ratio": ratio(sum(1 for s in lines if s.rstrip().endswith(("...", "…"))), len(lines)),
-        "gopher_alpha_words_ratio": ratio(with_alpha, n_tokens),
-        "gopher_stop_words": len(set(config.stop_words).intersection(words)),
-    }
+    return score_batch([view], config)[0]
+
+
+def score_batch(views: list[TextView], config: GopherQualityConfig, tokens: BatchTokens | None = None) -> list[Signals]:
+    """The signals of many documents; the word counts run over the whole batch's token ids (numpy)."""
+    tokens = BatchTokens(views) if tokens is None else tokens
+    table, ids = tokens.table, tokens.ids
+    non_symbol = ~table.symbol[ids]
+    words = tokens.per_doc(non_symbol)
+    word_chars = tokens.per_doc(np.where(non_symbol, table.lengths[ids], 0))
+    with_alpha = tokens.per_doc(table.alpha[ids])
+    stop_words = _stop_words(tokens, config.stop_words)
+    out: list[Signals] = []
+    for doc, view in enumerate(views):
+        text, lines, n_tokens = view.text, view.lines, int(tokens.sizes[doc])
+        out.append(
+            {
+                "gopher_words": int(words[doc]),
+                "gopher_tokens": n_tokens,
+                "gopher_mean_word_length": ratio(int(word_chars[doc]), int(words[doc])),
+                "gopher_hash_ratio": ratio(text.count("#"), n_tokens),
+                "gopher_ellipsis_ratio": ratio(text.count("...") + text.count("…"), n_tokens),
+                "gopher_bullet_lines_ratio": ratio(
+                    sum(1 for s in lines if s.lstrip().startswith(("•", "-"))), len(lines)
+                ),
+                "gopher_ellipsis_lines_ratio": ratio(
+                    sum(1 for s in lines if s.rstrip().endswith(("...", "…"))), len(lines)
+                ),
+                "gopher_alpha_words_ratio": ratio(int(with_alpha[doc]), n_tokens),
+                "gopher_stop_words": int(stop_words[doc]),
+            }
+        )
+    return out
+
+
+def _stop_words(tokens: BatchTokens, stop_words: tuple[str, ...]) -> np.ndarray:
+    """Per document, how many of the distinct ``stop_words`` occur (a word no text of the batch holds
+    has no id)."""
+    wanted = [i for i in map(known_id, dict.fromkeys(stop_words)) if i is not None]
+    docs = len(tokens.sizes)
+    if not wanted:
+        return np.zeros(docs, np.int64)
+    hits = np.flatnonzero(np.isin(tokens.ids, wanted))
+    doc_of = np.searchsorted(tokens.doc_start, hits, side="right") - 1
+    pairs = np.unique(doc_of * (max(wanted) + 1) + tokens.ids[hits])
+    return np.bincount(pairs // (max(wanted) + 1), minlength=docs)
 
 
 def decide(s: Signals, config: GopherQualityConfig) -> Failure | None:

@@ -19,7 +19,7 @@ from itertools import chain
 import numpy as np
 import pyarrow as pa
 
-from corpuslake.filters.base import Failure, SignalColumn, Signals, TextView, ratio
+from corpuslake.filters.base import BatchTokens, Failure, SignalColumn, Signals, TextView, ratio
 
 NAME = "gopher_repetition"
 
@@ -65,24 +65,20 @@ SIGNALS = [
 
 def repeats(items: list[str]) -> tuple[int, int]:
     """(count, characters) of the items that repeat an earlier item."""
-    seen: set[str] = set()
-    count = chars = 0
-    for item in items:
-        if item in seen:
-            count += 1
-            chars += len(item)
-        else:
-            seen.add(item)
-    return count, chars
+    distinct = set(items)
+    return len(items) - len(distinct), sum(map(len, items)) - sum(map(len, distinct))
 
 
 def score(view: TextView, config: GopherRepetitionConfig) -> Signals:
     return score_batch([view], config)[0]
 
 
-def score_batch(views: list[TextView], config: GopherRepetitionConfig) -> list[Signals]:
+def score_batch(
+    views: list[TextView], config: GopherRepetitionConfig, tokens: BatchTokens | None = None
+) -> list[Signals]:
     """The signals of many documents: the n-gram work runs once over the whole batch (numpy)."""
-    grams = BatchNGrams([view.words for view in views])
+    tokens = BatchTokens(views) if tokens is None else tokens
+    grams = BatchNGrams(tokens.ids, tokens.table.lengths[tokens.ids], tokens.sizes)
     top = {n: grams.top_chars(n) for n in TOP_NGRAMS}
     dup = grams.repeated_chars(DUP_NGRAMS)
     out: list[Signals] = []
@@ -112,31 +108,50 @@ class BatchNGrams:
 
     The batch's words are laid end to end. Level 1 names a position by (document, word); level n names
     the n-gram starting at position i by the rank of the pair (level n-1 name at i, word at i+n-1), for
-    the positions whose n-gram stays inside its document. Exact (no hashing), one ``np.unique`` per
-    level for the whole batch, so per-document costs are only the greedy scans below.
+    the positions whose n-gram stays inside its document. Exact (no hashing), one sort per level for the
+    whole batch, so per-document costs are only the greedy scans below.
+
+    From level 3 on, only the positions whose n-gram can repeat are named: an n-gram occurs twice in a
+    document only if both of its (n-1)-grams do (the one at i and the one at i+1). Every other position
+    holds an n-gram seen once, which no rule reads beyond "count 1"; in prose that leaves a few percent
+    of the positions from level 4 on.
     """
 
-    def __init__(self, docs: list[list[str]]) -> None:
-        words = list(chain.from_iterable(docs))
-        vocab = {word: i for i, word in enumerate(dict.fromkeys(words))}
-        self.vocab_size = max(len(vocab), 1)
-        self.word_ids = np.fromiter(map(vocab.__getitem__, words), np.int64, len(words))
-        self.prefix = np.concatenate(([0], np.cumsum(np.fromiter(map(len, words), np.int64, len(words)))))
-        sizes = np.fromiter(map(len, docs), np.int64, len(docs))
-        self.docs = len(docs)
+    def __init__(self, ids: np.ndarray, lengths: np.ndarray, sizes: np.ndarray) -> None:
+        """``ids``: the batch's word ids laid end to end (equal ids, equal words); ``lengths``: each
+        position's word length; ``sizes``: words per document."""
+        if len(ids) and int(ids.max()) >= len(ids):  # sparse ids: rank them, so the names below stay small
+            ids = np.unique(ids, return_inverse=True)[1].astype(np.int64)
+        self.word_ids = ids
+        self.vocab_size = max(int(ids.max()) + 1 if len(ids) else 0, 1)
+        self.prefix = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))
+        self.docs = len(sizes)
         self.doc_start = np.concatenate(([0], np.cumsum(sizes)))
-        self.doc_of = np.repeat(np.arange(len(docs)), sizes)
-        self.room = self.doc_start[1:][self.doc_of] - np.arange(len(words))  # words from i to its doc's end
-        # n -> (positions holding an n-gram, name of each, global position of each name's first occurrence,
-        # count of each name)
+        self.doc_of = np.repeat(np.arange(len(sizes)), sizes)
+        self.room = self.doc_start[1:][self.doc_of] - np.arange(len(ids))  # words from i to its doc's end
+        # n -> (positions named at level n, name of each, global position of each name's first occurrence,
+        # count of each name); the positions left out hold n-grams seen once
         self.levels: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._names = self.doc_of * self.vocab_size + self.word_ids
+        self._repeated: np.ndarray | None = None  # positions whose last-level n-gram occurs again
+
+    @classmethod
+    def of_words(cls, docs: list[list[str]]) -> "BatchNGrams":
+        """The n-grams of documents given as lists of words."""
+        vocab: dict[str, int] = {}
+        words = list(chain.from_iterable(docs))
+        ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), np.int64, len(words))
+        lengths = np.fromiter(map(len, words), np.int64, len(words))
+        return cls(ids, lengths, np.fromiter(map(len, docs), np.int64, len(docs)))
 
     def level(self, n: int, docs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Level ``n``; levels built from here on cover only the documents in the ``docs`` mask."""
         while n not in self.levels:
             k = len(self.levels) + 2
             inside = self.room >= k
+            if self._repeated is not None:
+                inside &= self._repeated
+                inside[:-1] &= self._repeated[1:]  # room >= k keeps i + 1 inside the document
             positions = np.flatnonzero(inside if docs is None else inside & docs[self.doc_of])
             pairs = self._names[positions] * self.vocab_size + self.word_ids[positions + k - 1]
             first, names, counts = _group(pairs)
@@ -144,6 +159,9 @@ class BatchNGrams:
             full = np.full(len(self.word_ids), -1, np.int64)
             full[positions] = names
             self._names = full
+            repeated = np.zeros(len(self.word_ids), bool)
+            repeated[positions] = counts[names] > 1
+            self._repeated = repeated
         return self.levels[n]
 
     def top_chars(self, n: int) -> np.ndarray:
@@ -156,11 +174,14 @@ class BatchNGrams:
         if not len(holding):
             return out
         # rank every distinct n-gram by (count, earlier first occurrence), placed at its first position;
-        # a document's best is then the maximum over its own positions (no sort needed)
+        # a document's best is then the maximum over its own positions (no sort needed). A document's
+        # first n-gram stands for the n-grams left unnamed (count 1, and none is seen earlier).
         span = len(self.word_ids) + 1
         at_position = np.full(len(self.word_ids), -1, np.int64)
+        starts = self.doc_start[holding]
+        at_position[starts] = span + (span - 1 - starts)
         at_position[first] = counts * span + (span - 1 - first)
-        best = np.maximum.reduceat(at_position, self.doc_start[holding])
+        best = np.maximum.reduceat(at_position, starts)
         count, start = best // span, span - 1 - best % span
         out[holding] = (self.prefix[start + n] - self.prefix[start] + n - 1) * count
         return out

@@ -24,9 +24,12 @@ that does to the decisions.
 
 import re
 import sys
+from collections.abc import Sequence
 from functools import cache
+from itertools import chain
 from typing import NamedTuple
 
+import numpy as np
 import regex
 
 # Marks that make a token a "symbol" rather than a word (datatrove's PUNCTUATION_SET plays this role):
@@ -138,65 +141,142 @@ _SENTENCE_BREAK = re.compile(r"[.!?。！？](?<!\b[A-Z]\.)(?<!\b(?:Mr|Ms|Dr|St|
 _SIMPLE = re.compile(r"""([(\["'“‘]?)([^\W_]+)([,;:!?)\]"'”’]|\.(?<![A-Z]\.))?""")
 
 
-# Chunks that need the affix rules repeat a lot ("-", "|", "mod_dbd", "you'll"): their tokens are
-# remembered per process, up to a bound.
-_CHUNK_CACHE: dict[str, tuple[str, ...]] = {}
-_CHUNK_CACHE_SIZE = 200_000
+# Every token a process has seen gets an integer id, and every whitespace chunk is remembered as the ids
+# of its tokens: a page is then split by one dictionary look-up per chunk, and the units that count or
+# compare words (n-grams, Gopher's word rules) read arrays of ids and per-token properties instead of
+# strings. Ids are valid within one generation: ``trim_caches`` forgets everything (and starts a new
+# generation) between batches, once the tables pass their bounds.
+_CHUNK_CACHE_SIZE = 400_000
+_LINE_CACHE_SIZE = 100_000
+_TOKENS: list[str] = []
+_TOKEN_IDS: dict[str, int] = {}
+_LENGTHS: list[int] = []
+_SYMBOL: list[bool] = []
+_ALPHA: list[bool] = []
+_HAS_ALPHA = re.compile(r"[^\W\d_]")
+
+
+def _token_id(token: str) -> int:
+    found = _TOKEN_IDS.get(token)
+    if found is None:
+        found = _TOKEN_IDS[token] = len(_TOKENS)
+        _TOKENS.append(token)
+        _LENGTHS.append(len(token))
+        _SYMBOL.append(punctuation().issuperset(token))
+        _ALPHA.append(token.isalpha() or _HAS_ALPHA.search(token) is not None)
+    return found
+
+
+class _ChunkIds(dict[str, tuple[int, ...]]):
+    """chunk -> ids of its tokens, filled on first sight."""
+
+    def __missing__(self, chunk: str) -> tuple[int, ...]:
+        if chunk.isalnum():  # most chunks: one token, unless a split contraction ("cannot", "dont")
+            parts: Sequence[str] = _SPECIAL.get(chunk) or (chunk,)
+        else:
+            parts = _chunk_tokens(chunk)
+        ids = self[chunk] = tuple(map(_token_id, parts))
+        return ids
+
+
+_CHUNK_IDS = _ChunkIds()
+
+
+class _State:
+    generation = 0
+
+
+def generation() -> int:
+    """The current generation of token ids (ids of different generations must not be compared)."""
+    return _State.generation
 
 
 def split_words(text: str) -> list[str]:
     """The tokens of ``text``: words and punctuation marks, never whitespace."""
-    return _tokens(text.split())
+    tokens = _TOKENS
+    return [tokens[i] for i in chain.from_iterable(map(_CHUNK_IDS.__getitem__, text.split()))]
 
 
-def _tokens(chunks: list[str]) -> list[str]:
-    tokens: list[str] = []
-    add, extend, special, cached = tokens.append, tokens.extend, _SPECIAL.get, _CHUNK_CACHE.get
-    for chunk in chunks:
-        if chunk.isalnum():
-            parts = special(chunk)
-            if parts is None:
-                add(chunk)
-            else:
-                extend(parts)
-            continue
-        found = cached(chunk)
-        if found is None:
-            found = _chunk_tokens(chunk)
-            if len(_CHUNK_CACHE) >= _CHUNK_CACHE_SIZE:
-                _CHUNK_CACHE.clear()
-            _CHUNK_CACHE[chunk] = found
-        extend(found)
-    return tokens
+def token_ids(text: str) -> list[int]:
+    """The ids of ``split_words(text)``."""
+    return list(chain.from_iterable(map(_CHUNK_IDS.__getitem__, text.split())))
 
 
 class Line(NamedTuple):
-    """One line split two ways: tokens (for the word rules) and whitespace chunks counted (for C4)."""
+    """One line split two ways: token ids (for the word rules) and whitespace chunks counted (for C4)."""
 
-    tokens: tuple[str, ...]
+    ids: tuple[int, ...]
     chunks: int
 
 
 _LINE_CACHE: dict[str, Line] = {}
-_LINE_CACHE_SIZE = 100_000
 
 
 def split_line(line: str) -> Line:
-    """``split_words`` for one line, remembered: pages of a site repeat their menu and footer lines."""
+    """``token_ids`` for one line, remembered: pages of a site repeat their menu and footer lines."""
     found = _LINE_CACHE.get(line)
     if found is None:
         chunks = line.split()
-        found = Line(tuple(_tokens(chunks)), len(chunks))
+        found = Line(tuple(chain.from_iterable(map(_CHUNK_IDS.__getitem__, chunks))), len(chunks))
         if len(_LINE_CACHE) >= _LINE_CACHE_SIZE:
-            _LINE_CACHE.clear()
+            _LINE_CACHE.clear()  # lines hold ids, not tokens: forgetting them keeps every id valid
         _LINE_CACHE[line] = found
     return found
 
 
+class TokenTable(NamedTuple):
+    """Per token id: its length in characters, whether it is a symbol (only punctuation marks), and
+    whether it holds a letter."""
+
+    lengths: np.ndarray
+    symbol: np.ndarray
+    alpha: np.ndarray
+
+
+_TABLE: list[TokenTable] = []
+
+
+def token_table() -> TokenTable:
+    """The properties of every token id of the current generation, as arrays indexed by id."""
+    table = _TABLE[0] if _TABLE else TokenTable(np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, bool))
+    known = len(table.lengths)
+    if known < len(_TOKENS):
+        table = TokenTable(
+            np.concatenate((table.lengths, np.array(_LENGTHS[known:], np.int64))),
+            np.concatenate((table.symbol, np.array(_SYMBOL[known:], bool))),
+            np.concatenate((table.alpha, np.array(_ALPHA[known:], bool))),
+        )
+        _TABLE[:] = [table]
+    return table
+
+
+def token(token_id: int) -> str:
+    return _TOKENS[token_id]
+
+
+def known_id(word: str) -> int | None:
+    """The id of ``word`` if a text of this generation held it as a token."""
+    return _TOKEN_IDS.get(word)
+
+
+def trim_caches() -> None:
+    """Between batches: forget the chunk and token tables once they pass their bounds (ids held from
+    before are then stale; ``generation`` tells)."""
+    if len(_CHUNK_IDS) >= _CHUNK_CACHE_SIZE or len(_TOKENS) >= 2 * _CHUNK_CACHE_SIZE:
+        clear_caches()
+
+
 def clear_caches() -> None:
-    """Forget remembered chunks and lines (benchmarks start cold with it)."""
-    _CHUNK_CACHE.clear()
+    """Forget remembered chunks, lines and token ids (benchmarks start cold with it)."""
+    _CHUNK_IDS.clear()
     _LINE_CACHE.clear()
+    _TOKENS.clear()
+    _TOKEN_IDS.clear()
+    _LENGTHS.clear()
+    _SYMBOL.clear()
+    _ALPHA.clear()
+    _TABLE.clear()
+    _State.generation += 1
 
 
 def _chunk_tokens(chunk: str) -> tuple[str, ...]:
