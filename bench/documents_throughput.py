@@ -26,7 +26,9 @@ import platform
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from fastwarc.warc import ArchiveIterator, WarcRecordType
@@ -124,20 +126,37 @@ def lid_agreement(texts: list[str], samples: list[tuple[int, int]], *, engine: E
     reference = LanguageIdentifier(engine="fasttext").predict_many(texts, max_chars=1 << 40, windows=1)
     full = [label for label, _ in reference]
     print(f"lid agreement on {len(texts)} documents (full-text labels: {dict(Counter(full).most_common(8))})")
-    lid = LanguageIdentifier(engine=engine)
-    for chars, windows in samples:
+    config = DocumentsConfig()
+    lid = LanguageIdentifier(max_chars=config.lid_max_chars, windows=config.lid_windows, engine=engine)
+    first = (config.lid_first_chars, config.lid_first_windows)
+    for chars, windows in [*samples, (-1, -1)]:
         started = time.process_time()
-        got = lid.predict_many(texts, max_chars=chars or 1 << 40, windows=windows)
+        if chars < 0:  # the stage's own setting: a short sample, the long one where it is unsure
+            got = _batched(lambda b: lid.predict_confident(b, first=first, confident=config.lid_confident), texts)
+        else:
+            got = _batched(partial(lid.predict_many, max_chars=chars or 1 << 40, windows=windows), texts)
         seconds = time.process_time() - started
         wrong = Counter(f"{a}->{b}" for a, (b, _) in zip(full, got, strict=True) if a != b)
         flips = sum(_fineweb(a) != _fineweb(b) for a, b in zip(reference, got, strict=True))
         n = max(len(texts), 1)
+        what = (
+            f"{first[0]}/{first[1]}, below {config.lid_confident}: {config.lid_max_chars}/{config.lid_windows}"
+            if chars < 0
+            else f"{chars or 'all':>5} chars in {windows:>2} slice(s)"
+        )
         print(
-            f"  {chars or 'all':>5} chars in {windows:>2} slice(s), {engine}: "
+            f"  {what}, {engine}: "
             f"labels {1 - sum(wrong.values()) / n:8.3%} ({sum(wrong.values())} differ), "
             f"FineWeb decision {1 - flips / n:8.3%} ({flips} differ), "
             f"{seconds / n * 1e6:6.1f} us/doc; full->sample: {dict(wrong.most_common(6))}"
         )
+
+
+def _batched(
+    predict: Callable[[list[str]], list[tuple[str, float]]], texts: list[str], size: int = 64
+) -> list[tuple[str, float]]:
+    """Predictions in the stage's batches of 64 texts."""
+    return [p for start in range(0, len(texts), size) for p in predict(texts[start : start + size])]
 
 
 def _fineweb(prediction: tuple[str, float]) -> bool:
