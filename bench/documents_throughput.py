@@ -13,11 +13,14 @@ and the ratio stage/floor (target: at most 1.5). A page is a response record; bo
 Each figure is the smallest total over ``--repeat`` rounds.
 
 ``--lid-agreement`` adds how often lid.176 on N characters of each extracted document (its prefix, or W
-evenly spaced slices as the stage takes them) gives the label it gives on the whole text, with the most
-frequent disagreements (full -> sample).
+evenly spaced slices as the stage takes them; 0: the whole text), and on the stage's own setting (a short
+sample, the long one where the short one scores below ``lid_confident``), computed by ``--engine``, gives
+the label and the FineWeb decision (en, score >= 0.65) that the fastText module gives on the whole text,
+with the most frequent label disagreements (full -> sample).
 
     python bench/documents_throughput.py [--landing samples/crawl] [--landing /work/bench-data/S/landing]
-                                         [--repeat 3] [--lid-agreement] [--samples 500/1,1000/1,400/8,500/8]
+                                         [--repeat 3] [--max-files N] [--lid-first-chars 0]
+                                         [--lid-agreement] [--samples 2000/8,500/4,0/1] [--engine fasttext]
 """
 
 import argparse
@@ -175,6 +178,7 @@ def main() -> None:
     parser.add_argument("--max-files", type=int, default=0, help="only the first N files (0: all)")
     parser.add_argument("--lid-max-chars", type=int, default=None, help="override DocumentsConfig.lid_max_chars")
     parser.add_argument("--lid-windows", type=int, default=None, help="override DocumentsConfig.lid_windows")
+    parser.add_argument("--lid-first-chars", type=int, default=None, help="override DocumentsConfig.lid_first_chars")
     parser.add_argument("--lid-agreement", action="store_true", help="print prefix/full-text label agreement")
     parser.add_argument(
         "--samples", default="1000/8,2000/8,4000/8,0/1", help="chars/slices for --lid-agreement (0: the whole text)"
@@ -189,12 +193,16 @@ def main() -> None:
         config = replace(config, lid_max_chars=args.lid_max_chars)
     if args.lid_windows is not None:
         config = replace(config, lid_windows=args.lid_windows)
+    if args.lid_first_chars is not None:
+        config = replace(config, lid_first_chars=args.lid_first_chars)
     size = sum(f.path.stat().st_size for f in files)
     print(f"input: {', '.join(map(str, landings))}: {len(files)} files, {size / 1e6:.1f} MB")
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}; "
-        f"config: lid_max_chars={config.lid_max_chars} lid_windows={config.lid_windows}"
+        f"config: lid_max_chars={config.lid_max_chars} lid_windows={config.lid_windows} "
+        f"lid_first_chars={config.lid_first_chars} lid_first_windows={config.lid_first_windows} "
+        f"lid_confident={config.lid_confident}"
     )
     with tempfile.TemporaryDirectory() as lake_dir:  # warm-up: the language model loads outside the timings
         floor_file(files[0].path)
