@@ -4,6 +4,7 @@ documents (empty, punctuation only, stop words in other cases); and token ids ac
 id tables."""
 
 import random
+import re
 from itertools import filterfalse
 
 from corpuslake.filters import gopher_quality, gopher_repetition
@@ -85,3 +86,10 @@ def test_views_split_before_a_reset_are_split_again() -> None:
     config = gopher_repetition.GopherRepetitionConfig()
     assert old.words == fresh.words
     assert gopher_repetition.score_batch([old], config) == gopher_repetition.score_batch([fresh], config)
+
+
+def test_lines_split_as_the_regex_does() -> None:
+    rng = random.Random(5)
+    for _ in range(20_000):
+        text = "".join(rng.choice("a\n b") for _ in range(rng.randint(0, 8)))
+        assert gopher_repetition._lines(text) == re.split(r"\n+", text)

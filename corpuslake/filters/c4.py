@@ -75,7 +75,7 @@ def edit(view: TextView, config: C4Config) -> tuple[TextView, Signals]:
         line = raw.strip()
         tokens, chunks = len(split.ids), split.chunks
         too_long = c.max_word_length is not None and len(line) > c.max_word_length
-        if too_long and any(len(w) > c.max_word_length for w in line.split()):  # type: ignore[operator]
+        if too_long and max(map(len, line.split())) > c.max_word_length:  # type: ignore[operator]
             continue
         if c.remove_citations and "[" in line:
             cited = line

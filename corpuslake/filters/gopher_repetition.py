@@ -27,7 +27,6 @@ TOP_NGRAMS = (2, 3, 4)
 DUP_NGRAMS = (5, 6, 7, 8, 9, 10)
 
 _PARAGRAPHS = re.compile(r"\n{2,}")
-_LINES = re.compile(r"\n+")
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,18 @@ def repeats(items: list[str]) -> tuple[int, int]:
     return len(items) - len(distinct), sum(map(len, items)) - sum(map(len, distinct))
 
 
+def _lines(text: str) -> list[str]:
+    """``re.split("\\n+", text)`` without the regex: the non-empty pieces between newlines, with an empty
+    first (last) piece when the text starts (ends) with a newline."""
+    parts = text.split("\n")
+    lines = [part for part in parts if part]
+    if not parts[0]:
+        lines.insert(0, "")
+    if len(parts) > 1 and not parts[-1]:
+        lines.append("")
+    return lines
+
+
 def score(view: TextView, config: GopherRepetitionConfig) -> Signals:
     return score_batch([view], config)[0]
 
@@ -86,7 +97,7 @@ def score_batch(
         text = view.text
         length = len(text)
         paragraphs = _PARAGRAPHS.split(text.strip())
-        lines = _LINES.split(text)
+        lines = _lines(text)
         para_dups, para_chars = repeats(paragraphs)
         line_dups, line_chars = repeats(lines)
         signals: Signals = {
