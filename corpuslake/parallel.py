@@ -34,8 +34,8 @@ Result = TypeVar("Result")
 
 DRIVER_SETTINGS: Mapping[str, str] = {
     # Task state events (the dashboard's task list and `ray list tasks`): off in the driver, whose events
-    # are the submission states of its own tasks; the workers still report theirs. Ray documents the value
-    # 0 as turning the recording and its reporting thread off.
+    # are the states it records as its tasks' owner; the workers still report theirs. Ray documents the
+    # value 0 as turning the recording and its reporting off (and the driver then has no thread for it).
     "RAY_task_events_report_interval_ms": "0",
     # Per-handler statistics of the driver's event loops, which Ray only prints to its own log files.
     "RAY_event_stats": "0",
