@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpuslake.catalog import stream_digests
-from corpuslake.content import content_sha256
+from corpuslake.content import values_digest
 from corpuslake.policies import pii
 from corpuslake.store import Lake, WrittenFile
 from corpuslake.text_cache import TextCache, record, text_key
@@ -111,7 +111,7 @@ def finish_file(job: FileJob) -> FinishedFile:
     def write_group() -> None:
         group = pa.concat_tables(pending)
         writer.write(group)
-        meant.append(content_sha256(group))
+        meant.append(values_digest(group))
         pending.clear()
 
     try:
@@ -135,7 +135,7 @@ def finish_file(job: FileJob) -> FinishedFile:
     with job.lake.open_data_file(job.table, written.path) as handle:  # the bytes as storage holds them
         sha256, blake = stream_digests(handle)
         stored = pq.ParquetFile(handle)
-        back = [content_sha256(stored.read_row_group(i)) for i in range(stored.metadata.num_row_groups)]
+        back = [values_digest(stored.read_row_group(i)) for i in range(stored.metadata.num_row_groups)]
     if back != meant:
         raise OSError(f"{job.table}/{written.path} read back differs from the rows written")
     if job.source.token_cache is not None:
