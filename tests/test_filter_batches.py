@@ -7,7 +7,7 @@ import random
 import re
 from itertools import filterfalse
 
-from corpuslake.filters import gopher_quality, gopher_repetition
+from corpuslake.filters import c4, gopher_quality, gopher_repetition
 from corpuslake.filters.base import BatchTokens, TextView
 from corpuslake.filters.gopher_quality import GopherQualityConfig
 from corpuslake.filters.text import _HAS_ALPHA, clear_caches, punctuation, split_words
@@ -93,3 +93,17 @@ def test_lines_split_as_the_regex_does() -> None:
     for _ in range(20_000):
         text = "".join(rng.choice("a\n b") for _ in range(rng.randint(0, 8)))
         assert gopher_repetition._lines(text) == re.split(r"\n+", text)
+
+
+def test_c4_phrases_found_in_lines_whatever_the_page_holds() -> None:
+    """The page-wide pre-check never hides a phrase from the line rules: one in mixed case, one that
+    citation removal joins, one in a page without phrases elsewhere."""
+    config = c4.C4Config()
+    lines = ["Enable JavaScript to see this page now.", "java[1]script is off in this browser.", "Plain words here."]
+    edited, signals = c4.edit(TextView("\n".join(lines)), config)
+    assert edited.text == "Plain words here."
+    assert signals["c4_lines_removed"] == 2
+    edited, _ = c4.edit(TextView("We use cookies on this site.\nPlain words here."), config)
+    assert edited.text == "Plain words here."
+    edited, signals = c4.edit(TextView("Lorem Ipsum dolor sit amet.\n{ a b c }"), config)
+    assert signals["c4_document_rule"] == "lorem_ipsum"

@@ -71,6 +71,7 @@ def edit(view: TextView, config: C4Config) -> tuple[TextView, Signals]:
     kept_tokens = kept_chunks = 0
     document_rule: str | None = None
     lines = view.lines
+    phrases = _may_hold_phrases(view.text, config)
     for raw, split in zip(lines, view.split_lines, strict=True):
         line = raw.strip()
         tokens, chunks = len(split.ids), split.chunks
@@ -86,14 +87,14 @@ def edit(view: TextView, config: C4Config) -> tuple[TextView, Signals]:
             continue
         if c.min_words_per_line is not None and split.chunks < c.min_words_per_line:  # words before citations
             continue
-        lowered = line.lower()
+        lowered = line.lower() if phrases else ""
         if document_rule is None and c.filter_lorem_ipsum and "lorem ipsum" in lowered:
             document_rule = "lorem_ipsum"
         if c.filter_javascript and "javascript" in lowered:
             continue
         if document_rule is None and c.filter_curly_bracket and "{" in line:
             document_rule = "curly_bracket"
-        if c.filter_policy and _POLICY.search(lowered):
+        if phrases and c.filter_policy and _POLICY.search(lowered):
             continue
         kept.append(line)
         kept_tokens += tokens
@@ -107,6 +108,17 @@ def edit(view: TextView, config: C4Config) -> tuple[TextView, Signals]:
         "c4_document_rule": document_rule,
         "c4_removed_word_fraction": ratio(before - kept_chunks, before),
     }
+
+
+def _may_hold_phrases(text: str, config: C4Config) -> bool:
+    """Whether a line of ``text`` can hold one of the lowercase phrases the line rules look for. Most
+    pages hold none: their lines are then neither lowercased nor searched. Without citation removal a
+    line is a piece of the text, so a phrase in a line is a phrase in the text; removing ``[1]`` can join
+    a phrase, hence the ``[``."""
+    if config.remove_citations and "[" in text:
+        return True
+    lowered = text.lower()
+    return "lorem ipsum" in lowered or "javascript" in lowered or _POLICY.search(lowered) is not None
 
 
 def decide(s: Signals, config: C4Config) -> Failure | None:
