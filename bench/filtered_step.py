@@ -14,7 +14,7 @@ default) through the project's own ingest, then:
 
     python bench/filtered_step.py build [--landing /work/bench-data/S/landing] [--work /tmp/filtered_step]
     python bench/filtered_step.py stage [--workers 2] [--save before]
-    python bench/filtered_step.py profile [--limit 10000]
+    python bench/filtered_step.py profile [--limit 10000] [--plain]
     python bench/filtered_step.py compare before after
 """
 
@@ -81,17 +81,21 @@ def stage(work: Path, workers: int, save: str | None) -> None:
     shutil.copytree(work / "base", target)
     lake = Lake(str(target), cache=str(work / "cache"))
     docs = 0
+    driver = resource.getrusage(resource.RUSAGE_SELF)
     start, wall = tree_cpu(), time.perf_counter()
     for dump in dumps(work):
         report = filter_documents(lake, dump, "bench", FilterConfig(), workers, lambda _: None)
         docs += int(report.counters.get("documents", 0))
     shutdown_pools()
     cpu, wall = tree_cpu() - start, time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    own = after.ru_utime + after.ru_stime - driver.ru_utime - driver.ru_stime
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         f"filtered step, {workers} workers: {docs:,} documents, {cpu:.1f} CPU s ({wall:.1f} s wall), "
         f"{1000 * cpu / docs:.3f} CPU ms per document, {docs / cpu:,.0f} documents per CPU-second, "
-        f"largest worker peak RSS {peak:.0f} MiB"
+        f"largest worker peak RSS {peak:.0f} MiB; of the CPU, the driver process {own:.1f} s "
+        f"({1000 * own / docs:.3f} ms per document), the workers {cpu - own:.1f} s"
     )
     if save:
         out = work / save
@@ -102,7 +106,7 @@ def stage(work: Path, workers: int, save: str | None) -> None:
         print(f"outputs saved to {out}")
 
 
-def profile(work: Path, limit: int | None) -> None:
+def profile(work: Path, limit: int | None, plain: bool) -> None:
     from corpuslake.runner import Sink
     from corpuslake.stages.filtered import FilterSettings, filter_batch
     from corpuslake.store import Lake
@@ -134,13 +138,17 @@ def profile(work: Path, limit: int | None) -> None:
     clear_caches()
     profiler = cProfile.Profile()
     start = time.process_time()
-    profiler.enable()
+    if not plain:
+        profiler.enable()
     for batch in batches:
         filter_batch(batch, settings, sink)
     sink.close()
     profiler.disable()
     cpu = time.process_time() - start
-    print(f"profile: {docs:,} documents, {cpu:.1f} CPU s under cProfile, {1000 * cpu / docs:.3f} ms per document")
+    how = "without a profiler" if plain else "under cProfile"
+    print(f"stage function: {docs:,} documents, {cpu:.1f} CPU s {how}, {1000 * cpu / docs:.3f} ms per document")
+    if plain:
+        return
     for order in ("cumulative", "tottime"):
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats(order).print_stats(35)
@@ -179,13 +187,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--save", help="stage: keep the outputs under this name")
     parser.add_argument("--limit", type=int, help="profile: only the first N documents")
+    parser.add_argument("--plain", action="store_true", help="profile: time the stage function without cProfile")
     args = parser.parse_args()
     if args.mode == "build":
         build(args.landing, args.work, args.workers)
     elif args.mode == "stage":
         stage(args.work, args.workers, args.save)
     elif args.mode == "profile":
-        profile(args.work, args.limit)
+        profile(args.work, args.limit, args.plain)
     else:
         compare(args.work, *args.names)
 
