@@ -81,14 +81,21 @@ class MinHasher:
         hashed = word_hashes(list(vocab))
         hashes = hashed[np.fromiter(map(vocab.__getitem__, words), np.int64, len(words))]
         sizes = np.fromiter(map(len, docs), np.int64, len(docs))
-        word_offsets = np.concatenate(([0], np.cumsum(sizes)))
+        return self.shingle_hashes(hashes, np.concatenate(([0], np.cumsum(sizes))), unique)
+
+    def shingle_hashes(
+        self, hashes: np.ndarray, word_offsets: np.ndarray, unique: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``shingles`` of documents given as their words' hashes laid end to end (``word_offsets``: each
+        document's first word, and the total)."""
+        sizes = np.diff(word_offsets)
         counts = np.where(sizes > 0, np.maximum(sizes - self.ngram + 1, 1), 0)
         offsets = np.concatenate(([0], np.cumsum(counts)))
         shingles = np.empty(int(offsets[-1]), np.uint64)
-        _ngram_hashes(hashes, word_offsets, offsets, self.ngram, shingles)
+        _ngram_hashes(hashes, word_offsets.astype(np.int64), offsets, self.ngram, shingles)
         if not unique:
             return shingles, offsets
-        sets = [np.unique(shingles[offsets[i] : offsets[i + 1]]) for i in range(len(docs))]
+        sets = [np.unique(shingles[offsets[i] : offsets[i + 1]]) for i in range(len(sizes))]
         offsets = np.concatenate(([0], np.cumsum([len(x) for x in sets], dtype=np.int64)))
         return (np.concatenate(sets) if sets else shingles), offsets
 

@@ -147,6 +147,7 @@ def deduplicate_dump(
     # One call of the stage function per row group: the hash file, the decisions and the rewrite of a
     # row group share its job number. The runner writes the filtered table's row groups of batch_rows.
     whole = max([config.batch_rows, *(g.rows for g in groups)])
+    stage.warm_up(config)
     with lake.staging() as staging:
         hashed = run_stage(
             lake,

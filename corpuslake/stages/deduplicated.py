@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpuslake.dedup.minhash import MinHasher
-from corpuslake.dedup.normalize import normalize_text
+from corpuslake.dedup.textkeys import normalize_batch
 from corpuslake.runner import Sink
 
 STAGE = "deduplicated"
@@ -88,11 +88,19 @@ def exact_key(normalized: str) -> int:
 
 def paragraph_keys(text: str) -> list[int]:
     """Hash of each paragraph (line) of ``text`` after normalization; blank paragraphs hash to 0."""
-    keys = []
-    for line in text.split("\n"):
-        normalized = normalize_text(line)
-        keys.append(exact_key(normalized) if normalized else 0)
-    return keys
+    return paragraph_key_lists([text])[0]
+
+
+def paragraph_key_lists(texts: list[str]) -> list[list[int]]:
+    """``paragraph_keys`` of every text, with the lines of all of them normalized as one batch."""
+    lines = [text.split("\n") for text in texts]
+    normalized = normalize_batch([line for parts in lines for line in parts])
+    keys = np.where(np.diff(normalized.text_starts) > 0, normalized.exact_keys(), 0).tolist()
+    out, at = [], 0
+    for parts in lines:
+        out.append(keys[at : at + len(parts)])
+        at += len(parts)
+    return out
 
 
 @dataclass(frozen=True)
@@ -124,9 +132,9 @@ def hash_batch(job: HashJob) -> HashOutcome:
     started = time.perf_counter()
     config, texts = job.config, job.rows.column("text").to_pylist()
     hasher = config.hasher()
-    normalized = [normalize_text(t) for t in texts]
-    words = [n.split() for n in normalized]
-    shingles, offsets = hasher.shingles(words)
+    normalized = normalize_batch(texts)
+    words = normalized.word_hashes()
+    shingles, offsets = hasher.shingle_hashes(words, normalized.word_offsets)
     bands = hasher.band_keys(hasher.signatures(shingles, offsets))
     n = len(texts)
     steps = np.arange(0, (n + 1) * config.bands, config.bands, dtype=np.int32)
@@ -134,20 +142,29 @@ def hash_batch(job: HashJob) -> HashOutcome:
         "seq": pa.array(np.full(n, job.seq, np.int32)),
         "row": pa.array(np.arange(n, dtype=np.int32)),
         "id": job.rows.column("id").combine_chunks(),
-        "exact": pa.array(np.fromiter(map(exact_key, normalized), np.int64, n)),
+        "exact": pa.array(normalized.exact_keys()),
         "text_chars": pa.array(np.fromiter(map(len, texts), np.int64, n)),
         # a document without words has no signature: no band keys
         "bands": pa.ListArray.from_arrays(steps, pa.array(bands.ravel()), mask=pa.array(np.diff(offsets) == 0)),
     }
     if config.verify:
-        sets, set_offsets = hasher.shingles(words, unique=True)
+        sets, set_offsets = hasher.shingle_hashes(words, normalized.word_offsets, unique=True)
         columns["shingles"] = pa.ListArray.from_arrays(set_offsets.astype(np.int32), pa.array(sets.view(np.int64)))
     if config.paragraphs:
-        columns["paragraphs"] = pa.array([paragraph_keys(t) for t in texts], pa.list_(pa.int64()))
+        columns["paragraphs"] = pa.array(paragraph_key_lists(texts), pa.list_(pa.int64()))
     path = hash_path(job.staging, job.seq)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table(columns), path)
     return HashOutcome(job.seq, path, n, time.perf_counter() - started)
+
+
+def warm_up(config: DedupConfig) -> None:
+    """Run the hashing job's compiled loops once on a tiny batch: the first process to run them compiles
+    and writes numba's cache, so the workers started next load it instead of each compiling them."""
+    normalized = normalize_batch(["warm up 1"])
+    normalized.exact_keys()
+    hasher = config.hasher()
+    hasher.band_keys(hasher.signatures(*hasher.shingle_hashes(normalized.word_hashes(), normalized.word_offsets)))
 
 
 @dataclass(frozen=True)
@@ -179,8 +196,8 @@ class ShingleJob:
 def shingle_batch(job: ShingleJob) -> str:
     """Write each document's sorted shingle set (``id``, ``shingles``); return the file's path."""
     hasher = job.config.hasher()
-    words = [normalize_text(t).split() for t in job.rows.column("text").to_pylist()]
-    sets, offsets = hasher.shingles(words, unique=True)
+    normalized = normalize_batch(job.rows.column("text").to_pylist())
+    sets, offsets = hasher.shingle_hashes(normalized.word_hashes(), normalized.word_offsets, unique=True)
     path = f"{job.staging}/earlier_shingles/{job.seq:06d}.parquet"
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     shingles = pa.ListArray.from_arrays(offsets.astype(np.int32), pa.array(sets.view(np.int64)))
