@@ -93,12 +93,12 @@ def main() -> None:
         old = reference.EvalIndex(reference.eval_texts(Path(config.eval_sets)), config.ngram)
         sample = docs.slice(0, m)
         started = time.process_time()
-        for text, language in zip(sample.column("text").to_pylist(), sample.column("language").to_pylist()):
+        texts, languages = sample.column("text").to_pylist(), sample.column("language").to_pylist()
+        for text, language in zip(texts, languages, strict=True):
             reference.signals(text, language, old)
         before = time.process_time() - started
-        print(
-            f"previous implementation on {m:,} of them: {cpu_us(before, m)}  (now {before / m / (whole / n):.1f}x faster)"
-        )
+        speedup = before / m / (whole / n)
+        print(f"previous implementation on {m:,} of them: {cpu_us(before, m)}  (now {speedup:.1f}x faster)")
 
 
 if __name__ == "__main__":
