@@ -79,7 +79,13 @@ def with_cached(
     redact: str | None,
 ) -> duckdb.DuckDBPyRelation:
     """``relation`` (with ``text``) and each cache's column: each row's known value, or null when the
-    cache has none or the row is flagged in column ``redact`` (its published text is not ``text``)."""
+    cache has none or the row is flagged in column ``redact`` (its published text is not ``text``).
+
+    Every join on ``con`` then builds its hash table on the side written on the right. By row count
+    DuckDB would build on the selection whenever it has fewer rows than the cache (a high-quality subset
+    against every text ever counted), but a selection's rows carry their texts: at 250k pages that hash
+    table outgrew the connection's memory limit, where the cache's is a few bytes per key."""
+    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
     columns = relation.columns
     hexed = F("substr", F("sha256", C("text")), K(1), K(2 * KEY_BYTES))
     joined = relation.project(*[C(c) for c in columns], F("unhex", hexed).alias("_text_key"))

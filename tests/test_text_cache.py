@@ -97,3 +97,20 @@ def test_many_files_are_merged_into_one(tmp_path: Path) -> None:
     }
     (merged,) = Path(cache.folder).glob("*.parquet")
     assert pq.read_table(merged).num_rows == MERGE_AFTER + 2  # one row per key
+
+
+def test_the_join_builds_on_the_cache_even_when_the_selection_has_fewer_rows(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    cache = token_counts(lake, "model")
+    keys = [text_key(f"known {i}") for i in range(20_000)]
+    record(cache, "part", keys, list(range(20_000)))
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    con.execute("SET memory_limit = '64MB'")
+    # 500 rows of 200 KB each: 100 MB of text, more than the limit, against 20,000 narrow cache rows
+    wide = con.sql("SELECT 'known ' || i::VARCHAR AS text, repeat('y', 200000) AS body FROM range(500) t(i)")
+    joined = with_cached(con, wide, [cache], None)
+    plan = joined.explain()
+    assert "RIGHT" not in plan  # the cache (written on the right) is the build side
+    values = joined.aggregate(f"count({cache.column}) AS found, sum(length(body)) AS bytes").fetchall()
+    assert values == [(500, 500 * 200_000)]
