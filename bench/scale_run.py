@@ -285,8 +285,15 @@ def measure_stages(landing: Path, work: Path, code: Path, cache: str, workers: i
     return result
 
 
+# Caches of values computed from the input's texts (token counts, cross-dump keys): a measured run starts
+# without them, as a first run on new data does. The compiled blocklist stays (once per machine).
+TEXT_CACHES = ("token_counts", "exact_keys")
+
+
 def measure_run(landing: Path, work: Path, code: Path, cache: str, datasets: str, workers: int) -> dict[str, Any]:
     log, home = work / "run.log", work / "dagster"
+    for name in TEXT_CACHES:
+        shutil.rmtree(Path(cache) / name, ignore_errors=True)
     command = [*corpuslake_command(code), "run", "--datasets", datasets]
     command += ["--workers", str(workers)] if workers else []
     env = code_environment(code)
