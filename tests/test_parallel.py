@@ -60,11 +60,17 @@ def test_a_process_using_the_pool_exits(tmp_path: object) -> None:
     assert child.exitcode == 0  # None would mean it hangs on its pool's workers
 
 
-def _sleep_then_write(job: tuple[str, float]) -> str:
-    path, seconds = job
-    if seconds < 0:
+def _write_after_the_failure(job: tuple[str, str]) -> str:
+    """The failing job marks that it has started, then fails; the other writes 2 s after that mark, so on a
+    loaded machine it cannot finish before the failure (a slow start of the second worker)."""
+    path, failed = job
+    if not path:
+        Path(failed).touch()
         raise ValueError("this job fails at once")
-    time.sleep(seconds)
+    deadline = time.monotonic() + 60
+    while not Path(failed).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(2.0)
     Path(path).write_text("written after the caller gave up")
     return path
 
@@ -72,11 +78,11 @@ def _sleep_then_write(job: tuple[str, float]) -> str:
 @pytest.mark.slow
 def test_a_failed_call_stops_the_jobs_in_flight(tmp_path: Path) -> None:
     """The stage runner removes a failed stage's files once run_jobs raises: no job may write after that."""
-    late = tmp_path / "late.txt"
+    late, failed = tmp_path / "late.txt", str(tmp_path / "failed")
     with pytest.raises(ValueError, match="fails at once"):
-        list(parallel.run_jobs(_sleep_then_write, [(str(late), 3.0), ("", -1.0)], 2))
-    time.sleep(5)  # longer than the slow job would have needed
-    assert not late.exists()
+        list(parallel.run_jobs(_write_after_the_failure, [(str(late), failed), ("", failed)], 2))
+    time.sleep(5)  # longer than the other job would have needed
+    assert Path(failed).exists() and not late.exists()
 
 
 POOL_PARENT = textwrap.dedent(
