@@ -28,10 +28,10 @@ import shutil
 import time
 from pathlib import Path
 
-import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from stage_transport import live_children_cpu
 
 from corpuslake.filters.chain import FilterConfig
 from corpuslake.filters.text import clear_caches
@@ -44,14 +44,7 @@ def tree_cpu() -> float:
     """CPU seconds of this process and its descendants, alive or reaped."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     gone = resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = own.ru_utime + own.ru_stime + gone.ru_utime + gone.ru_stime
-    for child in psutil.Process().children(recursive=True):
-        try:
-            times = child.cpu_times()
-            total += times.user + times.system
-        except psutil.Error:
-            continue
-    return total
+    return own.ru_utime + own.ru_stime + gone.ru_utime + gone.ru_stime + live_children_cpu()
 
 
 def build(landing: Path, work: Path, workers: int) -> None:

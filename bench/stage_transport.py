@@ -81,7 +81,7 @@ def by_thread(before: dict[tuple[str, int], float]) -> dict[str, float]:
     return out
 
 
-def tree_cpu() -> float:
+def live_children_cpu() -> float:
     """CPU seconds of this process's descendants that are alive now (pool workers, Ray's processes)."""
     total = 0.0
     for child in psutil.Process().children(recursive=True):
@@ -144,7 +144,7 @@ def stages(lake: Lake, landing: Path, dumps: list[str], workers: Workers, label:
     figures: dict[str, float] = {}
     docs = 0
     for step in ("documents", "filtered"):
-        own, threads, others, started = own_cpu(), thread_cpu(), tree_cpu(), time.perf_counter()
+        own, threads, others, started = own_cpu(), thread_cpu(), live_children_cpu(), time.perf_counter()
         for dump in dumps:
             if step == "documents":
                 ingest_crawl_files(lake, landing, dump, "bench", workers, progress=lambda _: None)
@@ -154,7 +154,7 @@ def stages(lake: Lake, landing: Path, dumps: list[str], workers: Workers, label:
         figures[f"{step}.driver_cpu"] = own_cpu() - own
         for name, seconds in by_thread(threads).items():
             figures[f"{step}.thread.{name}"] = seconds
-        figures[f"{step}.workers_cpu"] = tree_cpu() - others
+        figures[f"{step}.workers_cpu"] = live_children_cpu() - others
         figures[f"{step}.seconds"] = time.perf_counter() - started
     figures["documents"] = docs
     for step in ("documents", "filtered"):
