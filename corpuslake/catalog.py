@@ -16,6 +16,9 @@ re-reads and takes the next one. Numbers start at 1, are never reused and never 
 publishing content identical to a name's latest publication mints no new number.
 
 A pin is ``corpuslake://<name>@<number>``. ``@latest`` exists only for writing lock files.
+
+Exports of a pin to token shards are recorded beside the catalog, in the table ``exports`` (one row per
+export, keyed by its ``export_id``: :mod:`corpuslake.export.registry`).
 """
 
 import difflib
@@ -35,6 +38,7 @@ from corpuslake.pins import Pin, PinError, parse_pin
 from corpuslake.store import ConcurrentUpdateError, Lake
 
 CATALOG_TABLE = "catalog"
+EXPORTS_TABLE = "exports"
 SNAPSHOTS_PREFIX = "snapshots"
 # Time travel to a published version needs its log entries: keep them (and say so in the table's own
 # properties, so any Delta tool cleaning the log honours it).
