@@ -1,14 +1,20 @@
-"""A torch ``IterableDataset`` over a published snapshot: sharded by rank and worker, resumable.
+"""A torch ``IterableDataset`` over a published snapshot: sharded by rank and worker, resumable elastically.
 
-The rows of a snapshot are split between ranks in contiguous ranges (rank ``r`` of ``w`` reads rows
-``r*n//w`` to ``(r+1)*n//w``, so ranks differ by at most one row). Within a rank, the rows after the
-resume position are cut into blocks of ``block_rows`` and block ``k`` goes to DataLoader worker
-``k % num_workers``. A DataLoader with ``batch_size=block_rows`` fetches from its workers in turn, so it
-yields the rank's rows in their published order whatever the number of workers, and a run that stopped
-after ``c`` rows resumes exactly at row ``c`` with ``start_row=c``.
+The samples form one global stream (:mod:`corpuslake.sample_order`): the rows in published order, or with
+``shuffle_seed`` the files in a seeded order and each file's rows in a seeded order, the same whatever
+the number of ranks and workers. Rank ``r`` of ``w`` takes the global samples ``start + r``,
+``start + r + w``, ... and deals them to its DataLoader workers in blocks of ``block_rows``; a DataLoader
+with ``batch_size=block_rows`` fetches from its workers in turn, so it yields the rank's samples in the
+stream's order (published order unless shuffled) whatever the number of workers.
 
-Each worker reads (and verifies) the files of its rank's range and keeps only its own blocks: the read
-is repeated per worker, the rows are not.
+The position a run saves is a global sample index: when each rank has consumed ``c`` samples, the ranks
+together consumed the global samples ``start .. start + c*w - 1``, and :meth:`SnapshotDataset.state_dict`
+records ``start + c*w``. A run with any world size and number of workers resumes at exactly that sample
+(:meth:`SnapshotDataset.from_state`, :meth:`SnapshotDataset.load_state_dict`, or ``start_sample=``).
+
+Each worker reads (and verifies) the files that hold its samples and keeps only its own: since every rank
+takes every ``w``-th sample, each worker reads the stream's whole remaining range (shuffled: file by file,
+one decoded file in memory). The read is repeated per rank and worker, the samples are not.
 
 By default a row holds ``id``, ``text`` and ``tokens``, which torch's ``default_collate`` batches (lists of
 strings, a tensor of counts). Other columns may hold timestamps (``warc_date``) or nulls, which it refuses:
@@ -20,10 +26,13 @@ torch is imported only here: the rest of the client works without it.
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pyarrow as pa
 import torch
 import torch.utils.data
 
 from corpuslake.client import UnknownColumnError
+from corpuslake.sample_order import Share, file_order, rows_in_file
 
 if TYPE_CHECKING:
     from corpuslake.client import Snapshot
@@ -31,6 +40,9 @@ if TYPE_CHECKING:
 DEFAULT_COLUMNS = ("id", "text", "tokens")
 """What a row holds unless ``columns`` says otherwise: every snapshot and mixture has them, and
 ``default_collate`` batches them."""
+
+_READ_ROWS = 8192
+"""At most this many rows decoded at once while streaming in published order."""
 
 
 def collate_rows(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -48,29 +60,9 @@ def collate_rows(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return batch
 
 
-def rank_range(total: int, rank: int, world_size: int) -> tuple[int, int]:
-    """The contiguous rows ``[begin, end)`` of ``rank`` among ``world_size`` ranks."""
-    if world_size < 1 or not 0 <= rank < world_size:
-        raise ValueError(f"rank must be in [0, world_size), got rank={rank} world_size={world_size}")
-    return total * rank // world_size, total * (rank + 1) // world_size
-
-
-def worker_blocks(
-    begin: int, end: int, block_rows: int, worker: int, num_workers: int, start_row: int = 0
-) -> list[tuple[int, int]]:
-    """The row blocks ``[b, e)`` of one worker: blocks of ``block_rows`` from ``begin + start_row``."""
-    if block_rows < 1:
-        raise ValueError("block_rows must be at least 1")
-    if start_row < 0 or begin + start_row > end:
-        raise ValueError(f"start_row {start_row} is outside this rank's {end - begin} rows")
-    first = begin + start_row
-    blocks = [(b, min(b + block_rows, end)) for b in range(first, end, block_rows)]
-    return blocks[worker::num_workers]
-
-
 class SnapshotDataset(torch.utils.data.IterableDataset[dict[str, Any]]):
-    """Rows of one snapshot as dicts (``columns``, by default :data:`DEFAULT_COLUMNS`), for a DataLoader with
-    ``batch_size=block_rows``."""
+    """Samples of one snapshot as dicts (``columns``, by default :data:`DEFAULT_COLUMNS`), for a DataLoader
+    with ``batch_size=block_rows``; ``start_sample`` is the global sample to begin at."""
 
     def __init__(
         self,
@@ -78,65 +70,107 @@ class SnapshotDataset(torch.utils.data.IterableDataset[dict[str, Any]]):
         rank: int = 0,
         world_size: int = 1,
         block_rows: int = 32,
-        start_row: int = 0,
+        start_sample: int = 0,
         columns: Sequence[str] | None = None,
+        shuffle_seed: int | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.rank, self.world_size = rank, world_size
-        self.block_rows, self.start_row = block_rows, start_row
+        self.block_rows, self.shuffle_seed = block_rows, shuffle_seed
         available = snapshot.schema.names
         self.columns = list(columns) if columns else [c for c in DEFAULT_COLUMNS if c in available]
         missing = [c for c in self.columns if c not in available]
         if missing:  # here, not in a DataLoader worker whose error torch would wrap
             raise UnknownColumnError(snapshot.uri, missing, available)
-        self.begin, self.end = rank_range(snapshot.entry.documents, rank, world_size)
-        worker_blocks(self.begin, self.end, block_rows, 0, 1, start_row)  # refuse a bad start now, not in a worker
+        self.start_sample = start_sample
+        self._share()  # refuse a bad rank or start now, not in a worker
+
+    def _share(self, worker: int = 0, workers: int = 1) -> Share:
+        total = self.snapshot.entry.documents
+        return Share(total, self.start_sample, self.rank, self.world_size, self.block_rows, worker, workers)
 
     def __len__(self) -> int:
-        return self.end - self.begin - self.start_row
+        return self._share().rank_samples()
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = torch.utils.data.get_worker_info()
-        worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
-        blocks = worker_blocks(self.begin, self.end, self.block_rows, worker, workers, self.start_row)
-        if not blocks:
+        share = self._share(*((0, 1) if info is None else (info.id, info.num_workers)))
+        first, stop = share.span()
+        if first == stop:
             return
-        position, queue = blocks[0][0], list(blocks)
-        batches = self.snapshot.batches(
-            self.columns, self.block_rows, blocks[0][0], blocks[-1][1], check_version=info is None
-        )
-        for batch in batches:
-            rows = batch.to_pylist()
-            for row in rows:
-                while queue and position >= queue[0][1]:
-                    queue.pop(0)
-                if queue and queue[0][0] <= position:
-                    yield row
-                position += 1
+        check = info is None  # a worker's parent opened the snapshot, which compared the Delta log once
+        if self.shuffle_seed is None:
+            yield from self._in_order(share, first, stop, check)
+        else:
+            yield from self._shuffled(share, first, stop, check)
 
-    def state_dict(self, rows_consumed: int) -> dict[str, Any]:
-        """What a checkpoint saves: the pin, its manifest and how many of this rank's rows were consumed."""
+    def _in_order(self, share: Share, first: int, stop: int, check: bool) -> Iterator[dict[str, Any]]:
+        """The worker's samples from one stream of the rows ``[first, stop)``: global sample = row."""
+        batch_rows = min(_READ_ROWS, self.block_rows * self.world_size * max(share.workers, 1))
+        position = first
+        for batch in self.snapshot.batches(self.columns, batch_rows, first, stop, check_version=check):
+            keep = np.flatnonzero(share.mine(np.arange(position, position + batch.num_rows, dtype=np.int64)))
+            position += batch.num_rows
+            if len(keep):
+                yield from batch.take(pa.array(keep)).to_pylist()
+
+    def _shuffled(self, share: Share, first: int, stop: int, check: bool) -> Iterator[dict[str, Any]]:
+        """The worker's samples file by file in the seeded order: one decoded file in memory at a time."""
+        file_rows = [file.rows for file in self.snapshot.entry.manifest]
+        for span in file_order(file_rows, self.shuffle_seed):
+            begin, end = max(first, span.first_sample), min(stop, span.first_sample + span.rows)
+            if begin >= end:
+                continue
+            samples = np.arange(begin, end, dtype=np.int64)
+            positions = samples[share.mine(samples)] - span.first_sample
+            if not len(positions):
+                continue
+            wanted = rows_in_file(span, self.shuffle_seed)[positions]
+            batches = self.snapshot.batches(
+                self.columns, max(span.rows, 1), span.first_row, span.first_row + span.rows, check_version=check
+            )
+            table = pa.Table.from_batches(list(batches))
+            yield from table.take(pa.array(wanted)).to_pylist()
+
+    def state_dict(self, samples_consumed: int) -> dict[str, Any]:
+        """What a checkpoint saves after this rank consumed ``samples_consumed`` samples of this dataset (as
+        every rank did, in synchronous data-parallel training): the pin, its manifest, the order and the
+        next global sample."""
+        if not 0 <= samples_consumed <= len(self):
+            raise ValueError(f"samples_consumed must be in [0, {len(self)}], got {samples_consumed}")
+        total = self.snapshot.entry.documents
         return {
             "uri": self.snapshot.uri,
             "manifest_sha256": self.snapshot.entry.manifest_sha256,
-            "rank": self.rank,
-            "world_size": self.world_size,
-            "block_rows": self.block_rows,
-            "rows_consumed": self.start_row + rows_consumed,
+            "shuffle_seed": self.shuffle_seed,
+            "next_sample": min(total, self.start_sample + samples_consumed * self.world_size),
         }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue at the saved next global sample; the snapshot and the order must be the saved ones."""
+        if (state["uri"], state["manifest_sha256"]) != (self.snapshot.uri, self.snapshot.entry.manifest_sha256):
+            raise ValueError(f"the saved position is for {state['uri']}, not {self.snapshot.uri} with this manifest")
+        if state["shuffle_seed"] != self.shuffle_seed:
+            raise ValueError(f"the saved position is in the order of shuffle_seed={state['shuffle_seed']}")
+        previous, self.start_sample = self.start_sample, int(state["next_sample"])
+        try:
+            self._share()
+        except ValueError:
+            self.start_sample = previous
+            raise
 
     @classmethod
     def from_state(
-        cls, snapshot: "Snapshot", state: dict[str, Any], columns: Sequence[str] | None = None
+        cls,
+        snapshot: "Snapshot",
+        state: dict[str, Any],
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        block_rows: int = 32,
+        columns: Sequence[str] | None = None,
     ) -> "SnapshotDataset":
-        """Resume from :meth:`state_dict`; the snapshot must be the same published bytes."""
-        if (state["uri"], state["manifest_sha256"]) != (snapshot.uri, snapshot.entry.manifest_sha256):
-            raise ValueError(f"the saved position is for {state['uri']}, not {snapshot.uri} with this manifest")
-        return cls(
-            snapshot,
-            rank=state["rank"],
-            world_size=state["world_size"],
-            block_rows=state["block_rows"],
-            start_row=state["rows_consumed"],
-            columns=columns,
-        )
+        """Resume from :meth:`state_dict` with this run's own rank, world size and block size."""
+        dataset = cls(snapshot, rank, world_size, block_rows, columns=columns, shuffle_seed=state.get("shuffle_seed"))
+        dataset.load_state_dict(state)
+        return dataset
