@@ -4,12 +4,15 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from corpuslake import client
 from corpuslake.catalog import Catalog, CatalogEntry
 from corpuslake.coverage import coverage_lines, proportion_lines
 from corpuslake.diff import diff_snapshots
 from corpuslake.errors import CorpuslakeError, one_line
+from corpuslake.export.command import add_export_parser
+from corpuslake.export.manifest import verify_export
 from corpuslake.input_files import dump_inputs, input_lines
 from corpuslake.lineage_tree import lineage_tree, render_json, render_text
 from corpuslake.maintenance import collect_garbage
@@ -81,8 +84,8 @@ def _parser(more_commands: Commands | None) -> argparse.ArgumentParser:
     diff.add_argument("--lake", help=LAKE_HELP)
     diff.set_defaults(handler=_diff)
 
-    verify = sub.add_parser("verify", help="check every file of a pin against its manifest")
-    verify.add_argument("uri", metavar="URI")
+    verify = sub.add_parser("verify", help="check every file of a pin (or an export folder) against its manifest")
+    verify.add_argument("uri", metavar="URI", help="a pin, a lock file, or an export folder (with export.json)")
     verify.add_argument("--lake", help=LAKE_HELP)
     verify.set_defaults(handler=_verify)
 
@@ -93,6 +96,8 @@ def _parser(more_commands: Commands | None) -> argparse.ArgumentParser:
     )
     gc.add_argument("--dry-run", action="store_true", help="list what would be removed")
     gc.set_defaults(handler=_gc)
+
+    add_export_parser(sub, LAKE_HELP)
 
     validate = sub.add_parser("validate", help="check every snapshot definition and mixture recipe, publish nothing")
     validate.add_argument("--datasets", help="definitions folder (default: samples/datasets, or CORPUSLAKE_DATASETS)")
@@ -211,6 +216,8 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if Path(args.uri).is_dir():
+        return _verify_export(Path(args.uri))
     lake, entry = client.resolve(args.uri, args.lake)
     snapshot = client.Snapshot(lake, entry)
     problems = []
@@ -223,6 +230,14 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"DAMAGED  {problem}")
     files = len(entry.manifest)
     print(f"{entry.uri}: {files} file(s), {len(problems)} problem(s)" + ("" if problems else ", intact"))
+    return 1 if problems else 0
+
+
+def _verify_export(folder: Path) -> int:
+    problems = verify_export(folder)
+    for problem in problems:
+        print(f"DAMAGED  {problem}")
+    print(f"{folder}: {len(problems)} problem(s)" + ("" if problems else ", intact"))
     return 1 if problems else 0
 
 

@@ -20,14 +20,12 @@ from corpuslake.export.blend import source_folder, write_blends
 from corpuslake.export.manifest import write_manifest
 from corpuslake.export.registry import record_export
 from corpuslake.export.shards import Format, shard_dtype
+from corpuslake.export.sidecar import DEFAULT_VALIDATION_FRACTION, DEFAULT_VALIDATION_SEED
 from corpuslake.export.splits import Progress, SplitOptions, write_splits
 from corpuslake.export.tokenizer import ExportTokenizer, TokenPolicy
 from corpuslake.parallel import Workers
 from corpuslake.recipes import recipe_from_mapping
 from corpuslake.store import Lake
-
-DEFAULT_VALIDATION_FRACTION = 0.005
-DEFAULT_VALIDATION_SEED = "corpuslake-validation-v1"
 
 
 class ExportTargetError(InputError):

@@ -33,6 +33,9 @@ DOCS = pa.schema(
     ]
 )
 _ROW_GROUP = 65_536
+DEFAULT_VALIDATION_FRACTION = 0.005
+"""Half a percent of documents held out: about 100k tokens of validation per 20M exported."""
+DEFAULT_VALIDATION_SEED = "corpuslake-validation-v1"
 
 
 def held_out(ids: list[str], fraction: float, seed: str) -> npt.NDArray[np.bool_]:
