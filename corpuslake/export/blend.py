@@ -16,9 +16,14 @@ from typing import Any
 from corpuslake.recipes import MixtureRecipe
 
 
+def _short(uri: str) -> str:
+    """``name@N``: how a sidecar names the source of a row."""
+    return uri.removeprefix("corpuslake://")
+
+
 def source_folder(uri: str) -> str:
     """Where a source's own export goes, relative to the mixture's export folder."""
-    return f"sources/{uri.removeprefix('corpuslake://')}"
+    return f"sources/{_short(uri)}"
 
 
 def write_blends(folder: Path, recipe: MixtureRecipe, phase_tokens: Counter[tuple[str, str]]) -> list[str]:
@@ -26,10 +31,10 @@ def write_blends(folder: Path, recipe: MixtureRecipe, phase_tokens: Counter[tupl
     phases: list[dict[str, Any]] = []
     lines = []
     for phase in recipe.phases:
-        total = sum(phase_tokens[(phase.name, s.uri)] for s in phase.sources)
+        total = sum(phase_tokens[(phase.name, _short(s.uri))] for s in phase.sources)
         sources = []
         for source in phase.sources:
-            tokens = phase_tokens[(phase.name, source.uri)]
+            tokens = phase_tokens[(phase.name, _short(source.uri))]
             sources.append(
                 {
                     "pin": source.uri,

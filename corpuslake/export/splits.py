@@ -61,7 +61,7 @@ class SplitsWritten:
     splits: dict[str, dict[str, Any]]
     files: list[str]
     phase_tokens: Counter[tuple[str, str]]
-    """Train tokens per (phase, source) of a mixture's rows: the weights of its blends."""
+    """Train tokens per (phase, source ``name@N``) of a mixture's rows: the weights of its blends."""
 
 
 def tokenize(job: TokenizeJob) -> tuple[int, TokenArray, npt.NDArray[np.int32]]:
