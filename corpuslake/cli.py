@@ -21,6 +21,7 @@ from corpuslake.quarantine import quarantined
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
 from corpuslake.summary import lake_summary
+from corpuslake.trace_cli import add_trace_parser
 from corpuslake.verdicts import blocked_attempts
 
 Commands = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -98,6 +99,7 @@ def _parser(more_commands: Commands | None) -> argparse.ArgumentParser:
     gc.set_defaults(handler=_gc)
 
     add_export_parser(sub, LAKE_HELP)
+    add_trace_parser(sub)
 
     validate = sub.add_parser("validate", help="check every snapshot definition and mixture recipe, publish nothing")
     validate.add_argument("--datasets", help="definitions folder (default: samples/datasets, or CORPUSLAKE_DATASETS)")
