@@ -121,7 +121,7 @@ def test_quality_deciles_rank_each_score_among_the_scored_documents(export: Path
     assert buckets[0] == "1" and buckets[-3] == "9"  # the highest of nine is above 8 of them: 1 + 80 // 9
 
 
-def _run(argv: list[str]) -> int:
+def run_cli(argv: list[str]) -> int:
     """The command line with ``trace`` wired in (as corpuslake.cli does once it adds the handler)."""
     commands = [a for a in cli._parser(None)._actions if isinstance(a, argparse._SubParsersAction)]
     wired = any("trace" in a.choices for a in commands)
@@ -129,7 +129,7 @@ def _run(argv: list[str]) -> int:
 
 
 def test_json_lists_the_documents_and_the_totals(export: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["trace", str(export), "--tokens", "14:40", "--json"]) == 0
+    assert run_cli(["trace", str(export), "--tokens", "14:40", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     want = expected(14, 40)
     assert [(d["document_index"], d["tokens_in_range"]) for d in out["documents"]] == want
@@ -155,18 +155,18 @@ def test_json_lists_the_documents_and_the_totals(export: Path, capsys: pytest.Ca
 
 def test_samples_are_packed_back_to_back_with_one_extra_token(export: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # samples of 10 tokens: sample i reads tokens [10 i, 10 i + 11); 57 tokens hold (57 - 1) // 10 = 5 samples
-    assert _run(["trace", str(export), "--samples", "1:3", "--seq-length", "10", "--json"]) == 0
+    assert run_cli(["trace", str(export), "--samples", "1:3", "--seq-length", "10", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [(d["document_index"], d["tokens_in_range"]) for d in out["documents"]] == expected(10, 31)
     assert out["range"] == {"unit": "samples", "asked": [1, 3], "seq_length": 10, "tokens": [10, 31]}
-    assert _run(["trace", str(export), "--samples", "4:5", "--seq-length", "10", "--json"]) == 0
+    assert run_cli(["trace", str(export), "--samples", "4:5", "--seq-length", "10", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["range"]["tokens"] == [40, 51]
-    assert _run(["trace", str(export), "--samples", "5:6", "--seq-length", "10"]) == 2
+    assert run_cli(["trace", str(export), "--samples", "5:6", "--seq-length", "10"]) == 2
     assert "samples 5:6 is outside the export: its train split holds 5 samples" in capsys.readouterr().err
 
 
 def test_text_output_lists_documents_then_totals(export: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["trace", str(export), "--tokens", "16:17"]) == 0
+    assert run_cli(["trace", str(export), "--tokens", "16:17"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{PIN} train split, tokens 16:17, export ")
     assert lines[2].split() == ["3", "1", PIN, "doc-03", "D1", "web@1", "-"]  # a document without a url
@@ -193,7 +193,7 @@ def test_text_output_lists_documents_then_totals(export: Path, capsys: pytest.Ca
 def test_bad_ranges_are_one_line_errors(
     export: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(["trace", str(export), *argv]) == 2
+    assert run_cli(["trace", str(export), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and err.startswith("corpuslake: error: ")
 
@@ -203,7 +203,7 @@ def test_a_missing_or_altered_sidecar_and_a_folder_that_is_no_export(
 ) -> None:
     folder = write_export(tmp_path / "export")
     (folder / "validation.docs.parquet").unlink()
-    assert _run(["trace", str(folder), "--tokens", "0:1", "--split", "validation"]) == 2
+    assert run_cli(["trace", str(folder), "--tokens", "0:1", "--split", "validation"]) == 2
     assert "validation.docs.parquet is missing: the export has no sidecar for its validation split" in (
         capsys.readouterr().err
     )
@@ -211,9 +211,9 @@ def test_a_missing_or_altered_sidecar_and_a_folder_that_is_no_export(
     pq.write_table(table.slice(1), folder / "train.docs.parquet")
     with pytest.raises(TraceError, match=r"train\.docs\.parquet was altered"):
         open_split(folder)
-    assert _run(["trace", str(tmp_path), "--tokens", "0:1"]) == 2
+    assert run_cli(["trace", str(tmp_path), "--tokens", "0:1"]) == 2
     assert "is not an export: it has no export.json" in capsys.readouterr().err
-    assert _run(["trace", str(tmp_path / "nowhere"), "--tokens", "0:1"]) == 2
+    assert run_cli(["trace", str(tmp_path / "nowhere"), "--tokens", "0:1"]) == 2
     assert "is neither a pin nor an export folder" in capsys.readouterr().err
 
 
