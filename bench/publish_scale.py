@@ -81,14 +81,30 @@ def paragraphs() -> list[str]:
     return sorted(tails.values())
 
 
-def batches(dump: str, start: int, count: int, paras: list[str], copies: dict[int, int]) -> Iterator[pa.RecordBatch]:
-    """Documents ``start`` to ``start + count``; document i pairs paragraphs (i mod P, i div P)."""
-    rng = np.random.default_rng(start)
+def text(i: int, paras: list[str], chars: int) -> str:
+    """Document i's text: paragraphs (i mod P, i div P) cut and joined (unique per i), then, up to
+    ``chars`` characters, whole paragraphs picked by i (0: the pair alone)."""
     p = len(paras)
+    head = paras[i % p][:300] + " " + paras[(i // p) % p][-250:]
+    if len(head) >= chars:
+        return head
+    parts, size, k = [head], len(head), 1
+    while size < chars:
+        parts.append(paras[(i * 31 + k * 7) % p])
+        size += len(parts[-1]) + 1
+        k += 1
+    return "\n".join(parts)[:chars]
+
+
+def batches(
+    dump: str, start: int, count: int, paras: list[str], copies: dict[int, int], chars: int = 0
+) -> Iterator[pa.RecordBatch]:
+    """Documents ``start`` to ``start + count`` (see :func:`text`)."""
+    rng = np.random.default_rng(start)
     for first in range(start, start + count, BATCH):
         n = min(BATCH, start + count - first)
         numbers = [copies.get(i, i) for i in range(first, first + n)]  # a copy takes an earlier document's text
-        texts = [paras[i % p][:300] + " " + paras[(i // p) % p][-250:] for i in numbers]
+        texts = [text(i, paras, chars) for i in numbers]
         ids = [f"{dump}-{i:08d}" for i in range(first, first + n)]
         yield pa.RecordBatch.from_arrays(
             [
@@ -109,12 +125,14 @@ def batches(dump: str, start: int, count: int, paras: list[str], copies: dict[in
         )
 
 
-def build(lake: Lake, size: int) -> None:
+def build(lake: Lake, size: int, chars: int = 0) -> None:
+    """The synthetic scored table: ``size`` documents in two dumps, texts of at least 550 characters
+    (``chars``: that many)."""
     paras = paragraphs()
     half = size // 2
     copies = {half + k * 97: k * 89 for k in range(size // 200)}  # 1% of D2 repeats D1 texts
     for dump, start, count in (("D1", 0, half), ("D2", half, size - half)):
-        reader = pa.RecordBatchReader.from_batches(SCHEMA, batches(dump, start, count, paras, copies))
+        reader = pa.RecordBatchReader.from_batches(SCHEMA, batches(dump, start, count, paras, copies, chars))
         lake.write_partition("scored", reader, Lineage("scored", dump, "bench", "bench", {}), {"dump": dump})
 
 

@@ -3,7 +3,8 @@
 Exact dedup runs per dump (a re-crawl of a page is a new document of its own dump), so a snapshot that
 spans several dumps would hold a re-crawled page twice. Before its rows are ordered, the selection is
 keyed: workers read row ranges of the staged selection and compute each document's exact key (the
-normalized text's hash, as the dedup stage computes it, over the text as published, redaction applied)
+normalized text's hash, as the dedup stage computes it and with its compiled batch pass, over the text
+as published, redaction applied)
 into small Parquet files; DuckDB then picks the winners. A document is dropped when an earlier one has
 the same key, then when an earlier remaining one has the same URL; earlier means by dump (in the
 snapshot's dump order), then by id. Only ids, dump ranks, keys and URLs reach DuckDB, which spills.
@@ -18,12 +19,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpuslake.dedup.normalize import normalize_text
+from corpuslake.dedup.textkeys import normalize_batch
 from corpuslake.ordered import REDACT_COLUMN, Computed, cached_or_computed, range_batches
 from corpuslake.parallel import Workers, run_jobs
 from corpuslake.policies import pii
 from corpuslake.spill import literal_path
-from corpuslake.stages.deduplicated import exact_key
 from corpuslake.text_cache import TextCache, record
 from corpuslake.widesort import STAGED_GROUP_BYTES
 
@@ -75,7 +75,11 @@ def key_rows(job: KeyJob) -> str:
 
 
 def _keys(texts: list[str]) -> list[int]:
-    return [exact_key(normalize_text(t or "")) for t in texts]
+    """``exact_key(normalize_text(text))`` of each text, in the dedup stage's compiled batch pass."""
+    if not texts:
+        return []
+    keys: list[int] = normalize_batch([t or "" for t in texts]).exact_keys().tolist()
+    return keys
 
 
 def _jobs(
