@@ -37,6 +37,9 @@ class ShardWriter(Protocol):
     def close(self) -> list[str]:
         """Finish the files; return their names, relative to the export folder."""
 
+    def abort(self) -> None:
+        """Close the files unfinished (the export failed: its folder is removed)."""
+
 
 def shard_dtype(fmt: Format, tokens: np.dtype[Any]) -> str:
     """The token type a format's files hold, as ``export.json`` records it."""
@@ -64,9 +67,12 @@ class MegatronWriter:
         self._lengths.write(lengths.astype("<i4", copy=False).tobytes())
         self._count += len(lengths)
 
-    def close(self) -> list[str]:
+    def abort(self) -> None:
         self._bin.close()
         self._lengths.close()
+
+    def close(self) -> list[str]:
+        self.abort()
         itemsize, count = self.dtype.itemsize, self._count
         with (self.folder / f"{self.prefix}.idx").open("wb") as idx, self._scratch.open("rb") as lengths:
             idx.write(_MEGATRON_HEADER)
@@ -107,9 +113,12 @@ class DatatroveWriter:
         self._index.write(ends.astype("<u8").tobytes())
         self._tokens += int(lengths.sum())
 
-    def close(self) -> list[str]:
+    def abort(self) -> None:
         self._data.close()
         self._index.close()
+
+    def close(self) -> list[str]:
+        self.abort()
         metadata = f"{self.tokenizer_name}|{self.dtype.itemsize}\n{self._tokens}\n"
         (self.folder / f"{self.prefix}.ds.metadata").write_text(metadata, encoding="utf-8")
         return [f"{self.prefix}.ds", f"{self.prefix}.ds.index", f"{self.prefix}.ds.metadata"]

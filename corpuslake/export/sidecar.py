@@ -88,6 +88,9 @@ class DocsWriter:
         rest = table.slice(whole)
         self._pending, self._pending_rows = rest.combine_chunks().to_batches(), rest.num_rows
 
+    def abort(self) -> None:
+        self._writer.close()
+
     def close(self) -> str:
         self._flush(final=True)
         self._writer.close()

@@ -89,9 +89,35 @@ def write_splits(
             texts = batch.column("text").to_pylist()
             yield TokenizeJob(index, texts, tokenizer.path, identity.sha256, options.policy)
 
+    try:
+        phase_tokens, empty = _write_batches(snapshot, jobs(), metas, shards, docs, options, progress)
+    except BaseException:
+        for split in SPLITS:  # close the files: the caller removes the folder they are in
+            shards[split].abort()
+            docs[split].abort()
+        raise
+    files = [name for s in SPLITS for name in (*shards[s].close(), docs[s].close())]
+    splits = {
+        s: {"prefix": s, "documents": docs[s].documents, "tokens": docs[s].tokens, "empty_documents_left_out": empty[s]}
+        for s in SPLITS
+    }
+    return SplitsWritten(splits, files, phase_tokens)
+
+
+def _write_batches(
+    snapshot: Snapshot,
+    jobs: Iterator[TokenizeJob],
+    metas: dict[int, pa.Table],
+    shards: dict[str, ShardWriter],
+    docs: dict[str, DocsWriter],
+    options: SplitOptions,
+    progress: Progress | None,
+) -> tuple[Counter[tuple[str, str]], dict[str, int]]:
+    """Each batch's tokens and sidecar rows, in batch order, to their split's writers; the train tokens
+    per (phase, source) and the empty documents left out per split."""
     phase_tokens: Counter[tuple[str, str]] = Counter()
     empty = dict.fromkeys(SPLITS, 0)
-    for index, tokens, lengths in in_order(tokenize, jobs(), options.workers):
+    for index, tokens, lengths in in_order(tokenize, jobs, options.workers):
         meta = _sidecar_meta(metas.pop(index), snapshot.entry.uri)
         validation = held_out(meta.column("id").to_pylist(), options.validation_fraction, options.validation_seed)
         per_token = np.repeat(validation, lengths)
@@ -104,12 +130,7 @@ def write_splits(
                 _count_phases(phase_tokens, meta.filter(pa.array(keep)), lengths[keep])
         if progress:
             progress(sum(d.documents for d in docs.values()), sum(d.tokens for d in docs.values()))
-    files = [name for s in SPLITS for name in (*shards[s].close(), docs[s].close())]
-    splits = {
-        s: {"prefix": s, "documents": docs[s].documents, "tokens": docs[s].tokens, "empty_documents_left_out": empty[s]}
-        for s in SPLITS
-    }
-    return SplitsWritten(splits, files, phase_tokens)
+    return phase_tokens, empty
 
 
 def in_order(
