@@ -16,7 +16,8 @@ characters of real prose (the scale bench crawl's documents average 6.2k), and d
 without content policies (``web-en``: all, ``web-en-hq``: top 30%), and the sample mixture recipe.
 
     python bench/publish_memory.py --lake <lake> [--datasets samples/datasets] [--workers 2]
-    python bench/publish_memory.py --synthetic 60000 250000 [--chars 6000] [--seed-token-counts]
+    python bench/publish_memory.py --synthetic 25000 100000 [--chars 6000] [--seed-token-counts] [--keep DIR]
+        [--memory-limit 512MB]
 
 ``--seed-token-counts`` fills the token-count cache from the texts' lengths before publishing, so
 the workers count nothing (the publishing process's figures do not depend on it; it saves the
@@ -138,18 +139,20 @@ def _instrument(phases: Phases) -> None:
     Catalog.record = _wrap(phases, "catalog.record", Catalog.record)  # type: ignore[method-assign]
 
 
-def child(lake_path: str, datasets: str, workers: int) -> None:
+def child(lake_path: str, datasets: str, workers: int, memory_limit: str) -> None:
     phases = Phases()
     _instrument(phases)
     from corpuslake.datasets import load_definitions
     from corpuslake.parallel import shutdown_pools
+    from corpuslake.spill import SpillConfig
     from corpuslake.store import Lake
 
     stop = threading.Event()
     sampler = threading.Thread(target=phases.sample, args=(stop,), daemon=True)
     sampler.start()
     with phases.phase("whole process"):
-        published = _publish_all(phases, Lake(lake_path), load_definitions(datasets), workers)
+        spill = SpillConfig(memory_limit=memory_limit)
+        published = _publish_all(phases, Lake(lake_path), load_definitions(datasets), workers, spill)
         shutdown_pools()
     stop.set()
     sampler.join()
@@ -167,7 +170,9 @@ def child(lake_path: str, datasets: str, workers: int) -> None:
     )
 
 
-def _publish_all(phases: Phases, lake: Any, definitions: Any, workers: int) -> list[tuple[str, int, int, str]]:
+def _publish_all(
+    phases: Phases, lake: Any, definitions: Any, workers: int, spill: Any
+) -> list[tuple[str, int, int, str]]:
     from corpuslake.datasets import publish_mixture, publish_snapshot
     from corpuslake.tokens import default_tokenizer
 
@@ -176,11 +181,11 @@ def _publish_all(phases: Phases, lake: Any, definitions: Any, workers: int) -> l
     published = []
     for definition in sorted(definitions.snapshots, key=lambda d: d.name):
         with phases.phase(f"snapshot {definition.name}"):
-            entry = publish_snapshot(lake, definition, "bench", workers=workers).entry
+            entry = publish_snapshot(lake, definition, "bench", workers=workers, spill=spill).entry
         published.append((entry.uri, entry.documents, entry.tokens, entry.content_sha256))
     for recipe in sorted(definitions.mixtures, key=lambda r: r.name):
         with phases.phase(f"mixture {recipe.name}"):
-            entry = publish_mixture(lake, recipe, "bench", workers=workers).entry
+            entry = publish_mixture(lake, recipe, "bench", workers=workers, spill=spill).entry
         published.append((entry.uri, entry.documents, entry.tokens, entry.content_sha256))
     return published
 
@@ -250,11 +255,11 @@ def report(title: str, found: dict[str, Any]) -> None:
         )
 
 
-def measure(lake: Path, datasets: Path, workers: int, seed_counts: bool = False) -> dict[str, Any]:
+def measure(lake: Path, datasets: Path, args: argparse.Namespace) -> dict[str, Any]:
     _clear(lake)
-    if seed_counts:
+    if args.seed_token_counts:
         _seed_token_counts(lake)
-    command = [sys.executable, __file__, "--child", str(lake), str(datasets), str(workers)]
+    command = [sys.executable, __file__, "--child", str(lake), str(datasets), str(args.workers), args.memory_limit]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"child failed:\n{done.stderr[-4000:]}")
@@ -271,17 +276,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scratch", type=Path, default=ROOT.parent)
     parser.add_argument("--keep", type=Path, help="build synthetic lakes under this folder once, and reuse them")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-limit", default="512MB", help="DuckDB's memory limit (SpillConfig)")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], int(args.child[2]))
+        child(args.child[0], args.child[1], int(args.child[2]), args.child[3])
         return
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     if args.lake:
         with tempfile.TemporaryDirectory(prefix="publish-memory-", dir=args.scratch) as scratch:
             lake = Path(scratch) / "lake"
             shutil.copytree(args.lake, lake)
-            report(str(args.lake), measure(lake, args.datasets, args.workers))
+            report(str(args.lake), measure(lake, args.datasets, args))
     for size in args.synthetic:
         title = f"synthetic {size:,} documents, {args.chars:,} characters each"
         if args.keep:  # built once, measured again by later invocations
@@ -290,11 +296,11 @@ def main() -> None:
             if not datasets.is_dir():
                 shutil.rmtree(root, ignore_errors=True)
                 _synthetic(root, size, args.chars)
-            report(title, measure(root / "lake", datasets, args.workers, args.seed_token_counts))
+            report(title, measure(root / "lake", datasets, args))
             continue
         with tempfile.TemporaryDirectory(prefix="publish-memory-", dir=args.scratch) as scratch:
             datasets = _synthetic(Path(scratch), size, args.chars)
-            report(title, measure(Path(scratch) / "lake", datasets, args.workers, args.seed_token_counts))
+            report(title, measure(Path(scratch) / "lake", datasets, args))
 
 
 if __name__ == "__main__":

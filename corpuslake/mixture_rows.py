@@ -1,11 +1,12 @@
 """A mixture's draw without its text: what is drawn is decided on ids and token counts, and the rows are
 fetched afterwards, in position order, by DuckDB.
 
-A source's draw columns (a 64-bit key of each id, its tokens, optionally its quality score) are read
-streaming through the verifying client: about 16 bytes per document stay in memory, never a text. The
-drawn rows are numbers (source, row, epoch, position); DuckDB joins them with the sources' rows as the
-client streams them, and sorts the result by position into one staged Parquet file, spilling past its
-memory limit. A drawn order is a shuffle: no source is ever held in memory to serve it.
+A source's draw columns (a 64-bit key of each id, its tokens, optionally its quality score) are read a
+row group at a time, each file verified against the manifest first (:mod:`corpuslake.verified_source`):
+about 16 bytes per document stay in memory, never a text. The drawn rows are numbers (source, row,
+epoch, position); DuckDB joins them with the sources' drawn rows, decoded from the row groups that hold
+them, and sorts the result by position into one staged Parquet file, spilling past its memory limit. A
+drawn order is a shuffle: no source is ever held in memory to serve it.
 """
 
 import hashlib
@@ -18,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpuslake.client import Snapshot
+from corpuslake.verified_source import VerifiedSource
 from corpuslake.widesort import order_relation
 
 FETCHED = ("id", "dump", "url", "language", "text", "tokens")
@@ -41,11 +42,11 @@ def id_keys(ids: Sequence[str]) -> np.ndarray:
     )
 
 
-def draw_columns(snapshot: Snapshot, with_quality: bool) -> DrawColumns:
-    """The draw columns of a published snapshot, read streaming (ids are hashed batch by batch)."""
+def draw_columns(source: VerifiedSource, with_quality: bool) -> DrawColumns:
+    """The draw columns of a published snapshot, read a row group at a time (ids hashed as they come)."""
     columns = ["id", "tokens"] + (["quality_score"] if with_quality else [])
     keys, tokens, quality = [], [], []
-    for batch in snapshot.batches(columns):
+    for _, batch in source.batches(columns):
         keys.append(id_keys(batch.column("id").to_pylist()))
         tokens.append(batch.column("tokens").to_numpy(zero_copy_only=False).astype(np.int64))
         if with_quality:
@@ -57,47 +58,45 @@ def draw_columns(snapshot: Snapshot, with_quality: bool) -> DrawColumns:
     )
 
 
-def drawn_keys(snapshot: Snapshot, rows: np.ndarray, epochs: np.ndarray, uri: str) -> np.ndarray:
+def drawn_keys(source: VerifiedSource, rows: np.ndarray, epochs: np.ndarray, uri: str) -> np.ndarray:
     """``id_keys(f"{id}/{epoch}/{uri}")`` of the drawn ``rows`` of a source (with their ``epochs``),
-    streaming its id column once."""
+    reading the id column of the row groups that hold them."""
     order = np.argsort(rows, kind="stable")
     sorted_rows = rows[order]
     keys = np.zeros(len(rows), np.uint64)
-    offset = 0
-    for batch in snapshot.batches(["id"]):
+    for offset, batch in source.batches(["id"], np.unique(sorted_rows)):
         low, high = np.searchsorted(sorted_rows, [offset, offset + batch.num_rows])
         if high > low:
             picked = order[low:high]
             ids = batch.column("id").take(pa.array(sorted_rows[low:high] - offset)).to_pylist()
             marks = epochs[picked].tolist()
             keys[picked] = id_keys([f"{i}/{e}/{uri}" for i, e in zip(ids, marks, strict=True)])
-        offset += batch.num_rows
     return keys
 
 
-def _source_reader(snapshot: Snapshot, index: int, drawn: np.ndarray) -> pa.RecordBatchReader:
+def _source_reader(source: VerifiedSource, index: int, drawn: np.ndarray) -> pa.RecordBatchReader:
     """The fetched columns of the ``drawn`` rows (sorted row numbers) of a source, with its number and
-    each row's place, streaming and verified: a batch keeps only its drawn rows before it goes on."""
-    available = set(snapshot.schema.names)
+    each row's place, verified, decoding only the row groups that hold drawn rows: a batch keeps only
+    its drawn rows before it goes on."""
+    available = set(source.schema.names)
     schema = pa.schema(
         [("src", pa.int32()), ("source_row", pa.int64())]
         + [(c, pa.int32() if c == "tokens" else pa.string()) for c in FETCHED]
     )
+    wanted = np.unique(drawn)
 
     def batches() -> Iterator[pa.RecordBatch]:
-        offset = 0
-        for batch in snapshot.batches([c for c in FETCHED if c in available]):
-            first = offset
-            offset += batch.num_rows
-            low, high = np.searchsorted(drawn, [first, offset])
-            picked = np.unique(drawn[low:high]) - first
+        for first, batch in source.batches([c for c in FETCHED if c in available], wanted):
+            low, high = np.searchsorted(wanted, [first, first + batch.num_rows])
+            picked = wanted[low:high] - first
             if not len(picked):
                 continue
             batch, n = batch.take(pa.array(picked)), len(picked)
             arrays = [pa.array(np.full(n, index, np.int32)), pa.array(picked + first, pa.int64())]
             for name in FETCHED:
                 kind = schema.field(name).type
-                arrays.append(batch.column(name).cast(kind) if name in available else pa.nulls(n, kind))
+                present = name in batch.schema.names
+                arrays.append(batch.column(name).cast(kind) if present else pa.nulls(n, kind))
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
@@ -106,7 +105,7 @@ def _source_reader(snapshot: Snapshot, index: int, drawn: np.ndarray) -> pa.Reco
 def fetch_in_order(
     con: duckdb.DuckDBPyConnection,
     draw: pa.Table,
-    sources: Sequence[Snapshot],
+    sources: Sequence[VerifiedSource],
     target: Path,
     row_group_rows: int = 8192,
 ) -> int:

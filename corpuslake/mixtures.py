@@ -3,8 +3,8 @@
 A recipe (YAML, read by :mod:`corpuslake.recipes`) names a target token count, a seed, a repetition cap,
 and one or more phases (a curriculum: e.g. a last phase drawn from a higher-quality snapshot, as DCLM's
 final tokens). Each phase takes a fraction of the target and splits it between its sources by weight;
-sources are pins ``corpuslake://name@N`` and are read through the verifying client, so a recipe always
-sees the same bytes.
+sources are pins ``corpuslake://name@N`` and every file read is verified against the pin's manifest
+(:mod:`corpuslake.verified_source`), so a recipe always sees the same bytes.
 
 How documents are drawn: every source is an endless stream of epochs; epoch ``e`` is the source's
 documents in the order of a keyed hash of (seed, source, e, id). A phase takes documents from the front
@@ -42,6 +42,7 @@ from corpuslake.shortfall import settle, shortfall
 from corpuslake.snapshots import DefinitionError
 from corpuslake.spill import DEFAULT_SPILL, SpillConfig, connect
 from corpuslake.store import Lake
+from corpuslake.verified_source import VerifiedSource
 
 MIXTURE = pa.schema(
     [
@@ -149,7 +150,7 @@ def build_mixture(lake: Lake, recipe: MixtureRecipe, staging: Path, *, spill: Sp
     entries = {
         uri: catalog.resolve(parse_pin(uri)) for uri in sorted({s.uri for p in recipe.phases for s in p.sources})
     }
-    snapshots = {uri: Snapshot(lake, entry) for uri, entry in entries.items()}
+    snapshots = {uri: VerifiedSource(Snapshot(lake, entry)) for uri, entry in entries.items()}
     wants_quality = {s.uri for p in recipe.phases for s in p.sources if s.min_quality is not None}
     columns: dict[str, DrawColumns] = {}
     for uri, snapshot in snapshots.items():
@@ -249,7 +250,7 @@ def _new_stream(recipe: MixtureRecipe, source: MixtureSource, columns: DrawColum
     )
 
 
-def _shuffle_keys(snapshots: Mapping[str, Snapshot], phases: list[list[_Part]]) -> None:
+def _shuffle_keys(snapshots: Mapping[str, VerifiedSource], phases: list[list[_Part]]) -> None:
     """Each drawn row's phase-shuffle key, a hash of ``id/epoch/source``: one pass over each source's ids."""
     for uri, snapshot in snapshots.items():
         mine = [part for parts in phases for part in parts if part.uri == uri]
