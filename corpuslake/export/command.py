@@ -5,7 +5,7 @@ import sys
 import time
 from typing import Any
 
-from corpuslake.errors import InterruptedRunError
+from corpuslake.errors import InterruptedRunError, ServiceNotInstalledError
 from corpuslake.export.shards import FORMATS
 from corpuslake.export.sidecar import DEFAULT_VALIDATION_FRACTION, DEFAULT_VALIDATION_SEED
 from corpuslake.parallel import default_workers
@@ -41,8 +41,11 @@ def add_export_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 def run_export(args: argparse.Namespace) -> int:
     # Deferred: the tokenizers are the service's libraries; the client's own commands load without them.
-    from corpuslake.export.pin_export import ExportOptions, export_pin
-    from corpuslake.export.tokenizer import TokenPolicy
+    try:
+        from corpuslake.export.pin_export import ExportOptions, export_pin
+        from corpuslake.export.tokenizer import TokenPolicy
+    except ImportError as missing:
+        raise ServiceNotInstalledError("export") from missing
 
     options = ExportOptions(
         fmt=args.format,
