@@ -13,6 +13,7 @@ from corpuslake.diff import diff_snapshots
 from corpuslake.errors import CorpuslakeError, one_line
 from corpuslake.export.command import add_export_parser
 from corpuslake.export.manifest import verify_export
+from corpuslake.export.registry import exports
 from corpuslake.input_files import dump_inputs, input_lines
 from corpuslake.lineage_tree import lineage_tree, render_json, render_text
 from corpuslake.maintenance import collect_garbage
@@ -195,6 +196,12 @@ def _resolve(args: argparse.Namespace) -> int:
     print(f"  checks: {checks}")
     for line in [*coverage_lines(entry), *proportion_lines(entry, detail=True)]:
         print(f"  {line}")
+    for export in exports(lake, entry.uri):
+        tokenizer = export["tokenizer"]
+        print(
+            f"  export {export['export_id'][:16]}  {export['format']}  {tokenizer['name']} "
+            f"sha256:{tokenizer['sha256'][:16]}  {export['location']}"
+        )
     return 0
 
 

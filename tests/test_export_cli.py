@@ -7,6 +7,7 @@ interrupted export leaves no folder (nor a hidden partial one) behind, and that 
 changed byte of an export and exits 1.
 """
 
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -52,6 +53,10 @@ def test_export_prints_its_splits_and_verify_passes(
     assert "train " in printed and "validation " in printed
     assert main(["verify", str(out)]) == 0
     assert capsys.readouterr().out.strip() == f"{out}: 0 problem(s), intact"
+    # The lake records the export beside its pin: `resolve` lists it.
+    export_id = json.loads((out / "export.json").read_text(encoding="utf-8"))["export_id"]
+    assert main(["resolve", "corpuslake://web@1", "--lake", lake]) == 0
+    assert f"  export {export_id[:16]}  megatron  tokenizer.json sha256:" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
