@@ -21,6 +21,7 @@ import yaml
 from deltalake.exceptions import DeltaError
 
 from corpuslake.catalog import Catalog, CatalogEntry, ManifestFile, file_digests, manifest_sha256
+from corpuslake.consumers import register_consumer
 from corpuslake.pins import SCHEME, DamagedSnapshotError, Pin, PinError, parse_pin
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
@@ -353,9 +354,19 @@ def lock_path(config: str | Path) -> Path:
     return path.with_name(path.stem + LOCK_SUFFIX)
 
 
-def write_lock(config: str | Path, lake: str | Lake | None = None) -> Path:
+def write_lock(
+    config: str | Path,
+    lake: str | Lake | None = None,
+    *,
+    consumer: str | None = None,
+    run_id: str = "",
+    register: bool = True,
+) -> Path:
     """Resolve every ``corpuslake://`` pin in a YAML training config (``@latest`` included) and write the
-    exact table versions and manifest hashes to a lock file beside it; return its path."""
+    exact table versions and manifest hashes to a lock file beside it; return its path.
+
+    The lock is registered in the lake as a consumer of its pins (``consumer``, default the config's
+    stem, and ``run_id``), so garbage collection keeps what it reads until it is retired."""
     path = Path(config)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -393,4 +404,9 @@ def write_lock(config: str | Path, lake: str | Lake | None = None) -> Path:
     header = "# Written by `corpuslake lock`: the exact data this config trains on. Commit it; do not edit.\n"
     temporary.write_text(header + yaml.safe_dump(lock, sort_keys=True), encoding="utf-8")
     temporary.replace(target)
+    if register:
+        uris = [p["uri"] for p in pins.values()]
+        digest = hashlib.sha256(target.read_bytes()).hexdigest()
+        name = consumer or path.stem
+        register_consumer(store, name, uris, kind="lock", run_id=run_id, lock_sha256=digest, location=str(target))
     return target

@@ -15,6 +15,7 @@ from typing import Any
 
 from corpuslake import client
 from corpuslake.catalog import Catalog
+from corpuslake.consumers import register_export
 from corpuslake.errors import InputError
 from corpuslake.export.blend import source_folder, write_blends
 from corpuslake.export.manifest import write_manifest
@@ -91,6 +92,7 @@ def export_pin(
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     record_export(store, manifest, str(target.resolve()))
+    register_export(store, manifest, str(target.resolve()))  # gc keeps the pin while the export is registered
     return manifest
 
 
