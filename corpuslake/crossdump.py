@@ -4,10 +4,11 @@ Exact dedup runs per dump (a re-crawl of a page is a new document of its own dum
 spans several dumps would hold a re-crawled page twice. Before its rows are ordered, the selection is
 keyed: workers read row ranges of the staged selection and compute each document's exact key (the
 normalized text's hash, as the dedup stage computes it and with its compiled batch pass, over the text
-as published, redaction applied)
-into small Parquet files; DuckDB then picks the winners. A document is dropped when an earlier one has
-the same key, then when an earlier remaining one has the same URL; earlier means by dump (in the
-snapshot's dump order), then by id. Only ids, dump ranks, keys and URLs reach DuckDB, which spills.
+as published, redaction applied) into small Parquet files; DuckDB then picks the winners. A document
+is dropped when an earlier one has the same key, then when an earlier remaining one has the same URL;
+earlier means by dump (in the snapshot's dump order), then by id. Only ids, dump ranks, keys and URLs
+reach DuckDB, which spills. The ids dropped are left out while the selection is ordered by id
+(:func:`corpuslake.widesort.sort_file`): the rows with their texts are not copied once more for them.
 """
 
 from collections.abc import Iterator
@@ -23,9 +24,7 @@ from corpuslake.dedup.textkeys import normalize_batch
 from corpuslake.ordered import REDACT_COLUMN, Computed, cached_or_computed, range_batches
 from corpuslake.parallel import Workers, run_jobs
 from corpuslake.policies import pii
-from corpuslake.spill import literal_path
 from corpuslake.text_cache import TextCache, record
-from corpuslake.widesort import STAGED_GROUP_BYTES
 
 _KEYS = pa.schema([("id", pa.string()), ("dump_rank", pa.int32()), ("url", pa.string()), ("text_key", pa.int64())])
 
@@ -130,15 +129,7 @@ def drop_duplicates(
     return Dropped(int(counts.get("same_text", 0)), int(counts.get("same_url", 0)))
 
 
-def copy_without_dropped(con: duckdb.DuckDBPyConnection, selection: Path, target: Path, row_group_rows: int) -> int:
-    """The staged selection without the dropped ids, still ordered by id, into ``target``; its rows.
-
-    No sort: the connection preserves insertion order, so a filtered scan keeps the file's order (a
-    sort of the texts would not stay in DuckDB's memory limit, see :mod:`corpuslake.widesort`)."""
-    con.execute(
-        f"COPY (SELECT s.* FROM read_parquet({literal_path(selection)}) s "
-        "WHERE s.id NOT IN (SELECT id FROM dropped)) "
-        f"TO {literal_path(target)} (FORMAT parquet, ROW_GROUP_SIZE {int(row_group_rows)}, "
-        f"ROW_GROUP_SIZE_BYTES {STAGED_GROUP_BYTES})"
-    )
-    return int(pq.ParquetFile(target).metadata.num_rows)
+def dropped_ids(con: duckdb.DuckDBPyConnection) -> pa.Array:
+    """The ids :func:`drop_duplicates` left in table ``dropped``: what the ordering pass leaves out."""
+    ids: pa.Array = con.table("dropped").project("id").to_arrow_table()["id"].combine_chunks()
+    return ids

@@ -3,8 +3,8 @@
 The source's dumps are scanned by DuckDB (only the columns the definition needs; each dump's files of
 the exact version read), filtered by language and score, cut at the top percent in two passes over the
 score column (:func:`corpuslake.quality.select.top_percent_cut`), joined with the content signals when
-policies apply, cleared of cross-dump duplicates (:mod:`corpuslake.crossdump`), and sorted by id into
-one staged Parquet file (:mod:`corpuslake.widesort`). DuckDB spills to the staging folder past its memory
+policies apply, staged, cleared of cross-dump duplicates (:mod:`corpuslake.crossdump`) as it is sorted by
+id into one staged Parquet file (:mod:`corpuslake.widesort`). DuckDB spills to the staging folder past its memory
 limit; this process never holds the rows. Tokens are counted later, by the workers that write the published files,
 except those the token cache already knows (:mod:`corpuslake.token_cache`): the selection joins them in.
 """
@@ -20,7 +20,7 @@ from duckdb import ColumnExpression as C
 from duckdb import ConstantExpression as K
 from duckdb import FunctionExpression as F
 
-from corpuslake.crossdump import copy_without_dropped, drop_duplicates
+from corpuslake.crossdump import drop_duplicates, dropped_ids
 from corpuslake.lineage import TableVersion
 from corpuslake.ordered import REDACT_COLUMN, OrderedRows
 from corpuslake.parallel import Workers
@@ -30,7 +30,7 @@ from corpuslake.spill import DEFAULT_SPILL, SpillConfig, connect, count_rows, du
 from corpuslake.store import Lake
 from corpuslake.text_cache import exact_keys, token_counts, with_cached
 from corpuslake.tokens import Tokenizer
-from corpuslake.widesort import order_relation
+from corpuslake.widesort import sort_file, write_unordered
 
 _DOUBLE = duckdb.sqltypes.DOUBLE
 _SIGNALS = ["id", "pii_emails", "pii_ips", "pii_phones", "pii_cards", "badword_rate", "contamination_ngrams"]
@@ -96,20 +96,24 @@ def select_snapshot(
         cross_dump = definition.cross_dump_duplicates == "drop" and len(dumps) > 1 and "url" in needed
         caches = [counts, exact_keys(lake)] if cross_dump else [counts]
         relation = with_cached(con, relation, caches, REDACT_COLUMN if definition.redact_pii else None)
-        staged = staging / "selected.parquet"
+        staged, unordered = staging / "selected.parquet", staging / "selected-unordered.parquet"
         hidden = ["dump_rank", *[c.column for c in caches]] + ([REDACT_COLUMN] if definition.redact_pii else [])
         kept = list(dict.fromkeys([*wanted, "url", *hidden])) if "url" in needed else [*wanted, *hidden]
-        rows = order_relation(con, relation.project(*[C(c) for c in kept]), "id", staged, row_group_rows=row_group_rows)
-        if cross_dump:
+        rows = write_unordered(relation.project(*[C(c) for c in kept]), unordered, row_group_rows)
+        # DuckDB keeps the blocks freed by staging the texts (most of its memory limit) until it is closed;
+        # the passes below need narrow columns only, and the bucket sort needs that memory.
+        con.close()
+        con = connect(staging, spill)
+        excluded = None
+        if cross_dump:  # keyed in the staged order; the duplicates are left out as the rows are ordered
             dropped = drop_duplicates(
-                con, staged, rows, staging / "keys", workers=workers, redact=definition.redact_pii, cache=caches[1]
+                con, unordered, rows, staging / "keys", workers=workers, redact=definition.redact_pii, cache=caches[1]
             )
             report["cross_dump"] = {"duplicates": "drop", "same_text": dropped.same_text, "same_url": dropped.same_url}
-            if dropped.total:
-                staged, rows = (
-                    staging / "ordered.parquet",
-                    copy_without_dropped(con, staged, staging / "ordered.parquet", row_group_rows),
-                )
+            excluded = dropped_ids(con) if dropped.total else None
+        rows = sort_file(con, unordered, "id", staged, row_group_rows=row_group_rows, exclude=excluded)
+        unordered.unlink()
+        if cross_dump:
             steps["after_cross_dump"] = rows
         if definition.redact_pii:
             flagged = con.read_parquet(str(staged)).filter(C(REDACT_COLUMN))

@@ -5,16 +5,20 @@ limit: ordering 68k documents of ~6k characters by id needed ~800 MB, and four t
 1 GB (bench/publish_scale.py prints the figures). So only the key column is sorted by DuckDB, to find
 range bounds that split the rows into buckets of about ``bucket_bytes``; one streaming pass writes each
 row into its bucket's file; then each bucket is read, sorted by pyarrow, and appended to the target.
-The largest thing held is one bucket, whatever the number of rows.
+The largest things held are one bucket and the distributing pass's buffers (both bounded by
+:class:`WideSort`), whatever the number of rows. Rows can be left out on the way (``exclude``): the
+cross-dump pass's duplicates are dropped while the selection is ordered, not in a copy of its own.
 """
 
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 STAGED_GROUP_BYTES = 16 << 20
@@ -30,11 +34,16 @@ class WideSort:
     """Uncompressed bytes per bucket: one bucket, and its sorted copy, are in memory at a time."""
     flush_bytes: int = 4 << 20
     """Rows buffered per bucket before they are written to the bucket's file."""
+    pending_bytes: int = 32 << 20
+    """Rows buffered in all buckets at once: past it the fullest bucket is written, so the buffers stay
+    bounded however many buckets a large selection needs."""
     batch_rows: int = 1024
     """Rows read at a time by the distributing pass."""
 
 
 DEFAULT_WIDE_SORT = WideSort()
+
+_Rows = TypeVar("_Rows", pa.Table, pa.RecordBatch)
 
 
 def write_unordered(relation: duckdb.DuckDBPyRelation, target: Path, row_group_rows: int = 8192) -> int:
@@ -51,9 +60,11 @@ def sort_file(
     *,
     row_group_rows: int = 8192,
     config: WideSort = DEFAULT_WIDE_SORT,
+    exclude: pa.Array | None = None,
 ) -> int:
-    """Copy the Parquet file ``source`` into ``target`` ordered by ``key`` (ties keep no fixed order);
-    return the rows. Bucket files go beside ``target`` and are removed."""
+    """Copy the Parquet file ``source`` into ``target`` ordered by ``key`` (ties keep no fixed order),
+    leaving out the rows whose key is in ``exclude``; return the rows written. Bucket files go beside
+    ``target`` and are removed."""
     meta = pq.ParquetFile(source).metadata
     size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     buckets = max(1, min(meta.num_rows, math.ceil(size / config.bucket_bytes)))
@@ -61,20 +72,30 @@ def sort_file(
     folder.mkdir(parents=True, exist_ok=True)
     try:
         if buckets == 1:
-            parts = [source]
+            parts, kept = [source], exclude  # read whole: the rows excluded are left out below
         else:
             bounds = _bounds(con, source, key, buckets)
-            parts = _distribute(source, key, bounds, folder, config)
+            parts, kept = _distribute(source, key, bounds, folder, config, exclude), None
+        written = 0
         with pq.ParquetWriter(target, pq.read_schema(source)) as writer:
             for part in parts:
                 if part.exists():
-                    writer.write_table(pq.read_table(part).sort_by(key), row_group_size=row_group_rows)
+                    rows = _without(pq.read_table(part), key, kept).sort_by(key)
+                    writer.write_table(rows, row_group_size=row_group_rows)
+                    written += rows.num_rows
+                    del rows
                     pa.default_memory_pool().release_unused()  # else each bucket's pages stay with mimalloc
     finally:
         for leftover in folder.glob("*.parquet"):
             leftover.unlink()
         folder.rmdir()
-    return int(meta.num_rows)
+    return written
+
+
+def _without(rows: _Rows, key: str, exclude: pa.Array | None) -> _Rows:
+    if exclude is None or not len(exclude):
+        return rows
+    return rows.filter(pc.invert(pc.is_in(rows.column(key), value_set=exclude)))
 
 
 def _bounds(con: duckdb.DuckDBPyConnection, source: Path, key: str, buckets: int) -> np.ndarray:
@@ -90,8 +111,12 @@ def _bounds(con: duckdb.DuckDBPyConnection, source: Path, key: str, buckets: int
     return np.array(lows, dtype=object if lows and isinstance(lows[0], str) else None)
 
 
-def _distribute(source: Path, key: str, bounds: np.ndarray, folder: Path, config: WideSort) -> list[Path]:
-    """One pass over ``source`` writing every row into its bucket's file, in bucket order."""
+def _distribute(
+    source: Path, key: str, bounds: np.ndarray, folder: Path, config: WideSort, exclude: pa.Array | None
+) -> list[Path]:
+    """One pass over ``source`` writing every row (but those excluded) into its bucket's file, in bucket
+    order. A batch is split by one ``take`` per bucket it touches (each row copied once); the buffers of
+    all buckets are bounded by ``config.pending_bytes``."""
     schema = pq.read_schema(source)
     paths = [folder / f"bucket-{b:05d}.parquet" for b in range(len(bounds) + 1)]
     writers: dict[int, pq.ParquetWriter] = {}
@@ -102,20 +127,24 @@ def _distribute(source: Path, key: str, bounds: np.ndarray, folder: Path, config
         if b not in writers:
             writers[b] = pq.ParquetWriter(paths[b], schema)
         writers[b].write_table(pa.Table.from_batches(pending.pop(b), schema))
-        sizes[b] = 0
+        sizes.pop(b)
 
     try:
         # Without a read buffer pyarrow reads ahead through the whole file (1 GB held for a 1 GB file).
         parquet = pq.ParquetFile(source, buffer_size=1 << 20, pre_buffer=False)
         for batch in parquet.iter_batches(batch_size=config.batch_rows, use_threads=False):
-            keys = batch.column(key).to_numpy(zero_copy_only=False)
-            where = np.searchsorted(bounds, keys, side="right")
-            for b in np.unique(where).tolist():
-                part = batch.filter(pa.array(where == b))
+            batch = _without(batch, key, exclude)
+            where = np.searchsorted(bounds, batch.column(key).to_numpy(zero_copy_only=False), side="right")
+            order = np.argsort(where, kind="stable")
+            found, starts = np.unique(where[order], return_index=True)
+            for b, low, high in zip(found.tolist(), starts.tolist(), [*starts[1:].tolist(), len(order)], strict=True):
+                part = batch.take(pa.array(order[low:high]))
                 pending.setdefault(b, []).append(part)
                 sizes[b] = sizes.get(b, 0) + part.nbytes
                 if sizes[b] >= config.flush_bytes:
                     flush(b)
+            while sizes and sum(sizes.values()) > config.pending_bytes:
+                flush(max(sizes, key=sizes.__getitem__))
         for b in list(pending):
             flush(b)
     finally:

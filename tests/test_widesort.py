@@ -4,6 +4,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -52,3 +53,23 @@ def test_range_batches_reads_exactly_the_range(tmp_path: Path, start: int, stop:
     assert all(b.num_rows <= 128 for b in batches)
     got = pa.Table.from_batches(batches, rows.schema)
     assert got.equals(rows.slice(start, stop - start))
+
+
+@pytest.mark.parametrize("bucket_bytes", [1 << 30, 20_000, 3_000])
+@pytest.mark.parametrize("pending_bytes", [1 << 30, 6_000])
+def test_excluded_keys_are_left_out_and_the_rest_keeps_duckdbs_order(
+    tmp_path: Path, bucket_bytes: int, pending_bytes: int
+) -> None:
+    rows = _rows(2_000)
+    source = tmp_path / "rows.parquet"
+    pq.write_table(rows, source, row_group_size=300)
+    excluded = pa.array([*rows["id"].to_pylist()[::7], "not-a-row"])
+    con = duckdb.connect()
+    kept = rows.filter(pc.invert(pc.is_in(rows["id"], value_set=excluded)))
+    expected = con.from_arrow(kept).order("id").to_arrow_table()
+    config = WideSort(bucket_bytes=bucket_bytes, flush_bytes=5_000, pending_bytes=pending_bytes, batch_rows=97)
+    target = tmp_path / "sorted.parquet"
+    written = sort_file(con, source, "id", target, row_group_rows=300, config=config, exclude=excluded)
+    got = pq.read_table(target)
+    assert written == kept.num_rows == got.num_rows == 2_000 - len(range(0, 2_000, 7))
+    assert got.equals(expected)
