@@ -99,14 +99,14 @@ def sample(lake: Lake, query: SampleQuery) -> SampleResult:
         raise InspectError(f"sample kind must be one of {', '.join(KINDS)}, not {query.kind!r}")
     if query.k < 1:
         raise InspectError(f"the number of samples must be at least 1, not {query.k}")
+    if query.value is None and query.kind != "cluster":
+        raise InspectError(f"sample {query.kind} needs a value")
     table = query.table or DEFAULT_TABLE[query.kind]
     result = SampleResult(query, table, table_version(lake, table, query.version))
     if query.kind == "cluster":
         result.documents = _clusters(lake, result) if query.value is None else cluster_members(lake, result)
         return result
-    if query.value is None:
-        raise InspectError(f"sample {query.kind} needs a value")
-    where = both(_condition(query.kind, query.value), dump_filter(query.dump))
+    where = both(_condition(query.kind, str(query.value)), dump_filter(query.dump))
     chosen = smallest_keys(ids_of(stream(lake, table, result.version, where, ["id"])), query.k, query.seed)
     if query.kind == "reason":
         result.documents = _rejections(lake, result, chosen)
