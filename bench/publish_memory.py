@@ -123,7 +123,9 @@ def _instrument(phases: Phases) -> None:
     for module_name, names in _PHASES.items():
         module = importlib.import_module(module_name)
         for name in names:
-            original = getattr(module, name)
+            original = getattr(module, name, None)
+            if original is None:  # a phase of another version of the code
+                continue
             wrapped = _wrap(phases, f"{module_name.split('.')[-1]}.{name}", original)
             setattr(module, name, wrapped)
             # the same function imported by name into the modules that call it
