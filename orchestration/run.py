@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from corpuslake.landing import DumpFolder, choose_dumps
+from corpuslake.memory import keep_long_lived
 from corpuslake.quarantine import quarantined
 from corpuslake.settings import Settings
 from corpuslake.store import Lake
@@ -89,6 +90,8 @@ def run_landing(
             skipped[verdict.folder.name] = f"already ingested from these files (run {earlier}); --force runs it again"
         else:
             todo.append(verdict.folder)
+    if todo:
+        _import_checks()
     known = set(instance.get_dynamic_partitions(DUMP_PARTITIONS_NAME))
     instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, [f.name for f in todo if f.name not in known])
     with Interrupts() as interrupts:
@@ -119,19 +122,20 @@ def _ingest(
     for folder in todo:
         if interrupts.requested:
             break
-        result = job.execute_in_process(
-            partition_key=folder.name,
-            instance=instance,
-            raise_on_error=False,
-            run_config=_QUIET_CONSOLE,
-            tags=dump_tags(settings.lake, folder),
-        )
-        _mark_cancelled(instance, result.run_id, interrupts)
-        failed = tuple(e.step_key or "" for e in result.all_events if e.is_step_failure)
-        # On lakeFS the run wrote its own branch: merged into main now if it passed, as the sensor would.
-        settled = settle_run(instance, result.run_id, settings.lake)
-        results.append(DumpRun(folder.name, result.run_id, result.success, failed, settled=settled))
+        tags = dump_tags(settings.lake, folder)
+        results.append(_run_job(job, instance, settings.lake, interrupts, partition=folder.name, tags=tags))
     return results
+
+
+def _import_checks() -> None:
+    """Import what the ingest job's checks import on first use, before any stage starts its worker pool.
+
+    Great Expectations sets ``GX_ANALYTICS_ENABLED`` in the environment when it is imported, and a changed
+    environment makes the stages start a new pool (the workers see the environment they started with): the
+    first run's pool would be replaced, workers' start-up paid twice, half-way through its first dump. The
+    run imports these modules anyway; imported now, they are also set aside as long-lived before the first job.
+    """
+    import quality_checks.expectations  # noqa: F401
 
 
 def _ingested(instance: dg.DagsterInstance, lake: str, folder: DumpFolder) -> str | None:
@@ -163,12 +167,30 @@ def _execute(
     lake: str,
     interrupts: Interrupts | None = None,
 ) -> DumpRun:
-    result = _console_job(definitions, job_name).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE
+    return _run_job(_console_job(definitions, job_name), instance, lake, interrupts)
+
+
+def _run_job(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    lake: str,
+    interrupts: Interrupts | None,
+    *,
+    partition: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> DumpRun:
+    """One Dagster run of ``job`` in this process; on lakeFS its branch is merged into main if it passed, as
+    the sensor would."""
+    # Between jobs what is alive is this process's own state: set aside, the collection after each step
+    # (the release hooks) walks only what the job makes.
+    keep_long_lived()
+    result = job.execute_in_process(
+        partition_key=partition, instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE, tags=tags
     )
     _mark_cancelled(instance, result.run_id, interrupts)
     failed = tuple(e.step_key or "" for e in result.all_events if e.is_step_failure)
-    return DumpRun("", result.run_id, result.success, failed, job_name, settle_run(instance, result.run_id, lake))
+    settled = settle_run(instance, result.run_id, lake)
+    return DumpRun(partition or "", result.run_id, result.success, failed, job.name, settled)
 
 
 def _console_job(definitions: dg.Definitions, job_name: str) -> dg.JobDefinition:

@@ -1,0 +1,73 @@
+"""How ``corpuslake run`` starts each Dagster job in its own process: the process's state is set aside from
+the garbage collector first, and the checks' imports happen before any stage starts a worker pool."""
+
+import gc
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration import run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_each_job_runs_with_the_state_alive_before_it_set_aside(tmp_path: Path) -> None:
+    seen: list[int] = []
+
+    @dg.op
+    def count_frozen() -> None:
+        seen.append(gc.get_freeze_count())
+
+    @dg.job
+    def tiny() -> None:
+        count_frozen()
+
+    gc.unfreeze()
+    try:
+        with dg.DagsterInstance.ephemeral() as instance:
+            outcome = run._run_job(tiny, instance, str(tmp_path), None)
+    finally:
+        gc.unfreeze()
+    assert seen and seen[0] > 0
+    assert (outcome.job, outcome.dump, outcome.success, outcome.failed_steps) == ("tiny", "", True, ())
+
+
+def test_a_partitioned_job_is_reported_under_its_dump(tmp_path: Path) -> None:
+    partitions = dg.StaticPartitionsDefinition(["CC-1"])
+
+    @dg.asset(partitions_def=partitions)
+    def part() -> None:
+        return None
+
+    job = dg.define_asset_job("parts", selection=[part])
+    defs = dg.Definitions(assets=[part], jobs=[job])
+    try:
+        with dg.DagsterInstance.ephemeral() as instance:
+            outcome = run._run_job(defs.resolve_job_def("parts"), instance, str(tmp_path), None, partition="CC-1")
+    finally:
+        gc.unfreeze()
+    assert (outcome.job, outcome.dump, outcome.success) == ("parts", "CC-1", True)
+
+
+# Every module the ingest job's checks import on first use; the environment a pool's workers inherit must not
+# change when a check runs after the run imported what it imports up front.
+_CHECKS_IMPORTED_LATER = """
+import importlib, os, pkgutil
+import orchestration.run as run
+import quality_checks
+run._import_checks()
+before = dict(os.environ)
+for module in pkgutil.iter_modules(quality_checks.__path__):
+    importlib.import_module(f"quality_checks.{module.name}")
+changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))
+print(",".join(changed))
+"""
+
+
+def test_the_checks_imports_leave_the_environment_the_run_started_its_pool_with() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHECKS_IMPORTED_LATER], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert done.stdout.strip() == ""
