@@ -122,6 +122,14 @@ def test_no_eos_leaves_out_empty_documents_and_bos_starts_each(lake: Lake, pinne
     assert all(d[0] == 1 and d[-1] == 2 for d in _megatron(tmp_path / "framed" / "train"))  # SentencePiece <s>, </s>
 
 
+def test_sentencepiece_export_agrees_with_the_catalogs_token_count(lake: Lake, tmp_path: Path) -> None:
+    # The snapshot was counted at publication with the same SentencePiece model: without EOS the export's
+    # tokens are exactly the catalog's.
+    manifest = _export(lake, tmp_path / "out", None, policy=TokenPolicy(append_eos=False))
+    exported = sum(split["tokens"] for split in manifest["splits"].values())
+    assert exported == client.open(PIN, lake).entry.tokens
+
+
 def test_datatrove_reader_reads_the_same_token_stream(lake: Lake, pinned: pa.Table, tmp_path: Path) -> None:
     from datatrove.utils.dataset import DatatroveFileDataset
 
