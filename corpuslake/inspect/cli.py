@@ -87,7 +87,7 @@ def run_why(args: argparse.Namespace, out: TextIO | None = None) -> int:
     report = follow(lake, args.target, args.dump)
     entries = publications(lake, args.pin)
     for trail in report.trails:
-        if trail.steps[-1].outcome in ("kept", "scored"):
+        if not trail.stopped:
             trail.steps.extend(pin_step(lake, entry, trail) for entry in entries)
     out = out or sys.stdout
     if args.json:

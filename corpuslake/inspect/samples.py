@@ -217,10 +217,8 @@ def cluster_members(lake: Lake, result: SampleResult, cluster_id: str | None = N
         row = texts.get(doc_id, {"id": doc_id, "dump": head["dump"]})
         similarity = round(jaccard(anchor, _shingles(hasher, row.get("text"))), 4)
         stored = removed[doc_id]
-        members.append(
-            _document(row, [])
-            | {"member": stored["reason"], "jaccard": similarity, "stored_jaccard": stored["jaccard"]}
-        )
+        member = {"member": stored["reason"], "jaccard": similarity, "stored_jaccard": stored["jaccard"]}
+        members.append(_document(row, []) | member | {"duplicate_of": stored["duplicate_of"]})
     return members
 
 
@@ -236,7 +234,9 @@ def _removed_members(lake: Lake, result: SampleResult, cluster_id: str, dump: st
     found: dict[str, dict[str, Any]] = {}
     for batch in stream(lake, "rejections", version, where, ["id", "reason", "signals"]):
         for row in batch.to_pylist():
-            found[row["id"]] = {"reason": row["reason"], "jaccard": json.loads(row["signals"]).get("jaccard")}
+            signals = json.loads(row["signals"])
+            found[row["id"]] = {"reason": row["reason"], "jaccard": signals.get("jaccard")}
+            found[row["id"]]["duplicate_of"] = signals.get("duplicate_of")
     return found
 
 

@@ -42,11 +42,25 @@ class Trail:
     steps: list[Step] = field(default_factory=list)
 
     @property
+    def stopped(self) -> bool:
+        """Whether a stage dropped it, merged it away, lost it, or has not run for its dump yet."""
+        return any(s.outcome in ("dropped", "merged", "absent", "not_run") and s.stage != "scored" for s in self.steps)
+
+    @property
     def verdict(self) -> str:
-        """The last step that decided: where the document went."""
-        final = [s for s in self.steps if s.outcome in ("dropped", "merged", "cut", "in_pin", "absent", "not_run")]
-        last = final[-1] if final else self.steps[-1]
-        return f"{last.stage}: {last.detail}"
+        """Where the document went, in one line."""
+        for step in self.steps:
+            if step.outcome in ("dropped", "merged", "absent") or (
+                step.outcome == "not_run" and step.stage != "scored"
+            ):
+                return f"{step.stage}: {step.detail}"
+        pins = [s.stage for s in self.steps if s.outcome == "in_pin"]
+        cuts = [s.detail for s in self.steps if s.outcome == "cut"]
+        if pins:
+            return f"kept, in {', '.join(pins)}" + (f"; {'; '.join(cuts)}" if cuts else "")
+        if cuts:
+            return f"kept by every stage; {'; '.join(cuts)}"
+        return "kept by every stage, in no published snapshot checked"
 
 
 @dataclass
@@ -97,9 +111,8 @@ def follow(lake: Lake, target: str, dump: str | None = None) -> WhyReport:
         language = f"language {doc['language']} ({doc['language_score']:.2f})"
         trail.steps.append(Step("documents", "extracted", f"extracted, {language}"))
         for stage in (_filtered, _deduplicated, _scored):
-            step = stage(lake, trail)
-            trail.steps.append(step)
-            if step.outcome not in ("passed", "kept", "scored"):
+            trail.steps.append(stage(lake, trail))
+            if trail.stopped:
                 break
         trails.append(trail)
     return WhyReport(target, trails)
