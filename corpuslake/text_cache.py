@@ -87,6 +87,10 @@ def with_cached(
     table outgrew the connection's memory limit, where the cache's is a few bytes per key."""
     con.execute("SET disabled_optimizers = 'build_side_probe_side'")
     columns = relation.columns
+    if not any(_files(Path(cache.folder)) for cache in caches if Path(cache.folder).is_dir()):
+        # Nothing known yet (a first publication): no text is hashed for a join that cannot match.
+        unknown = [K(None).cast(value_type(cache)).alias(cache.column) for cache in caches]
+        return relation.project(*[C(c) for c in columns], *unknown)
     hexed = F("substr", F("sha256", C("text")), K(1), K(2 * KEY_BYTES))
     joined = relation.project(*[C(c) for c in columns], F("unhex", hexed).alias("_text_key"))
     for index, cache in enumerate(caches):

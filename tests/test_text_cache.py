@@ -114,3 +114,19 @@ def test_the_join_builds_on_the_cache_even_when_the_selection_has_fewer_rows(tmp
     assert "RIGHT" not in plan  # the cache (written on the right) is the build side
     values = joined.aggregate(f"count({cache.column}) AS found, sum(length(body)) AS bytes").fetchall()
     assert values == [(500, 500 * 200_000)]
+
+
+def test_empty_caches_give_null_values_without_a_join(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    caches = [token_counts(lake, "model"), exact_keys(lake)]
+    con = duckdb.connect()
+    rows = pa.table({"id": ["a", "b"], "text": ["one", "two"], "flag": [False, True]})
+    joined = with_cached(con, con.from_arrow(rows), caches, "flag")
+    assert "join" not in joined.explain().lower()  # no join, so no text is hashed for one
+    found = joined.arrow().read_all()
+    assert found.column_names == ["id", "text", "flag", "_cached_tokens", "_cached_text_key"]
+    assert found["_cached_tokens"].type == pa.int32() and found["_cached_text_key"].type == pa.int64()
+    assert found["_cached_tokens"].null_count == found["_cached_text_key"].null_count == 2
+    record(caches[0], "part", [text_key("one")], [5])
+    again = with_cached(con, con.from_arrow(rows), caches, "flag").arrow().read_all()
+    assert again["_cached_tokens"].to_pylist() == [5, None]
