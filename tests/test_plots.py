@@ -24,8 +24,11 @@ from corpuslake.pipeline import filter_documents
 from corpuslake.plots.bins import edges_for
 from corpuslake.plots.cli import add_plots_parser
 from corpuslake.plots.report import PlotSet, plots_markdown, write_plots
+from corpuslake.plots.thresholds import snapshot_thresholds
+from corpuslake.publish import publish
 from corpuslake.schemas import DOCUMENTS, SCORED
 from corpuslake.store import Lake
+from tests.published import numbered_rows
 from tests.test_filters import ENGLISH, words
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -192,3 +195,34 @@ def test_the_plots_command_lists_what_it_wrote(lake: Lake, tmp_path: Path, capsy
     args = parser.parse_args(["plots", "--dump", "D9", "--lake", lake.root, "--out", str(tmp_path)])
     with pytest.raises(LookupError, match=r"no table of .* holds dump 'D9'"):
         args.handler(args)
+
+
+def test_snapshot_cuts_are_drawn_on_the_quality_score(tmp_path: Path) -> None:
+    store = Lake(str(tmp_path / "lake"))
+    rows = numbered_rows("web", 4)
+
+    def publish_as(name: str, definition: dict[str, object], report: dict[str, object]) -> None:
+        publish(
+            store,
+            name,
+            "snapshot",
+            rows,
+            order_by="id",
+            tokenizer="test",
+            upstream=(),
+            definition=definition,
+            report=report,
+            run_id="t",
+            code_version="t",
+        )
+
+    publish_as("web-hq", {"quality_threshold": 0.7}, {})
+    publish_as("web-top", {"max_badword_rate": 0.02}, {"quality_cut": 0.83})
+    # a snapshot whose publication says which dumps it holds, none of them D1: no line on D1's plots
+    publish_as("web-d2", {}, {"by_dump": {"D2": {}}, "quality_cut": 0.1})
+    cuts = snapshot_thresholds(store, "D1")
+    assert [(t.value, t.label, t.keep) for t in cuts["quality_score"]] == [
+        (0.7, "web-hq@1 cut", "above"),
+        (0.83, "web-top@1 cut", "above"),
+    ]
+    assert [(t.value, t.label, t.keep) for t in cuts["badword_rate"]] == [(0.02, "web-top@1 cap", "below")]
