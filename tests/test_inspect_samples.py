@@ -20,7 +20,7 @@ import pytest
 from corpuslake.inspect.cli import add_sample_parser
 from corpuslake.inspect.markdown import escape, filtered_samples_markdown, scored_deciles_markdown
 from corpuslake.inspect.samples import SampleQuery, parse_bucket, sample
-from corpuslake.inspect.scan import InspectError, excerpt, smallest_keys
+from corpuslake.inspect.scan import InspectError, excerpt, partition_lineage, smallest_keys
 from corpuslake.lineage import Lineage
 from corpuslake.schemas import REJECTIONS, SCORED
 from corpuslake.store import Lake
@@ -205,3 +205,13 @@ def test_bucket_parsing() -> None:
 def test_an_empty_lake_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InspectError, match="table documents does not exist"):
         sample(Lake(str(tmp_path)), SampleQuery("language", "en"))
+
+
+def test_the_lineage_of_a_dump_is_that_of_the_run_that_wrote_it(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    for dump, threshold in (("D1", 50), ("D2", 80)):
+        config = {"gopher_quality": {"min_doc_words": threshold}}
+        lake.write_partition("scored", _rows(dump, 3, "x"), Lineage("scored", dump, "t", "t", config), {"dump": dump})
+    found = partition_lineage(lake, "scored", "D1")
+    assert found is not None and found.config["gopher_quality"]["min_doc_words"] == 50  # not the latest run's 80
+    assert partition_lineage(lake, "scored", "D3") is None

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from corpuslake.errors import InputError
+from corpuslake.lineage import LINEAGE_KEY, Lineage
 from corpuslake.names import check_name
 from corpuslake.store import Lake
 
@@ -40,6 +41,16 @@ def upstream_version(lake: Lake, table: str, version: int, upstream: str) -> int
     except LookupError:
         return None
     return next((u.version for u in lineage.upstream if u.table == upstream), None)
+
+
+def partition_lineage(lake: Lake, table: str, dump: str) -> Lineage | None:
+    """The lineage of the newest commit of ``table`` that wrote ``dump``: the run that decided that dump's
+    rows (the latest version may have been written for another dump, with another configuration)."""
+    for entry in lake.history(table):  # newest first
+        raw = entry.get(LINEAGE_KEY)
+        if raw and (lineage := Lineage.from_json(raw)).partition == dump and lineage.asset == table:
+            return lineage
+    return None
 
 
 def dump_filter(dump: str | None) -> pads.Expression | None:

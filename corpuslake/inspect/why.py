@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pyarrow.dataset as pads
 
 from corpuslake.inspect.samples import UNIT_SIGNALS, deciding_detail
-from corpuslake.inspect.scan import both, dump_filter, rows_by_id, stream
+from corpuslake.inspect.scan import both, dump_filter, partition_lineage, rows_by_id, stream
 from corpuslake.store import Lake
 
 Outcome = Literal["extracted", "dropped", "passed", "merged", "kept", "scored", "absent", "not_run", "in_pin", "cut"]
@@ -147,7 +147,8 @@ def _filtered(lake: Lake, trail: Trail) -> Step:
     if rejected is not None:
         code = f"{rejected['filter']}/{rejected['reason']}"
         stored = json.loads(rejected["signals"] or "{}")
-        unit_config = lake.lineage("filtered", version).config.get(rejected["filter"], {})
+        decided = partition_lineage(lake, "filtered", trail.dump)
+        unit_config = decided.config.get(rejected["filter"], {}) if decided is not None else {}
         values = {
             "decision": code,
             "measured": {n: stored[n] for n in UNIT_SIGNALS.get(rejected["filter"], []) if n in stored},
