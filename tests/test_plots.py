@@ -23,7 +23,7 @@ from corpuslake.lineage import Lineage
 from corpuslake.pipeline import filter_documents
 from corpuslake.plots.bins import edges_for
 from corpuslake.plots.cli import add_plots_parser
-from corpuslake.plots.report import PlotSet, plots_markdown, write_plots
+from corpuslake.plots.report import PlotSet, asset_plots, plots_markdown, write_plots
 from corpuslake.plots.thresholds import snapshot_thresholds
 from corpuslake.publish import publish
 from corpuslake.schemas import DOCUMENTS, SCORED
@@ -226,3 +226,12 @@ def test_snapshot_cuts_are_drawn_on_the_quality_score(tmp_path: Path) -> None:
         (0.83, "web-top@1 cut", "above"),
     ]
     assert [(t.value, t.label, t.keep) for t in cuts["badword_rate"]] == [(0.02, "web-top@1 cap", "below")]
+
+
+def test_an_asset_gets_its_parts_as_markdown_and_the_folder(lake: Lake) -> None:
+    shown = asset_plots(lake, "D1", {"scored": lake.version("scored") or 0}, ("scored",))
+    assert shown is not None
+    markdown, folder = shown
+    assert markdown.startswith("### scored@v") and markdown.count("data:image/png;base64,") == 1
+    assert Path(folder) == Path(lake.root) / "_plots" / "D1"  # beside the lake
+    assert (Path(folder) / f"scored@v{lake.version('scored')}" / "quality_score.png").is_file()

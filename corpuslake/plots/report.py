@@ -166,3 +166,12 @@ def plots_markdown(plots: PlotSet, parts: Sequence[Part] = PARTS, *, embed: bool
             out.append(line)
         out.append("")
     return "\n".join(out).strip() + "\n"
+
+
+def asset_plots(lake: Lake, dump: str, versions: dict[str, int], parts: Sequence[Part]) -> tuple[str, str] | None:
+    """What an asset attaches after writing ``versions``: the Markdown of ``parts`` with the images
+    embedded, and the folder of the files; None for a lake with no local folder to write them beside."""
+    if not lake.is_local:
+        return None
+    plots = write_plots(lake, dump, versions=versions, parts=parts)
+    return plots_markdown(plots, parts), str(plots.folder)
