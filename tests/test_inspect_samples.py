@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from corpuslake.errors import LakeNotFoundError
 from corpuslake.inspect.cli import add_sample_parser
 from corpuslake.inspect.markdown import escape, filtered_samples_markdown, scored_deciles_markdown
 from corpuslake.inspect.samples import SampleQuery, parse_bucket, sample
@@ -202,9 +203,11 @@ def test_bucket_parsing() -> None:
         parse_bucket("high")
 
 
-def test_an_empty_lake_is_a_clear_error(tmp_path: Path) -> None:
+def test_an_empty_lake_and_a_missing_one_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(InspectError, match="table documents does not exist"):
         sample(Lake(str(tmp_path)), SampleQuery("language", "en"))
+    with pytest.raises(LakeNotFoundError, match="does not exist"):
+        _run(Lake(str(tmp_path / "nowhere")), "language", "en")
 
 
 def test_the_lineage_of_a_dump_is_that_of_the_run_that_wrote_it(tmp_path: Path) -> None:

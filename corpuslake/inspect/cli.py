@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from corpuslake.inspect.pinned import pin_step, publications
 from corpuslake.inspect.samples import KINDS, SampleQuery, SampleResult, sample
 from corpuslake.inspect.why import WhyReport, follow
+from corpuslake.lake_root import require_lake
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
 
@@ -52,7 +53,8 @@ def add_why_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
 
 
 def _lake(args: argparse.Namespace) -> Lake:
-    return Lake(load_settings(lake=args.lake).lake)
+    """The lake asked for; one that does not exist is an error, not an empty lake where nothing was crawled."""
+    return Lake(require_lake(load_settings(lake=args.lake).lake))
 
 
 def run_sample(args: argparse.Namespace, out: TextIO | None = None) -> int:
