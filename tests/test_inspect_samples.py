@@ -158,6 +158,7 @@ def test_markdown_escapes_and_has_a_section_per_reason_and_decile(lake: Lake) ->
     assert filtered.count("#### `gopher_quality/short_doc`: 60 documents") == 1
     assert "#### `gopher_quality/few_stop_words`: 30 documents" in filtered
     assert filtered.count("\n- `") == 4
+    assert filtered_samples_markdown(lake, "D9") == "No document of D9 was dropped by a filter (rejections@v1)."
     deciles = scored_deciles_markdown(lake, "D2", per_decile=1)
     assert deciles.count("#### Score ") == 10 and deciles.count("\n- `") == 10
     assert r"\*with\* \| pipes" in deciles and "*with* | pipes" not in deciles

@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from corpuslake.catalog import Catalog
 from corpuslake.datasets import publish_snapshot
 from corpuslake.errors import CorpuslakeError, one_line
 from corpuslake.filters.chain import FilterConfig
 from corpuslake.inspect.cli import add_sample_parser, add_why_parser
-from corpuslake.inspect.markdown import deduplicated_clusters_markdown
+from corpuslake.inspect.markdown import deduplicated_clusters_markdown, filtered_samples_markdown
 from corpuslake.inspect.samples import SampleQuery, sample
 from corpuslake.pipeline import deduplicate, extract_documents, filter_documents, ingest_crawl_files
+from corpuslake.runner import StageReport
 from corpuslake.settings import SAMPLE_LANDING
 from corpuslake.snapshots import SnapshotDefinition
 from corpuslake.stages.deduplicated import DedupConfig
@@ -31,6 +31,7 @@ from corpuslake.store import Lake
 
 DUMP = "SAMPLE-2024-10"
 MIN_SCORE = 0.9
+REPORTS: dict[str, StageReport] = {}  # what the stages returned: the assets render their Markdown from it
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,8 @@ def lake(tmp_path_factory: pytest.TempPathFactory, blocklist_cache: Path) -> Lak
     lake = Lake(str(tmp_path_factory.mktemp("lake")), cache=str(blocklist_cache))
     ingest_crawl_files(lake, SAMPLE_LANDING, DUMP, "run", workers=2)
     extract_documents(lake, DUMP, "run", DocumentsConfig(), workers=2)
-    filter_documents(lake, DUMP, "run", FilterConfig(), workers=2)
-    deduplicate(lake, DUMP, "run", DedupConfig(verify=True), workers=2)
+    REPORTS["filtered"] = filter_documents(lake, DUMP, "run", FilterConfig(), workers=2)
+    REPORTS["deduplicated"] = deduplicate(lake, DUMP, "run", DedupConfig(verify=True), workers=2)
     columns = ("id", "dump", "url", "text", "language", "language_score", "cluster_size")
     web = SnapshotDefinition(name="web", source="deduplicated", min_language_score=MIN_SCORE, columns=columns)
     publish_snapshot(lake, web, "run")
@@ -168,7 +169,12 @@ def test_a_cluster_sample_recomputes_the_stored_jaccard(lake: Lake) -> None:
     assert text.startswith("cluster (largest): 2 from deduplicated@v")
 
 
-def test_the_cluster_markdown_lists_the_largest_clusters(lake: Lake) -> None:
-    markdown = deduplicated_clusters_markdown(lake, DUMP, clusters=2, members=3)
-    assert markdown.count("#### Cluster `") == 2 and markdown.count("| kept | 1.000 |") == 2
-    assert Catalog(lake).latest("web") is not None
+def test_the_markdown_renders_from_what_the_stages_return(lake: Lake) -> None:
+    """The calls the filtered and deduplicated assets make with their stage reports."""
+    filtered, deduplicated = REPORTS["filtered"], REPORTS["deduplicated"]
+    reasons = filtered_samples_markdown(lake, DUMP, filtered.extra_versions["rejections"])
+    top = max((k for k in filtered.counters if k.startswith("rejected.")), key=lambda k: filtered.counters[k])
+    assert f"#### `{top.removeprefix('rejected.')}`: {filtered.counters[top]:,} documents" in reasons
+    assert reasons.count("#### `") == 5 and reasons.count("\n- `") == 15
+    clusters = deduplicated_clusters_markdown(lake, DUMP, deduplicated.version, clusters=2, members=3)
+    assert clusters.count("#### Cluster `") == 2 and clusters.count("| kept | 1.000 |") == 2
