@@ -204,7 +204,7 @@ def cluster_members(lake: Lake, result: SampleResult, cluster_id: str | None = N
     if not kept:
         raise InspectError(f"no cluster {cluster_id} in {result.table}@v{result.version}: give a kept document's id")
     head = kept[str(cluster_id)]
-    removed = _removed_members(lake, result, head["cluster_id"], head["dump"])
+    removed = _removed_members(lake, result, head["cluster_id"], query.dump)
     chosen = smallest_keys(removed, max(query.k - 1, 0), query.seed) if query.k > 1 else []
     filtered_version = upstream_version(lake, result.table, result.version, "filtered")
     if filtered_version is None:
@@ -222,8 +222,10 @@ def cluster_members(lake: Lake, result: SampleResult, cluster_id: str | None = N
     return members
 
 
-def _removed_members(lake: Lake, result: SampleResult, cluster_id: str, dump: str) -> dict[str, dict[str, Any]]:
-    """The cluster's removed members, from the rejections written by the same dedup commit as the table version."""
+def _removed_members(lake: Lake, result: SampleResult, cluster_id: str, dump: str | None) -> dict[str, dict[str, Any]]:
+    """The cluster's removed members, from the rejections written by the same dedup commit as the table version
+    (of every dump unless ``dump`` is given: incremental dedup merges a later dump's copies into an earlier
+    dump's cluster)."""
     commit = lake.lineage(result.table, result.version).commit_id
     try:
         version = lake.version_of_commit("rejections", commit)
