@@ -34,8 +34,9 @@ text, against under 1 ms uncompressed), at about 1.6 times their size on disk wh
 class WideSort:
     """How wide rows are ordered."""
 
-    bucket_bytes: int = 64 << 20
-    """Uncompressed bytes per bucket: one bucket, and its sorted copy, are in memory at a time."""
+    bucket_bytes: int = 32 << 20
+    """Uncompressed bytes per bucket: one bucket, and its sorted copy, are in memory at a time (with
+    64 MB buckets this was the publishing process's largest phase)."""
     flush_bytes: int = 4 << 20
     """Rows buffered per bucket before they are written to the bucket's file."""
     pending_bytes: int = 32 << 20
