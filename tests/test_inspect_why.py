@@ -21,7 +21,8 @@ from corpuslake.filters.chain import FilterConfig
 from corpuslake.inspect.cli import add_sample_parser, add_why_parser
 from corpuslake.inspect.markdown import deduplicated_clusters_markdown, filtered_samples_markdown
 from corpuslake.inspect.samples import SampleQuery, sample
-from corpuslake.pipeline import deduplicate, extract_documents, filter_documents, ingest_crawl_files
+from corpuslake.pipeline import deduplicate, extract_documents, filter_documents, ingest_crawl_files, tag_content
+from corpuslake.policies.run import PolicyConfig
 from corpuslake.runner import StageReport
 from corpuslake.settings import SAMPLE_LANDING
 from corpuslake.snapshots import SnapshotDefinition
@@ -44,6 +45,9 @@ def lake(tmp_path_factory: pytest.TempPathFactory, blocklist_cache: Path) -> Lak
     columns = ("id", "dump", "url", "text", "language", "language_score", "cluster_size")
     web = SnapshotDefinition(name="web", source="deduplicated", min_language_score=MIN_SCORE, columns=columns)
     publish_snapshot(lake, web, "run")
+    tag_content(lake, DUMP, "run", PolicyConfig(), workers=2)
+    clean = SnapshotDefinition(name="clean", source="deduplicated", max_badword_rate=0.0, columns=columns)
+    publish_snapshot(lake, clean, "run")
     return lake
 
 
@@ -76,13 +80,15 @@ def _rejection(lake: Lake, stage: str, reason: str) -> dict[str, Any]:
 def test_a_kept_document_is_in_the_pin(lake: Lake) -> None:
     rows = lake.read("deduplicated", columns=["id", "url", "language_score", "cluster_size"]).to_pylist()
     kept = min((r for r in rows if r["language_score"] >= MIN_SCORE), key=lambda r: r["id"])
-    trail = _why(lake, kept["url"])
+    trail = _why(lake, kept["url"], "--pin", "corpuslake://web@1")
     steps = _steps(trail)
     assert trail["id"] == kept["id"] and trail["dump"] == DUMP
     assert steps["filtered"]["outcome"] == "passed" and steps["deduplicated"]["outcome"] == "kept"
     assert steps["scored"]["outcome"] == "not_run"  # the snapshot reads deduplicated: no score needed
     assert steps["corpuslake://web@1"]["outcome"] == "in_pin"
     assert trail["verdict"] == "kept, in corpuslake://web@1"
+    every_pin = _steps(_why(lake, kept["url"]))  # without --pin: the latest number of every published name
+    assert {"corpuslake://web@1", "corpuslake://clean@1"} <= set(every_pin)
     assert _why(lake, kept["id"])["id"] == kept["id"]  # by id as by URL
 
 
@@ -94,6 +100,15 @@ def test_a_snapshot_cut_names_the_rule_and_the_values(lake: Lake) -> None:
     assert step["outcome"] == "cut" and step["values"]["rule"] == "min_language_score"
     assert f"language score {low['language_score']:.3f} < {MIN_SCORE}" in step["detail"]
     assert trail["verdict"].startswith("kept by every stage; cut from corpuslake://web@1 by min_language_score")
+
+
+def test_a_content_policy_cut_names_the_policy_and_the_rate(lake: Lake) -> None:
+    kept = set(lake.read("deduplicated", columns=["id"])["id"].to_pylist())
+    rates = lake.read("content_signals", columns=["id", "badword_rate"]).to_pylist()
+    dirty = min((r for r in rates if r["id"] in kept and r["badword_rate"] > 0), key=lambda r: r["id"])
+    step = _steps(_why(lake, dirty["id"], "--pin", "corpuslake://clean@1"))["corpuslake://clean@1"]
+    assert step["outcome"] == "cut" and step["values"]["rule"] == "max_badword_rate"
+    assert f"bad-word rate {dirty['badword_rate']:.4f} > 0.0" in step["detail"]
 
 
 def test_a_filter_drop_gives_the_values_against_the_thresholds(lake: Lake) -> None:

@@ -13,6 +13,7 @@ from corpuslake.inspect.why import Step, Trail
 from corpuslake.store import Lake
 
 _SOURCE_COLUMNS = ["dump", "language", "language_score", "quality_score"]
+_POLICY_COLUMNS = ["contamination_ngrams", "badword_rate"]
 
 
 def publications(lake: Lake, pins: list[str] | None) -> list[CatalogEntry]:
@@ -38,9 +39,10 @@ def pin_step(lake: Lake, entry: CatalogEntry, trail: Trail) -> Step:
     return Step(entry.uri, "cut", f"cut from {entry.uri} by {rule}: {detail}", {"pin": entry.uri, "rule": rule})
 
 
-def _source(entry: CatalogEntry) -> tuple[str, int | None]:
+def _source(entry: CatalogEntry, table: str | None = None) -> tuple[str, int | None]:
+    """The table a publication selected from (or ``table``, another upstream) and the version it read."""
     definition = entry.lineage.get("definition", {})
-    table = str(definition.get("source", "scored"))
+    table = table or str(definition.get("source", "scored"))
     for upstream in entry.lineage.get("upstream", []):
         name, _, version = str(upstream).partition("@v")
         if name == table and version.isdigit():
@@ -61,12 +63,29 @@ def cut_rule(lake: Lake, entry: CatalogEntry, trail: Trail) -> tuple[str, str]:
     for rule, failed, detail in checks:
         if failed:
             return rule, detail
-    policies = [k for k in ("drop_contaminated", "max_badword_rate") if d.get(k) not in (None, False)]
-    if policies:
-        return "content policy", f"{' or '.join(policies)} (the content signals decide; the rules before it pass)"
+    policy = _policy(lake, entry, d, trail)
+    if policy is not None:
+        return policy
     if d.get("cross_dump_duplicates", "drop") == "drop":
         return "cross_dump_duplicates", "another dump's copy of the same normalized text or URL was kept"
     return "unknown", "every rule of the definition passes"
+
+
+def _policy(lake: Lake, entry: CatalogEntry, d: dict[str, Any], trail: Trail) -> tuple[str, str] | None:
+    """The content policy that cut the document, from the content signals the publication read."""
+    if not d.get("drop_contaminated") and d.get("max_badword_rate") is None:
+        return None
+    table, version = _source(entry, "content_signals")
+    row = {} if version is None else rows_by_id(lake, table, version, [trail.id], _POLICY_COLUMNS, trail.dump)
+    found = row.get(trail.id)
+    if found is None:
+        return "content policy", f"no content signals of the document in {table}@v{version}"
+    if d.get("drop_contaminated") and (found.get("contamination_ngrams") or 0) > 0:
+        return "drop_contaminated", f"{found['contamination_ngrams']} 13-grams shared with an evaluation set"
+    rate = found.get("badword_rate")
+    if d.get("max_badword_rate") is not None and rate is not None and rate > d["max_badword_rate"]:
+        return "max_badword_rate", f"bad-word rate {rate:.4f} > {d['max_badword_rate']}"
+    return None
 
 
 def _rules(d: dict[str, Any], row: dict[str, Any], report: Any) -> list[tuple[str, bool, str]]:
