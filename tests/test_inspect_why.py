@@ -3,8 +3,9 @@
 Touches: corpuslake.inspect.why, corpuslake.inspect.pinned, corpuslake.inspect.samples (clusters) and the
 ``why`` / ``sample`` handlers (corpuslake.inspect.cli, called through their own parsers), on a lake under
 tmp_path: dump SAMPLE-2024-10 of the sample crawl through crawl_files, documents, filtered and
-deduplicated (verified Jaccard stored), and a snapshot ``web`` published from ``deduplicated`` with a
-minimum language score, so one kept document is in the pin and another is cut by that rule.
+deduplicated (verified Jaccard stored), content_signals, and two snapshots published from
+``deduplicated``: ``web`` with a minimum language score (one kept document is in it, another cut by that
+rule) and ``clean`` with a bad-word rate of 0 (a document with a bad word is cut by that policy).
 """
 
 import argparse
