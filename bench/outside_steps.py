@@ -14,10 +14,11 @@ those marks, the driver's CPU outside steps is split into:
                 checks, run start and end, hook outcomes...;
   after steps   from a step's success event to the next event: the hooks that release memory;
   between jobs  from a run's end event to the next run's first: settling the run, starting the next;
-  end           after the last event: the CLI's summary, pool shutdown, interpreter exit.
+  end           after ``run_landing`` returned: the CLI's summary of the lake.
 
-The tree's CPU outside steps (the scale_run figure) minus the driver's is what other processes spent
-there (pool workers starting or exiting, Dagster's log tailers). ``--commit REV`` measures a clean export of
+The tree's CPU outside steps (the scale_run figure) minus the driver's is what the rest spent there: other
+processes (pool workers starting or exiting, Dagster's log tailers) and the driver's own exit (the pool's
+shutdown, the interpreter's), after its last mark. ``--commit REV`` measures a clean export of
 that commit, as scale_run does. Example:
 
     python bench/outside_steps.py --landing samples/crawl
@@ -58,6 +59,13 @@ from orchestration.cli import main
 mark("import orchestration.cli")
 import orchestration.run
 mark("import orchestration.run")
+run_landing = orchestration.run.run_landing
+def marked_landing(*arguments, **options):
+    try:
+        return run_landing(*arguments, **options)
+    finally:
+        mark("run_landing returned")
+orchestration.run.run_landing = marked_landing
 sys.argv = ["corpuslake", *sys.argv[2:]]
 try:
     code = main()
@@ -70,7 +78,7 @@ sys.exit(code)
 _SET_UP = "run set-up (to the first job's first event)"
 _AFTER_STEP = "after steps (release hooks, next step's start)"
 _BETWEEN = "between jobs (settle, collect, next job's start)"
-_END = "end (summary, pool shutdown, exit)"
+_END = "end (the CLI's summary of the lake)"
 _RUN_ENDS = ("PIPELINE_SUCCESS", "PIPELINE_FAILURE", "PIPELINE_CANCELED")
 
 
@@ -103,7 +111,7 @@ def _state(label: str, in_step: bool, mark: dict[str, Any]) -> tuple[str, bool]:
         return _AFTER_STEP, False
     if kind == "ev1" and event in _RUN_ENDS:
         return _BETWEEN, in_step
-    if kind == "end":
+    if kind == "run_landing returned":
         return _END, False
     return label, in_step
 
