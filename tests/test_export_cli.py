@@ -142,3 +142,13 @@ def test_verify_names_a_changed_byte(lake: str, tmp_path: Path, capsys: pytest.C
         f"DAMAGED  {out / 'train.ds'} was altered: its SHA-256 differs from export.json",
         f"{out}: 1 problem(s)",
     ]
+
+
+def test_a_lock_file_exports_the_pin_it_locks(lake: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "train.yaml"
+    config.write_text("dataset: corpuslake://web@1\n", encoding="utf-8")
+    assert main(["lock", str(config), "--lake", lake]) == 0
+    lock = tmp_path / "train.corpuslake.lock"
+    out = tmp_path / "out"
+    assert main(["export", str(lock), "--tokenizer", str(GPT2), "--out", str(out), "--workers", "1"]) == 0
+    assert json.loads((out / "export.json").read_text(encoding="utf-8"))["pin"] == "corpuslake://web@1"
