@@ -21,12 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from deltalake import CommitProperties, WriterProperties, write_deltalake
 
-from corpuslake.lineage import Lineage
+from corpuslake.lineage import LINEAGE_KEY, Lineage
 from corpuslake.schemas import DOCUMENTS, FILTERED, REJECTIONS, SCORED
 from corpuslake.store import Lake
 
 _BATCH = 50_000
+_ROW_GROUP = 8_192
 DUMP = "CC-MAIN-2026-10"
 
 
@@ -87,8 +89,16 @@ def build(lake: Lake, documents: int) -> None:
         ("rejections", REJECTIONS, dropped, rejections, {"dump": DUMP, "stage": "filtered"}),
         ("scored", SCORED, kept, rows, {"dump": DUMP}),
     ):
-        lineage = Lineage(table, DUMP, "bench", "bench", {})
-        lake.write_partition(table, _reader(schema, ids, make), lineage, partition)
+        # Row groups of 8,192 rows, as the stages' writers make them (deltalake's default is a million).
+        write_deltalake(
+            lake.table_uri(table),
+            _reader(schema, ids, make),
+            partition_by=list(partition),
+            writer_properties=WriterProperties(max_row_group_size=_ROW_GROUP),
+            commit_properties=CommitProperties(
+                custom_metadata={LINEAGE_KEY: Lineage(table, DUMP, "bench", "bench", {}).to_json()}
+            ),
+        )
 
 
 def plot(root: Path, out: Path) -> tuple[float, float, int, str]:

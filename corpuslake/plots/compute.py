@@ -22,6 +22,7 @@ import pyarrow.dataset as pads
 import pyarrow.json as pajson
 
 from corpuslake.catalog import Catalog
+from corpuslake.memory import release_memory
 from corpuslake.names import check_name
 from corpuslake.plots import PARTS, Part
 from corpuslake.plots.bins import Histogram, Threshold, new_histograms, numeric_columns
@@ -60,13 +61,15 @@ class Distributions:
 
 
 def _batches(
-    lake: Lake, table: str, version: int, dump: str, columns: list[str], where: pads.Expression | None = None
-) -> Iterator[pa.RecordBatch]:
-    expr = pads.field("dump") == check_name(dump, "dump")
-    scanner = lake.dataset(table, version).scanner(
-        columns=columns, filter=expr if where is None else expr & where, batch_size=_BATCH_ROWS
-    )
-    yield from (b for b in scanner.to_batches() if b.num_rows)
+    lake: Lake, table: str, version: int, dump: str, columns: list[str], stage: str | None = None
+) -> Iterator[pa.Table]:
+    """The dump's rows of ``columns`` (of one ``stage`` of a table partitioned by it), a row group at a time:
+    a dataset scanner reads several row groups ahead, this reads one, and hands its memory back after it."""
+    for group in lake.row_groups(table, version, check_name(dump, "dump")):
+        if stage is not None and dict(group.partition).get("stage") != stage:
+            continue
+        yield from group.batches(columns, _BATCH_ROWS)
+        pa.default_memory_pool().release_unused()  # else every row group's pages stay with the allocator
 
 
 def dump_distributions(
@@ -85,16 +88,19 @@ def dump_distributions(
     result = Distributions(dump, present)
     if "filtered" in parts and "filtered" in present:
         result.histograms["filtered"] = _filter_histograms(lake, dump, present)
+        release_memory()  # each part's peak its own: the allocators keep what the last part freed
     snapshot_cuts = snapshot_thresholds(lake, dump)
     for table, column_filter in (("scored", ("quality_score",)), ("content_signals", None)):
         if table in parts and table in present:
             result.histograms[table] = _table_histograms(
                 lake, table, present[table], dump, snapshot_cuts, column_filter
             )
+            release_memory()
     if "funnel" in parts:
         result.funnel = _funnel(lake, dump, present)
     if "domains" in parts and "documents" in present:
         _count_domains(lake, dump, present, result, top_domains)
+        release_memory()
     return result
 
 
@@ -119,8 +125,7 @@ def _filter_histograms(lake: Lake, dump: str, versions: Mapping[str, int]) -> di
         parse = pajson.ParseOptions(
             explicit_schema=pa.schema([(c, pa.float64()) for c in columns]), unexpected_field_behavior="ignore"
         )
-        stage = pads.field("stage") == "filtered"
-        for batch in _batches(lake, "rejections", versions["rejections"], dump, ["signals"], stage):
+        for batch in _batches(lake, "rejections", versions["rejections"], dump, ["signals"], "filtered"):
             texts = [t for t in batch.column("signals").to_pylist() if t]
             if not texts:
                 continue

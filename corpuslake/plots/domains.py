@@ -32,7 +32,7 @@ def _extractor() -> Any:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=65_536)  # hosts repeat: a crawl is a few sites many times, and a long tail
 def host_domains(host: str) -> tuple[str, str]:
     """The registered domain and the top-level domain of a host name."""
     if not host:
@@ -80,7 +80,7 @@ class DomainCounter:
     dump, ``kept`` rows those still in the last stage: dropped is their difference."""
 
     def __init__(self, spill: Path) -> None:
-        self._con = duckdb.connect(config={"temp_directory": str(spill), "memory_limit": "256MB", "threads": 1})
+        self._con = duckdb.connect(config={"temp_directory": str(spill), "memory_limit": "128MB", "threads": 1})
         self._con.execute("CREATE TABLE parts (side VARCHAR, registered VARCHAR, tld VARCHAR, n BIGINT)")
 
     def add(self, side: str, urls: Iterable[str | None]) -> None:
