@@ -130,3 +130,15 @@ def test_retiring_an_unknown_consumer_names_the_active_ones(tmp_path: Path) -> N
     assert [c.name for c in retire(lake, consumer.consumer_id[:8])] == ["train-a"]  # by id prefix
     with pytest.raises(UnknownConsumerError):
         retire(lake, "train-a")  # already retired
+
+
+def test_an_export_registers_itself_as_a_consumer_of_its_pin(tmp_path: Path) -> None:
+    from corpuslake.export.pin_export import ExportOptions, export_pin  # the tokenizers are the service's
+    from tests.test_export import GPT2
+
+    lake = _lake(tmp_path)
+    manifest = export_pin("corpuslake://web@1", tmp_path / "web1", GPT2, ExportOptions(), lake=lake)
+    [consumer] = consumers(lake, "corpuslake://web@1")
+    assert (consumer.name, consumer.kind, consumer.pins) == ("export:web1", "export", ("corpuslake://web@1",))
+    assert consumer.run_id == manifest["export_id"][:16] and consumer.lock_sha256 == manifest["export_id"]
+    assert consumer.location == str((tmp_path / "web1").resolve())
