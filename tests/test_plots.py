@@ -234,4 +234,7 @@ def test_an_asset_gets_its_parts_as_markdown_and_the_folder(lake: Lake) -> None:
     markdown, folder = shown
     assert markdown.startswith("### scored@v") and markdown.count("data:image/png;base64,") == 1
     assert Path(folder) == Path(lake.root) / "_plots" / "D1"  # beside the lake
-    assert (Path(folder) / f"scored@v{lake.version('scored')}" / "quality_score.png").is_file()
+    drawn = Path(folder) / f"scored@v{lake.version('scored')}"
+    assert (drawn / "overview.png").is_file() and (drawn / "quality_score.json").is_file()
+    assert not (drawn / "quality_score.png").exists()
+    assert "| quality_score |" in markdown and "| overview |" in markdown  # one PNG per table, not per signal

@@ -64,14 +64,16 @@ def write_plots(
     out: str | Path | None = None,
     versions: dict[str, int] | None = None,
     parts: Sequence[Part] = PARTS,
+    each_signal: bool = True,
 ) -> PlotSet:
-    """Compute ``dump``'s distributions (:func:`dump_distributions`) and write their plots and numbers."""
+    """Compute ``dump``'s distributions (:func:`dump_distributions`) and write their plots and numbers;
+    ``each_signal=False`` draws a table's signals on its overview only (their JSON is written all the same)."""
     found = dump_distributions(lake, dump, versions=versions, parts=parts)
     if not found.versions:
         raise LookupError(f"no table of {lake.root} holds dump {dump!r}: nothing to plot")
     plots = PlotSet(dump, plots_root(lake, out) / check_name(dump, "dump"))
     for table, histograms in found.histograms.items():
-        _write_histograms(plots, found, table, histograms)
+        _write_histograms(plots, found, table, histograms, each_signal)
     last = found.kept_in or next((s.source for s in reversed(found.funnel) if "@v" in s.source), "")
     if found.funnel and last:
         _write_funnel(plots, found, plots.folder / last)
@@ -84,7 +86,9 @@ def write_plots(
     return plots
 
 
-def _write_histograms(plots: PlotSet, found: Distributions, table: str, histograms: dict[str, Any]) -> None:
+def _write_histograms(
+    plots: PlotSet, found: Distributions, table: str, histograms: dict[str, Any], each_signal: bool
+) -> None:
     folder = plots.folder / f"{table}@v{found.versions[table]}"
     folder.mkdir(parents=True, exist_ok=True)
     overview = overview_png(
@@ -98,11 +102,13 @@ def _write_histograms(plots: PlotSet, found: Distributions, table: str, histogra
         "| --- |" + " ---: |" * len(series) + " --- | --- |",
     ]
     for column, histogram in histograms.items():
-        plots.pngs.append(histogram_png(histogram, folder / f"{column}.png"))
+        if each_signal:
+            plots.pngs.append(histogram_png(histogram, folder / f"{column}.png"))
         _write_json(folder / f"{column}.json", histogram.as_json())
         limits = ", ".join(f"{t.label} {t.value:g}" + ("" if t.enabled else " (off)") for t in histogram.thresholds)
         totals = " | ".join(f"{histogram.total(s):,}" for s in series)
-        lines.append(f"| {column} | {totals} | {limits or '-'} | {folder.name}/{column}.png |")
+        plot = f"{folder.name}/{column}.png" if each_signal else "overview"
+        lines.append(f"| {column} | {totals} | {limits or '-'} | {plot} |")
     plots.sections[table] = lines
 
 
@@ -170,8 +176,10 @@ def plots_markdown(plots: PlotSet, parts: Sequence[Part] = PARTS, *, embed: bool
 
 def asset_plots(lake: Lake, dump: str, versions: dict[str, int], parts: Sequence[Part]) -> tuple[str, str] | None:
     """What an asset attaches after writing ``versions``: the Markdown of ``parts`` with the images
-    embedded, and the folder of the files; None for a lake with no local folder to write them beside."""
+    embedded, and the folder of the files; None for a lake with no local folder to write them beside.
+    Each table's signals are drawn on its overview only: an asset runs for every partition, and one PNG per
+    signal is most of the drawing's time (``corpuslake plots`` draws them)."""
     if not lake.is_local:
         return None
-    plots = write_plots(lake, dump, versions=versions, parts=parts)
+    plots = write_plots(lake, dump, versions=versions, parts=parts, each_signal=False)
     return plots_markdown(plots, parts), str(plots.folder)
