@@ -8,13 +8,15 @@ largest of every earlier step plus its own. Releasing both after each step makes
 The garbage collection that comes first walks every object the collector tracks. The process's own state
 (Dagster, Great Expectations, pandas and the rest: about half a million objects once imported) is alive for
 the whole process, so walking it after every step finds nothing and costs about 0.3 CPU s each time.
-:func:`keep_long_lived` sets that state aside between jobs, so a step's collection walks only what was made
-since.
+:func:`long_lived_set_aside` sets that state aside for a job, so a step's collection walks only what the job
+made.
 """
 
+import contextlib
 import ctypes
 import ctypes.util
 import gc
+from collections.abc import Iterator
 from functools import cache
 
 import pyarrow as pa
@@ -39,13 +41,19 @@ def release_memory() -> None:
         libc.malloc_trim(0)
 
 
-def keep_long_lived() -> None:
-    """Collect garbage, then exempt every object still alive from later collections (``gc.freeze``).
+@contextlib.contextmanager
+def long_lived_set_aside() -> Iterator[None]:
+    """Collect garbage, then exempt every object still alive from the collections made inside the block
+    (``gc.freeze``); on leaving, every exempt object is collectable again (``gc.unfreeze``).
 
-    Meant for the moments when what is alive is the process's own state (modules, definitions, the Dagster
-    instance, caches): before each job of a run. An exempt object is still freed as soon as nothing refers
-    to it; only a reference cycle through an exempt object would stay, and the process's own state does not
-    become such garbage while the process lives. Objects made later are collected as before.
+    Meant for a block that starts when what is alive is the process's own state (modules, definitions, the
+    Dagster instance, caches): one job of a run. An exempt object is still freed as soon as nothing refers to
+    it; garbage in a reference cycle through an exempt object waits for the first collection after the
+    block, not for the end of the process. Objects made inside the block are collected as before.
     """
     gc.collect()
     gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from corpuslake.landing import DumpFolder, choose_dumps
-from corpuslake.memory import keep_long_lived
+from corpuslake.memory import long_lived_set_aside
 from corpuslake.quarantine import quarantined
 from corpuslake.settings import Settings
 from corpuslake.store import Lake
@@ -183,10 +183,10 @@ def _run_job(
     the sensor would."""
     # Between jobs what is alive is this process's own state: set aside, the collection after each step
     # (the release hooks) walks only what the job makes.
-    keep_long_lived()
-    result = job.execute_in_process(
-        partition_key=partition, instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE, tags=tags
-    )
+    with long_lived_set_aside():
+        result = job.execute_in_process(
+            partition_key=partition, instance=instance, raise_on_error=False, run_config=_QUIET_CONSOLE, tags=tags
+        )
     _mark_cancelled(instance, result.run_id, interrupts)
     failed = tuple(e.step_key or "" for e in result.all_events if e.is_step_failure)
     settled = settle_run(instance, result.run_id, lake)

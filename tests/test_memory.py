@@ -1,11 +1,11 @@
 """Each step of a run hands the memory it freed back to the system: the hooks are on every job. Between
-jobs the process's own state is set aside, so those collections walk only what a job made."""
+jobs the process's own state is set aside for the job, so those collections walk only what the job made."""
 
 import gc
 import weakref
 from pathlib import Path
 
-from corpuslake.memory import keep_long_lived, release_memory
+from corpuslake.memory import long_lived_set_aside, release_memory
 from corpuslake.settings import Settings
 from orchestration.definitions import INGEST_JOB, PUBLISH_JOB, TRAIN_JOB, build_definitions
 
@@ -25,20 +25,32 @@ class _Node:
         self.other: object = None
 
 
-def test_keep_long_lived_sets_what_is_alive_aside_and_later_garbage_is_still_collected() -> None:
+def test_long_lived_set_aside_exempts_what_is_alive_and_still_collects_the_rest() -> None:
     alive = _Node()
-    try:
-        keep_long_lived()
+    gc.unfreeze()
+    with long_lived_set_aside():
         assert gc.get_freeze_count() > 0
-        assert not any(o is alive for o in gc.get_objects())  # later collections do not walk it
+        assert not any(o is alive for o in gc.get_objects())  # collections inside the block do not walk it
         cycle = _Node()
         cycle.other = cycle
-        made_later = weakref.ref(cycle)
+        made_inside = weakref.ref(cycle)
         del cycle
         release_memory()
-        assert made_later() is None  # a cycle made after the freeze is collected as before
+        assert made_inside() is None  # a cycle made inside the block is collected as before
         kept = weakref.ref(alive)
         del alive
-        assert kept() is None  # a set-aside object is still freed when its last reference goes
-    finally:
-        gc.unfreeze()
+        assert kept() is None  # an exempt object is still freed when its last reference goes
+
+
+def test_a_cycle_through_an_exempt_object_is_collected_after_the_block() -> None:
+    held = _Node()
+    held.other = held
+    dropped = weakref.ref(held)
+    gc.unfreeze()
+    with long_lived_set_aside():
+        del held
+        release_memory()
+        assert dropped() is not None  # exempt: the collections inside the block leave it
+    assert gc.get_freeze_count() == 0
+    release_memory()
+    assert dropped() is None  # not kept for the rest of the process

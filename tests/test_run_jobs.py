@@ -1,5 +1,5 @@
-"""How ``corpuslake run`` starts each Dagster job in its own process: the process's state is set aside from
-the garbage collector first, and the checks' imports happen before any stage starts a worker pool."""
+"""How ``corpuslake run`` runs each Dagster job in its own process: the process's state is set aside from
+the garbage collector for the job, and the checks' imports happen before any stage starts a worker pool."""
 
 import gc
 import subprocess
@@ -28,9 +28,11 @@ def test_each_job_runs_with_the_state_alive_before_it_set_aside(tmp_path: Path) 
     try:
         with dg.DagsterInstance.ephemeral() as instance:
             outcome = run._run_job(tiny, instance, str(tmp_path), None)
+        after = gc.get_freeze_count()
     finally:
         gc.unfreeze()
     assert seen and seen[0] > 0
+    assert after == 0  # collectable again once the job is over
     assert (outcome.job, outcome.dump, outcome.success, outcome.failed_steps) == ("tiny", "", True, ())
 
 
