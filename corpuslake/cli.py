@@ -8,6 +8,7 @@ from pathlib import Path
 
 from corpuslake import client
 from corpuslake.catalog import Catalog, CatalogEntry
+from corpuslake.consumers_cli import add_consumers_parser
 from corpuslake.coverage import coverage_lines, proportion_lines
 from corpuslake.diff import diff_snapshots
 from corpuslake.errors import CorpuslakeError, one_line
@@ -15,9 +16,11 @@ from corpuslake.export.command import add_export_parser
 from corpuslake.export.manifest import verify_export
 from corpuslake.export.registry import exports
 from corpuslake.input_files import dump_inputs, input_lines
+from corpuslake.inspect.cli import add_sample_parser, add_why_parser
 from corpuslake.lineage_tree import lineage_tree, render_json, render_text
-from corpuslake.maintenance import collect_garbage
+from corpuslake.maintenance import collect_garbage, gc_lines
 from corpuslake.pins import SCHEME, DamagedSnapshotError, parse_pin
+from corpuslake.plots.cli import add_plots_parser
 from corpuslake.quarantine import quarantined
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
@@ -78,6 +81,11 @@ def _parser(more_commands: Commands | None) -> argparse.ArgumentParser:
     lock = sub.add_parser("lock", help="resolve the pins of a training config into a lock file beside it")
     lock.add_argument("config", metavar="CONFIG.yaml")
     lock.add_argument("--lake", help=LAKE_HELP)
+    lock.add_argument(
+        "--consumer", metavar="NAME", help="register the lock as this consumer (default: the config's stem)"
+    )
+    lock.add_argument("--run-id", default="", help="the training run or job id the lock is for")
+    lock.add_argument("--no-register", action="store_true", help="write the lock without registering a consumer")
     lock.set_defaults(handler=_lock)
 
     diff = sub.add_parser("diff", help="documents added, removed and changed between two pins")
@@ -97,10 +105,19 @@ def _parser(more_commands: Commands | None) -> argparse.ArgumentParser:
         "--retention-hours", type=int, default=168, help="keep files removed less than this ago (default 168)"
     )
     gc.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    gc.add_argument(
+        "--release-unheld",
+        action="store_true",
+        help="also release published versions no registered consumer holds (each name's latest stays)",
+    )
     gc.set_defaults(handler=_gc)
 
     add_export_parser(sub, LAKE_HELP)
     add_trace_parser(sub)
+    add_sample_parser(sub)
+    add_why_parser(sub)
+    add_plots_parser(sub)
+    add_consumers_parser(sub)
 
     validate = sub.add_parser("validate", help="check every snapshot definition and mixture recipe, publish nothing")
     validate.add_argument("--datasets", help="definitions folder (default: samples/datasets, or CORPUSLAKE_DATASETS)")
@@ -206,7 +223,10 @@ def _resolve(args: argparse.Namespace) -> int:
 
 
 def _lock(args: argparse.Namespace) -> int:
-    path = client.write_lock(args.config, Lake(load_settings(lake=args.lake).lake))
+    lake = Lake(load_settings(lake=args.lake).lake)
+    path = client.write_lock(
+        args.config, lake, consumer=args.consumer, run_id=args.run_id, register=not args.no_register
+    )
     print(f"wrote {path}")
     return 0
 
@@ -252,10 +272,9 @@ def _verify_export(folder: Path) -> int:
 
 def _gc(args: argparse.Namespace) -> int:
     lake = Lake(load_settings(lake=args.lake).lake)
-    for table in collect_garbage(lake, args.retention_hours, args.dry_run):
-        verb = "would remove" if args.dry_run else "removed"
-        kept = ", ".join(f"v{v}" for v in table.kept_versions)
-        print(f"{table.table:<28} {verb} {table.removed_files} file(s); kept {kept}")
+    results = collect_garbage(lake, args.retention_hours, args.dry_run, release_unheld=args.release_unheld)
+    for line in gc_lines(results, args.dry_run):
+        print(line)
     return 0
 
 

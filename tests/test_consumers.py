@@ -146,16 +146,11 @@ def test_an_export_registers_itself_as_a_consumer_of_its_pin(tmp_path: Path) -> 
 
 def test_through_the_command_lines_main_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from corpuslake.cli import main
-    from corpuslake.plots.cli import add_plots_parser
-
-    def more(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-        add_consumers_parser(sub)
-        add_plots_parser(sub)
 
     lake = _lake(tmp_path)
-    assert main(["consumers", "retire", "nobody", "--lake", lake.root], more_commands=more) == 2
+    assert main(["consumers", "retire", "nobody", "--lake", lake.root]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("corpuslake: error: no registered consumer is named 'nobody'") and "\n" not in error
-    assert main(["consumers", "a", "b", "--lake", lake.root], more_commands=more) == 2
-    assert main(["plots", "--dump", "D9", "--lake", lake.root, "--out", str(tmp_path)], more_commands=more) == 2
+    assert main(["consumers", "a", "b", "--lake", lake.root]) == 2
+    assert main(["plots", "--dump", "D9", "--lake", lake.root, "--out", str(tmp_path)]) == 2
     assert "holds dump 'D9'" in capsys.readouterr().err

@@ -19,7 +19,7 @@ import pytest
 
 from corpuslake import cli
 from corpuslake.errors import LakeNotFoundError
-from corpuslake.inspect.cli import add_sample_parser, add_why_parser
+from corpuslake.inspect.cli import add_sample_parser
 from corpuslake.inspect.markdown import escape, filtered_samples_markdown, scored_deciles_markdown
 from corpuslake.inspect.samples import SampleQuery, parse_bucket, sample
 from corpuslake.inspect.scan import InspectError, excerpt, partition_lineage, smallest_keys
@@ -222,16 +222,11 @@ def test_the_lineage_of_a_dump_is_that_of_the_run_that_wrote_it(tmp_path: Path) 
     assert partition_lineage(lake, "scored", "D3") is None
 
 
-def _commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    add_sample_parser(sub)
-    add_why_parser(sub)
-
-
 def test_through_the_command_line_an_error_is_one_line_with_exit_code_2(
     lake: Lake, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.main(["sample", "score", "0.5", "--lake", lake.root], more_commands=_commands)
+    code = cli.main(["sample", "score", "0.5", "--lake", lake.root])
     err = capsys.readouterr().err
     assert code == 2 and err == "corpuslake: error: a score bucket is LOW:HIGH, e.g. 0.8:0.9, not '0.5'\n"
-    assert cli.main(["why", "https://nowhere.example/", "--lake", lake.root], more_commands=_commands) == 0
+    assert cli.main(["why", "https://nowhere.example/", "--lake", lake.root]) == 0
     assert "never crawled" in capsys.readouterr().out

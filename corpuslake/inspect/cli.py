@@ -7,14 +7,17 @@ The command line adds them with :func:`add_sample_parser` and :func:`add_why_par
 import argparse
 import json
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from corpuslake.inspect.pinned import pin_step, publications
-from corpuslake.inspect.samples import KINDS, SampleQuery, SampleResult, sample
-from corpuslake.inspect.why import WhyReport, follow
+from corpuslake.errors import ServiceNotInstalledError
+from corpuslake.inspect.scan import KINDS
 from corpuslake.lake_root import require_lake
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
+
+if TYPE_CHECKING:
+    from corpuslake.inspect.samples import SampleResult
+    from corpuslake.inspect.why import WhyReport
 
 _LAKE_HELP = "lake root (default: ./lake, or CORPUSLAKE_LAKE)"
 
@@ -58,6 +61,10 @@ def _lake(args: argparse.Namespace) -> Lake:
 
 
 def run_sample(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    try:  # deferred: the dedup and filter modules need the service's compiled kernels (numba)
+        from corpuslake.inspect.samples import SampleQuery, sample
+    except ImportError as missing:
+        raise ServiceNotInstalledError("sample") from missing
     query = SampleQuery(args.kind, args.value, args.table, args.version, args.dump, args.seed, args.k)
     result = sample(_lake(args), query)
     out = out or sys.stdout
@@ -68,7 +75,7 @@ def run_sample(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
-def print_sample(result: SampleResult, out: TextIO) -> None:
+def print_sample(result: "SampleResult", out: TextIO) -> None:
     q = result.query
     where = f", dump {q.dump}" if q.dump else ""
     source = f"{result.table}@v{result.version}{where}, seed {q.seed}"
@@ -85,6 +92,11 @@ def print_sample(result: SampleResult, out: TextIO) -> None:
 
 
 def run_why(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    try:  # deferred, as in run_sample
+        from corpuslake.inspect.pinned import pin_step, publications
+        from corpuslake.inspect.why import follow
+    except ImportError as missing:
+        raise ServiceNotInstalledError("why") from missing
     lake = _lake(args)
     report = follow(lake, args.target, args.dump)
     entries = publications(lake, args.pin)
@@ -99,7 +111,7 @@ def run_why(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
-def print_why(report: WhyReport, out: TextIO) -> None:
+def print_why(report: "WhyReport", out: TextIO) -> None:
     if report.never_crawled:
         print(f"{report.target}: never crawled (in no dump's documents, nor dropped while reading one)", file=out)
         return

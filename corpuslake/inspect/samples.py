@@ -10,7 +10,7 @@ import heapq
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
@@ -19,7 +19,9 @@ from corpuslake.dedup.minhash import MinHasher, jaccard
 from corpuslake.dedup.normalize import normalize_text
 from corpuslake.filters import c4, fineweb, gopher_quality, gopher_repetition, url
 from corpuslake.inspect.scan import (
+    KINDS,
     InspectError,
+    Kind,
     both,
     dump_filter,
     excerpt,
@@ -33,8 +35,6 @@ from corpuslake.inspect.scan import (
 )
 from corpuslake.store import Lake
 
-Kind = Literal["reason", "cluster", "score", "language", "domain"]
-KINDS: tuple[str, ...] = get_args(Kind)
 DEFAULT_TABLE: dict[str, str] = {
     "reason": "rejections",
     "cluster": "deduplicated",

@@ -3,7 +3,7 @@
 import hashlib
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import pyarrow as pa
 import pyarrow.dataset as pads
@@ -12,6 +12,10 @@ from corpuslake.errors import InputError
 from corpuslake.lineage import LINEAGE_KEY, Lineage
 from corpuslake.names import check_name
 from corpuslake.store import Lake
+
+Kind = Literal["reason", "cluster", "score", "language", "domain"]
+"""What the documents of a sample share."""
+KINDS: tuple[str, ...] = get_args(Kind)
 
 BATCH_ROWS = 8_192
 EXCERPT_CHARS = 300
