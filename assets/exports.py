@@ -8,7 +8,7 @@ import pydantic
 
 from corpuslake.catalog import Catalog
 from corpuslake.export.manifest import read_manifest, verify_export
-from corpuslake.export.pin_export import ExportOptions, export_pin
+from corpuslake.export.pin_export import STAGE_VERSION, ExportOptions, export_pin
 from corpuslake.export.shards import Format
 from corpuslake.export.sidecar import DEFAULT_VALIDATION_FRACTION
 from corpuslake.export.tokenizer import ExportTokenizer, TokenPolicy
@@ -44,7 +44,7 @@ def _current(target: Path, pin: str, fmt: str, tokenizer_sha256: str, options: d
     return same and wanted == options and not verify_export(target)
 
 
-@dg.asset(deps=["snapshots", "mixtures"], group_name="publish", kinds={"numpy"}, code_version="1")
+@dg.asset(deps=["snapshots", "mixtures"], group_name="publish", kinds={"numpy"}, code_version=STAGE_VERSION)
 def exports(
     context: dg.AssetExecutionContext, config: ExportConfig, lake: LakeResource, compute: ComputeResource
 ) -> dg.MaterializeResult:

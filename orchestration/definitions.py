@@ -30,6 +30,7 @@ from assets.content_signals import content_signals
 from assets.crawl_files import crawl_files
 from assets.deduplicated import deduplicated
 from assets.documents import documents
+from assets.exports import exports
 from assets.filtered import filtered
 from assets.quality_models import quality_model, quality_training_set
 from assets.scored import scored
@@ -57,6 +58,7 @@ from quality_checks.suites import SUITE_CHECKS
 INGEST_JOB = "ingest_dump"
 TRAIN_JOB = "train_quality_model"
 PUBLISH_JOB = "publish_datasets"
+EXPORT_JOB = "export_datasets"
 
 ASSETS = [crawl_files, documents, filtered, content_signals, deduplicated, scored]
 TRAINING_ASSETS = [quality_training_set, quality_model]
@@ -110,6 +112,13 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
         selection=dg.AssetSelection.assets(*PUBLISH_ASSETS),
         description="Publish every snapshot definition, then every mixture recipe, under catalog numbers.",
     )
+    export = dg.define_asset_job(
+        EXPORT_JOB,
+        tags=tags,
+        hooks=RELEASE_HOOKS,
+        selection=dg.AssetSelection.assets(exports),
+        description="Export published pins as token shards (Megatron, datatrove) with sidecars and a validation split.",
+    )
     # New dumps arrive through the sensor; snapshots and mixtures follow once a day (an unchanged
     # selection mints no new number, so a quiet day publishes nothing new).
     daily = dg.ScheduleDefinition(
@@ -119,13 +128,15 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
     # On a lakeFS lake every run writes its own branch; these merge or keep it when the run ends.
-    lakefs_sensors = build_lakefs_sensors(settings.lake, [ingest, train, publish]) if is_lakefs(settings.lake) else []
+    lakefs_sensors = (
+        build_lakefs_sensors(settings.lake, [ingest, train, publish, export]) if is_lakefs(settings.lake) else []
+    )
     return dg.Definitions(
-        assets=[*ASSETS, *TRAINING_ASSETS, *PUBLISH_ASSETS],
+        assets=[*ASSETS, *TRAINING_ASSETS, *PUBLISH_ASSETS, exports],
         sensors=[build_sensor(INGEST_JOB), *lakefs_sensors],
         schedules=[daily],
         asset_checks=CHECKS,
-        jobs=[ingest, train, publish],
+        jobs=[ingest, train, publish, export],
         resources={
             "lake": LakeResource(root=settings.lake, cache=settings.cache),
             "landing": LandingZoneResource(root=settings.landing),

@@ -28,6 +28,10 @@ from corpuslake.parallel import Workers
 from corpuslake.recipes import recipe_from_mapping
 from corpuslake.store import Lake
 
+STAGE = "exports"
+STAGE_VERSION = "1"
+"""The exports asset's code version: bump it when the same pin and options would give other bytes."""
+
 
 class ExportTargetError(InputError):
     """An output folder that exists and holds files (without ``overwrite``)."""
