@@ -4,7 +4,8 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from assets.metadata import report_metadata
+from assets.metadata import report_metadata, samples_metadata
+from corpuslake.inspect.markdown import deduplicated_clusters_markdown
 from corpuslake.pipeline import deduplicate
 from corpuslake.runner import StageReport
 from corpuslake.scan import head
@@ -49,8 +50,13 @@ def deduplicated(
         ["id", "url", "cluster_size", "dup_kind", "text"],
         10,
     )
+    clusters = deduplicated_clusters_markdown(store, dump, report.version)
     return dg.MaterializeResult(
-        metadata={**report_metadata(report, lake.root, preview.slice(0, 10)), **dedup_metadata(report, stage_config)},
+        metadata={
+            **report_metadata(report, lake.root, preview.slice(0, 10)),
+            **dedup_metadata(report, stage_config),
+            **samples_metadata("largest_clusters", clusters),
+        },
         data_version=dg.DataVersion(report.data_version),
     )
 

@@ -4,8 +4,9 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from assets.metadata import funnel_metadata, report_metadata
+from assets.metadata import funnel_metadata, plots_metadata, report_metadata, samples_metadata
 from corpuslake.filters.chain import ORDER, FilterConfig
+from corpuslake.inspect.markdown import filtered_samples_markdown
 from corpuslake.pipeline import filter_documents
 from corpuslake.scan import head
 from corpuslake.stages.filtered import STAGE_VERSION
@@ -53,7 +54,13 @@ def filtered(
         ["id", "url", "language", "gopher_words", "fineweb_line_punct_ratio", "text"],
         10,
     )
+    samples = filtered_samples_markdown(store, dump, report.extra_versions["rejections"])
     return dg.MaterializeResult(
-        metadata={**report_metadata(report, lake.root, preview.slice(0, 10)), **funnel_metadata(report, ORDER)},
+        metadata={
+            **report_metadata(report, lake.root, preview.slice(0, 10)),
+            **funnel_metadata(report, ORDER),
+            **samples_metadata("samples", samples),
+            **plots_metadata(store, dump, {"filtered": report.version}, ("filtered",)),
+        },
         data_version=dg.DataVersion(report.data_version),
     )

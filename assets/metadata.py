@@ -6,6 +6,7 @@ import dagster as dg
 import pyarrow as pa
 
 from corpuslake.catalog import CatalogEntry
+from corpuslake.plots import Part
 from corpuslake.quarantine import quarantined
 from corpuslake.runner import StageReport
 from corpuslake.store import Lake
@@ -129,3 +130,20 @@ def coverage_metadata(entry: CatalogEntry) -> dict[str, Any]:
     if left_out:
         metadata[f"{entry.name}/left_out"] = dg.MetadataValue.md("\n".join(left_out))
     return metadata
+
+
+def plots_metadata(lake: Lake, dump: str, versions: dict[str, int], parts: tuple[Part, ...]) -> dict[str, Any]:
+    """The dump's distributions drawn as PNG files beside the lake (thresholds marked), embedded in Markdown
+    with their numbers: nothing on a lake with no local folder to write them beside."""
+    from corpuslake.plots.report import asset_plots  # deferred: matplotlib loads at the first plot, not at start-up
+
+    shown = asset_plots(lake, dump, versions, parts)
+    if shown is None:
+        return {}
+    markdown, folder = shown
+    return {"distributions": dg.MetadataValue.md(markdown), "plots": dg.MetadataValue.path(folder)}
+
+
+def samples_metadata(key: str, markdown: str) -> dict[str, Any]:
+    """A few documents behind the step's decisions, as readable Markdown (an empty section is left out)."""
+    return {key: dg.MetadataValue.md(markdown)} if markdown.strip() else {}

@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from assets.metadata import report_metadata
+from assets.metadata import plots_metadata, report_metadata, samples_metadata
+from corpuslake.inspect.markdown import scored_deciles_markdown
 from corpuslake.pipeline import score_documents
 from corpuslake.scan import head
 from orchestration.partitions import dump_partitions
@@ -31,4 +32,6 @@ def scored(context: dg.AssetExecutionContext, lake: LakeResource, compute: Compu
         "mean_quality_score": round(report.extra["mean_score"], 4),
         "docs_per_second_per_worker": round(report.extra["docs_per_second_per_worker"]),
     }
+    metadata |= samples_metadata("samples_per_decile", scored_deciles_markdown(store, dump, report.version))
+    metadata |= plots_metadata(store, dump, {"scored": report.version}, ("scored", "funnel", "domains"))
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(report.data_version))

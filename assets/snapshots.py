@@ -6,8 +6,10 @@ from typing import Any
 import dagster as dg
 
 from assets.metadata import coverage_metadata, quarantine_metadata
+from corpuslake.consumers import behind_lines
 from corpuslake.datasets import publish_mixture, publish_snapshot
 from corpuslake.publish import Publication, PublicationBlockedError
+from corpuslake.store import Lake
 from corpuslake.validate import load_valid_definitions
 from orchestration.resources import ComputeResource, DatasetsResource, LakeResource
 from quality_checks.gates import REQUIRED_CHECKS
@@ -43,6 +45,14 @@ def _proportions_markdown(publication: Publication) -> str:
                 f"| {'yes' if s['capped'] else 'no'} |"
             )
     return "\n".join(lines)
+
+
+def _consumers_behind(context: dg.AssetExecutionContext, store: Lake, done: list[Publication]) -> dict[str, Any]:
+    """Registered consumers still on an older number of a name that just got a new one: logged, and listed."""
+    behind = [line for p in done if p.new for line in behind_lines(store, p.entry.name)]
+    for line in behind:
+        context.log.warning(line)
+    return {"consumers_behind": dg.MetadataValue.md("\n".join(f"- {line}" for line in behind))} if behind else {}
 
 
 def _publish_all(
@@ -115,6 +125,7 @@ def snapshots(
         if cross_dump:
             metadata[f"{p.entry.name}/cross_dump_dropped"] = cross_dump["same_text"] + cross_dump["same_url"]
     metadata["lake"] = store.root
+    metadata |= _consumers_behind(context, store, done)
     tokenizers = sorted({p.entry.tokenizer for p in done})
     metadata["tokenizer"] = ", ".join(tokenizers) or "(nothing published)"
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(metadata["pins"] or "none"))
@@ -139,6 +150,7 @@ def mixtures(
         for shortfall in p.entry.report.get("shortfalls", []):
             context.log.warning(f"{p.entry.name}: {shortfall}")
     metadata["lake"] = store.root
+    metadata |= _consumers_behind(context, store, done)
     for p in done:
         metadata |= coverage_metadata(p.entry)
         metadata[f"{p.entry.name}/proportions"] = dg.MetadataValue.md(_proportions_markdown(p))

@@ -10,6 +10,7 @@ from corpuslake import errors
 from corpuslake.catalog import Catalog
 from corpuslake.cli import LAKE_HELP, print_blocked, print_entries, print_input_files
 from corpuslake.cli import main as engine_main
+from corpuslake.consumers import behind_lines
 from corpuslake.lake_lock import lake_lock
 from corpuslake.lake_root import require_lake
 from corpuslake.settings import load_settings
@@ -178,4 +179,7 @@ def _publish(args: argparse.Namespace) -> int:
     entries = Catalog(Lake(settings.lake)).entries()
     print_entries(entries)
     print_blocked(Lake(settings.lake), entries, None)
+    for name in sorted({e.name for e in entries}):
+        for line in behind_lines(Lake(settings.lake), name):
+            print(f"STILL ON AN OLDER NUMBER  {line}")
     return errors.OK if run.success else errors.FAILED
