@@ -137,7 +137,10 @@ def plots_metadata(lake: Lake, dump: str, versions: dict[str, int], parts: tuple
     with their numbers: nothing on a lake with no local folder to write them beside."""
     from corpuslake.plots.report import asset_plots  # deferred: matplotlib loads at the first plot, not at start-up
 
-    shown = asset_plots(lake, dump, versions, parts)
+    try:
+        shown = asset_plots(lake, dump, versions, parts)
+    except (OSError, LookupError, ValueError) as error:  # a plot never fails the stage whose rows it draws
+        return {"distributions": dg.MetadataValue.md(f"The distributions could not be drawn: {error}")}
     if shown is None:
         return {}
     markdown, folder = shown

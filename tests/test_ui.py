@@ -168,7 +168,7 @@ def test_launch_a_dump_from_the_ui_and_read_the_funnel(dagster_ui: str, tmp_path
         run_page = page.url
 
         # the daemon dequeues the run; wait for its end, as the run page's status tag reports it
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 420
         while (status := _run_status(dagster_ui, run_page.rsplit("/", 1)[-1])) not in (
             "SUCCESS",
             "FAILURE",
@@ -189,6 +189,22 @@ def test_launch_a_dump_from_the_ui_and_read_the_funnel(dagster_ui: str, tmp_path
             page.wait_for_timeout(1_000)
         assert "FIXTURE-A" in body and "filtered@v0" in body
         assert "funnel_chart" in body and "documents in" in body and "kept_fraction" in body
+        # a sample block (the documents behind the top reasons) and the plots open from their metadata rows
+        assert "samples" in body and "distributions" in body and body.count("[Show Markdown]") >= 2
+        click("text=[Show Markdown] >> nth=0")
+        dialog = page.locator("[role=dialog]").last
+        dialog.wait_for(timeout=10_000)
+        assert "Dropped by a filter, top reasons" in dialog.inner_text(), "the samples block is empty"
+        page.keyboard.press("Escape")
+        dialog.wait_for(state="hidden", timeout=10_000)
+        click("text=[Show Markdown] >> nth=1")
+        dialog = page.locator("[role=dialog]").last
+        dialog.wait_for(timeout=10_000)
+        plot = dialog.locator("img").first
+        plot.wait_for(timeout=10_000)
+        assert plot.evaluate("image => image.complete && image.naturalWidth > 0"), "the plot image did not load"
+        page.screenshot(path=str(tmp_path / "filtered-plots.png"))
+        page.keyboard.press("Escape")
         shot = tmp_path / "filtered-asset.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()

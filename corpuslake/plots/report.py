@@ -79,6 +79,7 @@ def write_plots(
         _write_funnel(plots, found, plots.folder / last)
     if found.domains:
         _write_domains(plots, found, plots.folder / found.kept_in)
+    plots.folder.mkdir(parents=True, exist_ok=True)  # a dump with nothing to draw still gets its index
     index = ["# Distributions of dump " + dump, ""]
     for lines in plots.sections.values():
         index += [_link(line, plots.folder) for line in lines] + [""]
