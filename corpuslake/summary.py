@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpuslake.store import Lake
 
@@ -54,15 +55,8 @@ def lake_summary(lake: Lake, dumps: Sequence[str] | None = None, top_languages: 
                 f"  {row['dump']}: {row['cluster_size_count']} documents ({row['cluster_size_sum']} before dedup)"
             )
     if versions["content_signals"] is not None:
-        signals = lake.read("content_signals", dumps=dumps).to_pylist()
         lines.append("content signals (documents with e-mails / IPs / phones / cards / bad words / benchmark overlap):")
-        for dump in sorted({r["dump"] for r in signals}):
-            rows = [r for r in signals if r["dump"] == dump]
-            counts = [
-                sum(1 for r in rows if r[k])
-                for k in ("pii_emails", "pii_ips", "pii_phones", "pii_cards", "badword_matches", "contaminated")
-            ]
-            lines.append(f"  {dump}: {len(rows)} documents: " + " / ".join(map(str, counts)))
+        lines += _signal_counts(lake.read("content_signals", dumps=dumps, columns=["dump", *_SIGNALS]))
     if versions["quality_models"] is not None:
         model = lake.read("quality_models").sort_by([("trained_at", "descending")]).to_pylist()[0]
         lines.append(
@@ -71,16 +65,16 @@ def lake_summary(lake: Lake, dumps: Sequence[str] | None = None, top_languages: 
         )
     if versions["scored"] is not None:
         scored = lake.read("scored", dumps=dumps, columns=["dump", "quality_score"])
+        scored = scored.append_column("high", pc.cast(pc.greater_equal(scored["quality_score"], 0.5), pa.int64()))
+        by_dump = scored.group_by("dump").aggregate(
+            [("quality_score", "count"), ("quality_score", "mean"), ("high", "sum")]
+        )
         lines.append("quality scores, per dump (mean, share >= 0.5):")
-        for dump in sorted(set(scored["dump"].to_pylist())):
-            values = [
-                s
-                for d, s in zip(scored["dump"].to_pylist(), scored["quality_score"].to_pylist(), strict=True)
-                if d == dump
-            ]
-            high = sum(v >= 0.5 for v in values) / len(values) if values else 0.0
+        for row in sorted(by_dump.to_pylist(), key=lambda r: r["dump"]):
+            n = row["quality_score_count"]
             lines.append(
-                f"  {dump}: {len(values)} documents, mean {sum(values) / max(len(values), 1):.3f}, {high:.0%} >= 0.5"
+                f"  {row['dump']}: {n} documents, mean {row['quality_score_mean'] or 0.0:.3f}, "
+                f"{row['high_sum'] / max(n, 1):.0%} >= 0.5"
             )
     if versions["rejections"] is not None:
         rej = lake.read("rejections", dumps=dumps, columns=["dump", "stage", "filter", "reason"])
@@ -88,6 +82,23 @@ def lake_summary(lake: Lake, dumps: Sequence[str] | None = None, top_languages: 
         lines += _grouped_counts(rej, ["dump", "stage", "filter", "reason"])
     lines.append("table versions: " + ", ".join(f"{t}@v{v}" for t, v in versions.items() if v is not None))
     return "\n".join(lines)
+
+
+_SIGNALS = ("pii_emails", "pii_ips", "pii_phones", "pii_cards", "badword_matches", "contaminated")
+
+
+def _signal_counts(signals: pa.Table) -> list[str]:
+    """Per dump, the documents with at least one of each signal: counted in Arrow, never as Python rows (a
+    dump's signals are millions of rows)."""
+    flags = {
+        k: pc.greater(pc.list_value_length(signals[k]) if k == "contaminated" else signals[k], 0) for k in _SIGNALS
+    }
+    counted = pa.table({"dump": signals["dump"], **{k: pc.cast(v, pa.int64()) for k, v in flags.items()}})
+    by_dump = counted.group_by("dump").aggregate([("dump", "count"), *((k, "sum") for k in _SIGNALS)])
+    return [
+        f"  {r['dump']}: {r['dump_count']} documents: " + " / ".join(str(r[f"{k}_sum"]) for k in _SIGNALS)
+        for r in sorted(by_dump.to_pylist(), key=lambda r: r["dump"])
+    ]
 
 
 def _grouped_counts(table: pa.Table, keys: list[str]) -> list[str]:
