@@ -153,7 +153,7 @@ def worker_tokenizer(path: str, sha256: str) -> ExportTokenizer:
     """One tokenizer per worker process and file; a file changed since the export began is refused."""
     # One core per worker: the pool already runs one worker per core, and the tokenizers library would
     # otherwise start a thread per core in every worker.
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     tokenizer = ExportTokenizer(path)
     if tokenizer.identity.sha256 != sha256:
         raise ExportTokenizerError(f"{path} changed while the export ran (its SHA-256 differs)")
