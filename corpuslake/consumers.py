@@ -67,6 +67,20 @@ class Consumer:
     def active(self) -> bool:
         return self.retired_at is None
 
+    def as_json(self) -> dict[str, object]:
+        """The consumer as plain JSON values (pins as a list, times in ISO 8601)."""
+        return {
+            "consumer_id": self.consumer_id,
+            "name": self.name,
+            "kind": self.kind,
+            "run_id": self.run_id,
+            "pins": list(self.pins),
+            "lock_sha256": self.lock_sha256,
+            "location": self.location,
+            "registered_at": self.registered_at.isoformat(),
+            "retired_at": self.retired_at.isoformat() if self.retired_at else None,
+        }
+
 
 def consumer_id(name: str, run_id: str, pins: Iterable[str], lock_sha256: str) -> str:
     """Stable: registering the same lock file of the same run again names the same consumer."""
@@ -182,15 +196,9 @@ def retire(lake: Lake, name_or_id: str) -> list[Consumer]:
 
 
 def _row(c: Consumer) -> dict[str, object]:
-    return {
-        "consumer_id": c.consumer_id,
-        "name": c.name,
-        "kind": c.kind,
-        "run_id": c.run_id,
-        "pins": json.dumps(list(c.pins)),
-        "lock_sha256": c.lock_sha256,
-        "location": c.location,
-    }
+    """The table's columns of ``c`` (an event row without its event and time)."""
+    row = {k: v for k, v in c.as_json().items() if k not in ("registered_at", "retired_at")}
+    return {**row, "pins": json.dumps(row["pins"])}
 
 
 def held_pins(lake: Lake) -> dict[str, list[Consumer]]:

@@ -9,7 +9,6 @@ what only they held.
 import argparse
 import json
 import sys
-from typing import Any
 
 from corpuslake.consumers import Consumer, consumers, retire
 from corpuslake.errors import InputError
@@ -48,25 +47,11 @@ def run_consumers(args: argparse.Namespace) -> int:
         raise InputError("list one pin (or snapshot name) at a time, or write `consumers retire NAME|ID`")
     found = consumers(lake, words[0] if words else None, active_only=not args.all)
     if args.json:
-        json.dump([as_json(c) for c in found], sys.stdout, indent=2, sort_keys=True)
+        json.dump([c.as_json() for c in found], sys.stdout, indent=2, sort_keys=True)
         print()
         return 0
     print_consumers(found)
     return 0
-
-
-def as_json(c: Consumer) -> dict[str, Any]:
-    return {
-        "consumer_id": c.consumer_id,
-        "name": c.name,
-        "kind": c.kind,
-        "run_id": c.run_id,
-        "pins": list(c.pins),
-        "lock_sha256": c.lock_sha256,
-        "location": c.location,
-        "registered_at": c.registered_at.isoformat(),
-        "retired_at": c.retired_at.isoformat() if c.retired_at else None,
-    }
 
 
 def print_consumers(found: list[Consumer]) -> None:
