@@ -10,7 +10,6 @@ line does) and the process's CPU seconds (user + sys) and peak RSS are printed. 
 """
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from measure import run_child
 
 from corpuslake.lineage import Lineage, TableVersion
 from corpuslake.schemas import DOCUMENTS, REJECTIONS
@@ -118,15 +118,8 @@ def write_lake(root: Path, documents: int) -> Lake:
 
 def run(lake: Lake, *argv: str) -> tuple[float, float, int, int]:
     """Seconds, CPU seconds, peak RSS (KB) and output bytes of one command in its own process."""
-    started = time.perf_counter()
-    command = [sys.executable, "-c", _DRIVER, *argv, "--lake", lake.root, "--json"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    size = len(process.stdout.read())
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"{' '.join(argv)} failed")
-    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, size
+    child = run_child([sys.executable, "-c", _DRIVER, *argv, "--lake", lake.root, "--json"], " ".join(argv))
+    return child.seconds, child.cpu_seconds, child.peak_rss_kb, len(child.stdout)
 
 
 def main() -> None:

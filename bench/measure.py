@@ -96,6 +96,31 @@ class Measurement:
         return peaks
 
 
+@dataclass(frozen=True)
+class ChildRun:
+    """One child process run to its end, measured by ``wait4`` (no descendants: see :func:`run_measured`)."""
+
+    seconds: float
+    cpu_seconds: float
+    """user+sys of the child itself."""
+    peak_rss_kb: int
+    """The child's ``ru_maxrss``."""
+    stdout: bytes
+
+
+def run_child(command: Sequence[str], what: str) -> ChildRun:
+    """Run ``command`` with its output captured; exit with ``what`` named if it fails."""
+    started = time.perf_counter()
+    process = subprocess.Popen(list(command), stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{what} failed with exit status {process.returncode}")
+    return ChildRun(time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, output)
+
+
 def run_measured(
     command: Sequence[str],
     *,

@@ -11,8 +11,6 @@ runs in its own process, and its CPU seconds (user + sys) and peak RSS are print
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from deltalake import CommitProperties, WriterProperties, write_deltalake
+from measure import run_child
 
 from corpuslake.lineage import LINEAGE_KEY, Lineage
 from corpuslake.schemas import DOCUMENTS, FILTERED, REJECTIONS, SCORED
@@ -103,14 +102,8 @@ def build(lake: Lake, documents: int) -> None:
 
 def plot(root: Path, out: Path) -> tuple[float, float, int, str]:
     """Seconds, CPU seconds, peak RSS (KB) and output of ``write_plots`` in its own process."""
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", _PLOT, str(root), DUMP, str(out)], stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    output = process.stdout.read().decode().strip()
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"plots failed: {output}")
-    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, output
+    child = run_child([sys.executable, "-c", _PLOT, str(root), DUMP, str(out)], "plots")
+    return child.seconds, child.cpu_seconds, child.peak_rss_kb, child.stdout.decode().strip()
 
 
 def main() -> None:

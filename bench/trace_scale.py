@@ -10,8 +10,6 @@ each range is traced by ``corpuslake trace --json`` in its own process, and the 
 """
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from measure import run_child
 
 from corpuslake.export.manifest import write_manifest
 from corpuslake.export.sidecar import DocsWriter
@@ -53,18 +52,9 @@ def write_export(folder: Path, documents: int) -> int:
 
 def trace(folder: Path, tokens: str) -> tuple[float, float, int, int]:
     """Seconds, CPU seconds, peak RSS (KB) and output lines of one trace in its own process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "corpuslake.cli", "trace", str(folder), "--tokens", tokens, "--json"],
-        stdout=subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    lines = sum(1 for _ in process.stdout)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise SystemExit(f"trace {tokens} failed with {process.returncode}")
-    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, lines
+    command = [sys.executable, "-m", "corpuslake.cli", "trace", str(folder), "--tokens", tokens, "--json"]
+    child = run_child(command, f"trace {tokens}")
+    return child.seconds, child.cpu_seconds, child.peak_rss_kb, child.stdout.count(b"\n")
 
 
 def main() -> None:
