@@ -2,7 +2,8 @@
 
 A definition is a YAML file (one per snapshot) naming a source stage and a selection: dumps, languages,
 a quality threshold or a top percent of the quality score over the chosen dumps, and content policies
-(drop documents that overlap an evaluation set, cap the bad-word rate, redact personal data). Selecting
+(drop documents that overlap an evaluation set, cap the bad-word rate, redact personal data), and ``where:``
+clauses on per-document signal tables (:mod:`corpuslake.signal_clauses`). Selecting
 is a pure function of the source table's version and the definition, so publishing twice from the same
 versions gives the same rows, and the catalog mints no new number for them.
 
@@ -20,8 +21,9 @@ from typing import Any, Literal, Protocol, TypeVar, get_args
 import yaml
 
 from corpuslake.names import check_name
+from corpuslake.signal_clauses import CarriedColumn, SignalClause, carried_columns, parse_where
 from corpuslake.typed import DefinitionError as DefinitionError  # re-exported: callers import it from here
-from corpuslake.typed import typed_values
+from corpuslake.typed import Problems
 
 CrossDump = Literal["drop", "keep"]
 Source = Literal["scored", "deduplicated", "filtered", "documents"]
@@ -70,10 +72,14 @@ class SnapshotDefinition:
     redact_pii: bool = False
     """Replace e-mail addresses, public IPs, phone and card numbers with placeholders."""
     columns: tuple[str, ...] = DEFAULT_COLUMNS
-    """The source columns the snapshot keeps (``tokens`` is always added)."""
+    """The source columns the snapshot keeps (``tokens`` is always added); ``<table>.<column>`` carries a
+    signal column under its own name (``domains.domain`` publishes ``domain``)."""
     cross_dump_duplicates: CrossDump = "drop"
     """Across several dumps: ``drop`` keeps one document per normalized text and per URL (the first by
     dump order, then id); ``keep`` publishes every dump's copy (exact dedup is per dump)."""
+    where: tuple[SignalClause, ...] = ()
+    """Signal clauses, all applied: each joins its table's latest version on id, per dump; a document
+    with no row there is left out (and counted)."""
 
     def __post_init__(self) -> None:
         check_name(self.name, "snapshot name")
@@ -90,6 +96,10 @@ class SnapshotDefinition:
             raise DefinitionError(f"snapshot {self.name}: columns must include {', '.join(missing)}")
         for dump in self.dumps or ():
             check_name(dump, "dump")
+        for clause in self.where:
+            if not isinstance(clause, SignalClause):
+                raise DefinitionError(f"snapshot {self.name}: where must hold signal clauses, not {clause!r}")
+        carried_columns(self.columns, f"snapshot {self.name}")
         if self.cross_dump_duplicates not in ("drop", "keep"):
             raise DefinitionError(
                 f"snapshot {self.name}: cross_dump_duplicates must be drop or keep, not {self.cross_dump_duplicates!r}"
@@ -99,8 +109,15 @@ class SnapshotDefinition:
     def needs_signals(self) -> bool:
         return self.drop_contaminated or self.max_badword_rate is not None or self.redact_pii
 
+    @property
+    def carried(self) -> tuple[CarriedColumn, ...]:
+        """The signal columns the snapshot publishes beside its source columns."""
+        return carried_columns(self.columns, f"snapshot {self.name}")
+
     def as_config(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        config = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "where"}
+        # Only a definition with clauses records them: older definitions keep their recorded config.
+        return config | ({"where": [c.as_config() for c in self.where]} if self.where else {})
 
 
 def _plain(value: Any) -> Any:
@@ -110,7 +127,13 @@ def _plain(value: Any) -> Any:
 def definition_from_mapping(data: Mapping[str, Any], where: str) -> SnapshotDefinition:
     """A definition from parsed YAML: every value is checked against its field's type (a quoted ``"no"``
     is not a boolean, a quoted number is not a number), and every error names ``where`` and the key."""
-    values = typed_values(SnapshotDefinition, data, where)
+    problems = Problems()
+    values = problems.values(SnapshotDefinition, data, where, skip=("where",))
+    try:
+        values["where"] = parse_where(data.get("where"), where)
+    except DefinitionError as error:
+        problems.found += error.problems
+    problems.raise_any()
     try:
         return SnapshotDefinition(**values)
     except (TypeError, ValueError) as error:

@@ -330,3 +330,55 @@ def test_content_policies_need_their_signals(tmp_path: Path, texts: list[str], t
     with pytest.raises(LookupError, match="content_signals"):
         publish_snapshot(lake, web(redact_pii=True), "run", tokenizer)
     assert Catalog(lake).entries() == []
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        # a misspelt table is named with the nearest known one
+        (
+            {"where": [{"table": "domain", "column": "domain", "in": ["c03"]}]},
+            "where[0]: unknown signal table 'domain'",
+        ),
+        ({"where": [{"table": "domains", "column": "domain"}]}, "where[0]: a clause needs in, min or max"),
+        ({"where": [{"table": "domains", "column": "domain", "inn": ["c03"]}]}, "where[0]: unknown clause key 'inn'"),
+        (
+            {"where": [{"table": "perplexity", "column": "perplexity", "min": 5, "max": 1}]},
+            "where[0]: min 5.0 is above",
+        ),
+        ({"where": [{"table": "domains", "column": "domain", "in": ["c03", 4]}]}, "where[0]: in must hold only"),
+        ({"where": [{"table": "domains", "column": "domain", "in": [True]}]}, "where[0]: in must be a non-empty list"),
+        ({"where": [{"table": "model_scores", "column": "q", "min": "15"}]}, "where[0]: min must be a number"),
+        ({"where": [{"table": "domains", "column": "Domain; drop", "in": ["a"]}]}, "where[0]: column must be a lower"),
+        ({"where": {"table": "domains"}}, "where must be a list of clauses"),
+        ({"columns": ["id", "dump", "text", "domian.domain"]}, "snapshot x: columns: unknown signal table 'domian'"),
+        (
+            {"columns": ["id", "dump", "text", "language", "perplexity.language"]},
+            "columns would publish language twice",
+        ),
+    ],
+)
+def test_signal_clauses_are_checked(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(DefinitionError) as raised:
+        definition_from_mapping({"name": "x"} | settings, "snapshots/x.yaml")
+    (problem,) = raised.value.problems
+    assert problem.startswith("snapshots/x.yaml: ") and message in problem
+
+
+def test_signal_clauses_are_read_and_recorded() -> None:
+    clauses = [
+        {"table": "domains", "column": "domain", "in": ["c03", "c07"]},
+        {"table": "perplexity", "column": "perplexity_bucket", "in": ["head", "middle"]},
+        {"table": "model_scores", "column": "quality_bucket", "min": 15},
+    ]
+    columns = ["id", "dump", "text", "domains.domain"]
+    definition = definition_from_mapping({"name": "x", "where": clauses, "columns": columns}, "x.yaml")
+    assert [c.table for c in definition.where] == ["domains", "perplexity", "model_scores"]
+    assert definition.where[2].min == 15.0 and definition.where[0].values == ("c03", "c07")
+    assert [(c.table, c.column) for c in definition.carried] == [("domains", "domain")]
+    # the recorded definition reads back to the same one
+    config = definition.as_config()
+    assert config["where"][2] == {"table": "model_scores", "column": "quality_bucket", "min": 15.0}
+    assert definition_from_mapping(config, "again") == definition
+    # a definition without clauses records no where key (its recorded config is what it was)
+    assert "where" not in SnapshotDefinition(name="y").as_config()

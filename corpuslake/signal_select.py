@@ -1,0 +1,134 @@
+"""Selecting by per-document signals: a definition's ``where:`` clauses and carried columns in DuckDB.
+
+Each signal table a definition names (in ``where:`` or as ``<table>.<column>`` in ``columns``) is read at
+its latest version, the dump's partition only, and left-joined on ``id`` to that dump's relation of the
+source. After the dumps are combined, :meth:`SignalJoin.select` counts the documents without a row in each
+table, keeps those that have one in every table and pass every clause, and publishes the carried columns
+under their own names. Nothing is collected in this process: the result is a DuckDB relation.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from duckdb import ColumnExpression as C
+from duckdb import ConstantExpression as K
+from duckdb import FunctionExpression as F
+
+from corpuslake.lineage import TableVersion
+from corpuslake.signal_clauses import SignalClause
+from corpuslake.snapshots import DefinitionError, SnapshotDefinition
+from corpuslake.spill import dump_relation
+from corpuslake.store import Lake
+
+_DOUBLE = duckdb.sqltypes.DOUBLE
+_VARCHAR = duckdb.sqltypes.VARCHAR
+
+
+@dataclass(frozen=True)
+class _Signal:
+    """One signal table as read: its version, schema and the columns the definition needs from it."""
+
+    table: str
+    version: int
+    schema: pa.Schema
+    columns: tuple[str, ...]
+    prefix: str
+    """Joined columns are renamed ``<prefix><column>`` so they never meet a source column's name."""
+
+
+class SignalJoin:
+    """The signal tables of one definition, resolved once per selection (their latest versions)."""
+
+    def __init__(self, lake: Lake, definition: SnapshotDefinition) -> None:
+        self.lake, self.definition = lake, definition
+        needed: dict[str, list[str]] = {}
+        for clause in definition.where:
+            needed.setdefault(clause.table, []).append(clause.column)
+        for carried in definition.carried:
+            needed.setdefault(carried.table, []).append(carried.column)
+        self.signals = [
+            self._resolve(table, list(dict.fromkeys(cols)), i) for i, (table, cols) in enumerate(needed.items())
+        ]
+
+    def _resolve(self, table: str, columns: list[str], index: int) -> _Signal:
+        name = self.definition.name
+        version = self.lake.version(table)
+        if version is None:
+            raise LookupError(f"snapshot {name}: it selects by {table}, which does not exist yet (materialize {table})")
+        schema = self.lake.dataset(table, version).schema
+        absent = [c for c in columns if c not in schema.names]
+        if absent:
+            known = ", ".join(n for n in schema.names if n not in ("id", "dump"))
+            raise DefinitionError(
+                f"snapshot {name}: {table}@v{version} has no column {', '.join(absent)} (it has {known})"
+            )
+        return _Signal(table, version, schema, tuple(columns), f"_sig{index}_")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.signals)
+
+    @property
+    def upstream(self) -> tuple[TableVersion, ...]:
+        return tuple(TableVersion(s.table, s.version) for s in self.signals)
+
+    def fields(self) -> list[pa.Field]:
+        """The carried columns as published (their type in the signal table, under their own name)."""
+        by_table = {s.table: s.schema for s in self.signals}
+        return [by_table[c.table].field(c.column) for c in self.definition.carried]
+
+    def join(
+        self, con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, dump: str
+    ) -> duckdb.DuckDBPyRelation:
+        """One dump's source relation (with an ``id`` column) left-joined with that dump of every signal table."""
+        for s in self.signals:
+            rows = dump_relation(con, self.lake, s.table, s.version, dump, 0, ["id", *s.columns], s.schema)
+            renamed = rows.project(*[C(c).alias(s.prefix + c) for c in ("id", *s.columns)])
+            relation = relation.join(renamed, C("id") == C(s.prefix + "id"), how="left")
+        return relation
+
+    def select(
+        self, relation: duckdb.DuckDBPyRelation, columns: Sequence[str]
+    ) -> tuple[duckdb.DuckDBPyRelation, dict[str, Any]]:
+        """The joined rows that have every signal and pass every clause, projected to ``columns`` plus the
+        carried signal columns; the report counts the documents without each table's row and those left."""
+        missing = [F("count_if", C(s.prefix + "id").isnull()) for s in self.signals]
+        passing = self._condition()
+        counts = relation.aggregate([*missing, F("count_if", passing)]).fetchall()[0]
+        report: dict[str, Any] = {
+            "without_signal": {
+                str(TableVersion(s.table, s.version)): int(n) for s, n in zip(self.signals, counts, strict=False)
+            },
+            "clauses": [c.as_config() for c in self.definition.where],
+            "after_where": int(counts[-1]),
+        }
+        prefix = {s.table: s.prefix for s in self.signals}
+        carried = [C(prefix[c.table] + c.column).alias(c.column) for c in self.definition.carried]
+        return relation.filter(passing).project(*[C(c) for c in columns], *carried), report
+
+    def _condition(self) -> duckdb.Expression:
+        prefix = {s.table: s.prefix for s in self.signals}
+        condition: duckdb.Expression = K(True)
+        for s in self.signals:
+            condition = condition & C(s.prefix + "id").isnotnull()
+        for clause in self.definition.where:
+            condition = condition & _test(clause, C(prefix[clause.table] + clause.column))
+        return condition
+
+
+def _test(clause: SignalClause, column: duckdb.Expression) -> duckdb.Expression:
+    """The clause on one column; a null value passes no test (the document is left out)."""
+    if clause.values is not None:
+        if all(isinstance(v, str) for v in clause.values):
+            return F("list_contains", K(list(clause.values)), column.cast(_VARCHAR))
+        numbers = [float(v) for v in clause.values]
+        return F("list_contains", K(numbers), column.cast(_DOUBLE))
+    test: duckdb.Expression = column.isnotnull()
+    if clause.min is not None:
+        test = test & (column.cast(_DOUBLE) >= K(clause.min))
+    if clause.max is not None:
+        test = test & (column.cast(_DOUBLE) <= K(clause.max))
+    return test
