@@ -1,11 +1,13 @@
 """Running the dedup stage for one dump: hash in workers, cluster in DuckDB, rewrite in workers, commit.
 
 1. One hashing job per row group of the filtered partition writes its documents' keys to Parquet.
-2. The driver clusters with DuckDB (:mod:`corpuslake.dedup.clusters`) over those files and, in
-   incremental scope, the earlier dumps' rows of the ``minhash_index`` table; DuckDB writes each batch's
-   decisions to a folder of its own. The driver's memory is DuckDB's limit (``cluster_memory``, plus
-   DuckDB's own overhead) and the batches it feeds to the jobs, whatever the dump. A verified
-   incremental run also streams the earlier dumps' kept texts, batch by batch, to find the matched ones.
+2. One fresh process (:mod:`corpuslake.dedup.fresh`; in the driver itself with ``workers <= 1``)
+   clusters with DuckDB (:mod:`corpuslake.dedup.clusters`) over those files and, in incremental scope,
+   the earlier dumps' rows of the ``minhash_index`` table; DuckDB writes each batch's decisions to a
+   folder of its own. That process's memory is its imports plus DuckDB's limit (``cluster_memory``, plus
+   DuckDB's own overhead), whatever the dump, and it gives all of it back when it exits: the driver only
+   waits. A verified incremental run also streams the earlier dumps' kept texts, batch by batch, to find
+   the matched ones, and hashes them with a pool of the cluster process's own.
 3. With paragraph dedup, one sequential job runs the Bloom filter over the kept documents' paragraph keys.
 4. One rewriting job per row group writes its kept rows, rejections and band-index rows into the three
    tables' folders; the driver commits them with add actions (both passes run on
@@ -26,6 +28,7 @@ of the step: streaming costs no staging space and no second write of it.
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +37,12 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from corpuslake.dedup import clusters
+from corpuslake.dedup.fresh import in_fresh_process, peak_rss
 from corpuslake.dedup.paragraphs import ParagraphJob, paragraph_pass
 from corpuslake.dedup.rewrite import RewriteSettings, rewrite_rows
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
-from corpuslake.parallel import Workers, run_jobs
+from corpuslake.parallel import Workers, default_workers, run_jobs
 from corpuslake.runner import partition_output, run_stage
 from corpuslake.schemas import DEDUPLICATED, MINHASH_INDEX, REJECTIONS
 from corpuslake.stages import deduplicated as stage
@@ -117,6 +121,41 @@ def cluster(
     return matched, sizes
 
 
+@dataclass(frozen=True)
+class ClusterJob:
+    """What the cluster step needs, sent to the process it runs in (see :func:`cluster`)."""
+
+    lake: Lake
+    dump: str
+    hash_files: tuple[str, ...]
+    config: DedupConfig
+    staging: str
+    workers: int  # the verified incremental run's hashing pool, started by the cluster process
+    earlier: tuple[int, int | None] | None
+
+
+@dataclass(frozen=True)
+class ClusterOutcome:
+    matched: int
+    sizes: dict[int, int]
+    peak_rss: int  # bytes: the cluster process's high-water mark
+
+
+def cluster_job(job: ClusterJob) -> ClusterOutcome:
+    """Run the cluster step; its result and the peak resident set of the process that ran it."""
+    staging = Path(job.staging)
+    matched, sizes = cluster(job.lake, job.dump, list(job.hash_files), job.config, staging, job.workers, job.earlier)
+    return ClusterOutcome(matched, sizes, peak_rss())
+
+
+def cluster_elsewhere(job: ClusterJob, workers: Workers) -> ClusterOutcome:
+    """The cluster step in a fresh process, or in this one when ``workers <= 1`` (tests, debugging), as
+    :func:`corpuslake.parallel.run_jobs` runs jobs."""
+    if isinstance(workers, int) and workers <= 1:
+        return cluster_job(job)
+    return in_fresh_process(cluster_job, job)
+
+
 def deduplicate_dump(
     lake: Lake,
     dump: str,
@@ -163,8 +202,13 @@ def deduplicate_dump(
         )
         figures["hashing_seconds"] = time.perf_counter() - started
         hash_files = [stage.hash_path(str(staging), seq) for seq in range(hashed.jobs)]
-        matched, sizes = cluster(lake, dump, hash_files, config, staging, workers, earlier)
+        # a Ray cluster's workers cannot join a local process's pool: the cluster process uses this machine's cores
+        local = workers if isinstance(workers, int) else default_workers()
+        plan = ClusterJob(lake, dump, tuple(hash_files), config, str(staging), local, earlier)
+        clustered = cluster_elsewhere(plan, workers)
+        matched, sizes = clustered.matched, clustered.sizes
         figures["cluster_seconds"] = time.perf_counter() - started - figures["hashing_seconds"]
+        figures["cluster_peak_rss_mib"] = clustered.peak_rss / 2**20
         paragraphs: tuple[str, ...] | None = None
         if config.paragraphs:
             decisions = tuple(str(staging / "decisions" / f"seq={seq}") for seq in range(hashed.jobs))
