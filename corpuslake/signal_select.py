@@ -86,7 +86,8 @@ class SignalJoin:
         """One dump's source relation (with an ``id`` column) left-joined with that dump of every signal table."""
         for s in self.signals:
             rows = dump_relation(con, self.lake, s.table, s.version, dump, 0, ["id", *s.columns], s.schema)
-            renamed = rows.project(*[C(c).alias(s.prefix + c) for c in ("id", *s.columns)])
+            # aliased: two relations read alike (two empty partitions) would otherwise share a name
+            renamed = rows.project(*[C(c).alias(s.prefix + c) for c in ("id", *s.columns)]).set_alias(s.prefix + "rows")
             relation = relation.join(renamed, C("id") == C(s.prefix + "id"), how="left")
         return relation
 
