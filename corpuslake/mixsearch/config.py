@@ -151,3 +151,21 @@ def load_search(path: str | Path) -> SearchDefinition:
     except yaml.YAMLError as error:
         raise DefinitionError(f"{file}: not valid YAML: {error}") from error
     return search_from_mapping(data, str(file), file.parent)
+
+
+def load_searches(folder: str | Path) -> list[SearchDefinition]:
+    """Every ``*.yaml`` search in ``folder`` (none when it does not exist); every file's problems are
+    raised together, and names must be unique."""
+    root = Path(folder)
+    found: list[SearchDefinition] = []
+    problems: list[str] = []
+    for path in sorted(root.glob("*.yaml")) if root.is_dir() else []:
+        try:
+            found.append(load_search(path))
+        except DefinitionError as error:
+            problems += error.problems
+    names = [s.name for s in found]
+    problems += [f"{root}: search name {n!r} used twice" for n in sorted({n for n in names if names.count(n) > 1})]
+    if problems:
+        raise DefinitionError("; ".join(problems), problems)
+    return found

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.linear_model import RidgeCV  # type: ignore[import-untyped]  # no stubs
-from sklearn.model_selection import LeaveOneOut, cross_val_predict  # type: ignore[import-untyped]  # no stubs
-from sklearn.pipeline import Pipeline, make_pipeline  # type: ignore[import-untyped]  # no stubs
-from sklearn.preprocessing import PolynomialFeatures  # type: ignore[import-untyped]  # no stubs
+from sklearn.linear_model import RidgeCV  # type: ignore[import-untyped,unused-ignore]  # no stubs
+from sklearn.model_selection import LeaveOneOut, cross_val_predict  # type: ignore[import-untyped,unused-ignore]  # no stubs
+from sklearn.pipeline import Pipeline, make_pipeline  # type: ignore[import-untyped,unused-ignore]  # no stubs
+from sklearn.preprocessing import PolynomialFeatures  # type: ignore[import-untyped,unused-ignore]  # no stubs
 
 Matrix = npt.NDArray[np.float64]
 _ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
