@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from assets.model_scores import model_scores
 from corpuslake.lineage import Lineage
 from corpuslake.quality import model_scores as stage
 from corpuslake.quality.user_models import (
@@ -22,6 +24,7 @@ from corpuslake.quality.user_models import (
     resolve,
 )
 from corpuslake.store import Lake
+from orchestration.resources import ComputeResource, LakeResource
 
 GOOD = "the committee published a careful report on the history of the river valley"
 BAD = "click here buy cheap pills now free casino bonus click here"
@@ -238,3 +241,33 @@ def test_second_dump_with_another_model_keeps_the_columns(tmp_path: Path, hf_mod
 def test_nothing_configured_reads_nothing(tmp_path: Path, env: None) -> None:
     lake = Lake(str(tmp_path / "empty"))  # no scored table at all: nothing is read
     assert stage.score_dump(lake, "D1", "run", ModelScoresConfig(), workers=1) is None
+
+
+def _materialize(lake: Lake, config: dict[str, object]) -> dg.AssetMaterialization:
+    resources = {"lake": LakeResource(root=lake.root), "compute": ComputeResource(workers=1)}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("dump", ["D1"])
+        result = dg.materialize(
+            [model_scores],
+            instance=instance,
+            resources=resources,
+            partition_key="D1",
+            run_config={"ops": {"model_scores": {"config": config}}},
+        )
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    return event.materialization
+
+
+def test_asset_scores_with_configured_models_and_does_nothing_without(
+    tmp_path: Path, fasttext_model: Path, env: None
+) -> None:
+    lake = _scored_lake(tmp_path / "lake", [i / 40 for i in range(40)])
+    models = [{"name": "ft", "kind": "fasttext", "path": str(fasttext_model)}, {"name": "dclm", "kind": "ours"}]
+    event = _materialize(lake, {"models": models})
+    assert event.metadata["dagster/row_count"].value == 40
+    assert "| ft | fasttext | " + files_sha256(fasttext_model)[:16] in str(event.metadata["models"].value)
+    assert lake.read("model_scores").column_names[-1] == "quality_bucket"
+    version = lake.version("model_scores")
+    nothing = _materialize(lake, {})
+    assert nothing.metadata["user_models"].value == 0 and lake.version("model_scores") == version
