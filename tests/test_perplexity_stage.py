@@ -1,0 +1,66 @@
+"""The perplexity stage on a small lake: one row per scored document, nulls for languages without a model,
+the model's identity in lineage, the same numbers on a re-run. Touches corpuslake.perplexity.stage, the
+runner and a lake in tmp_path (a ``scored`` partition written directly)."""
+
+import dataclasses
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from corpuslake.lineage import Lineage
+from corpuslake.perplexity.stage import PerplexityConfig, perplexity_dump
+from corpuslake.store import Lake
+from tests.test_perplexity import PROSE, write_reference
+
+SPAM = "FREE!!! $$$ click >>> www now 100% off!!!"
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    store = Lake(str(tmp_path / "lake"))
+    rows = {
+        "id": ["a", "b", "c", "d"],
+        "dump": ["D1"] * 4,
+        "text": [PROSE, SPAM, "Der Bericht des Jahres.", ""],
+        "language": ["en", "en", "de", "en"],
+    }
+    store.write_partition("scored", pa.table(rows), Lineage("scored", "D1", "r0", "t", {}), {"dump": "D1"})
+    return store
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> PerplexityConfig:
+    (tmp_path / "refs").mkdir()
+    write_reference(tmp_path / "refs" / "en.jsonl.gz")
+    return PerplexityConfig(references=str(tmp_path / "refs"), model_dir=str(tmp_path / "models"), batch_rows=2)
+
+
+def test_stage_writes_perplexity_and_buckets(lake: Lake, config: PerplexityConfig) -> None:
+    report = perplexity_dump(lake, "D1", "run-1", config, workers=1, code_version="test")
+    rows = {r["id"]: r for r in lake.read("perplexity", report.version).to_pylist()}
+    assert set(rows) == {"a", "b", "c", "d"} and report.counters["documents"] == 4
+    assert rows["a"]["perplexity"] < rows["b"]["perplexity"] and rows["b"]["perplexity_bucket"] == "tail"
+    assert rows["c"]["perplexity"] is None and rows["c"]["perplexity_bucket"] is None  # no German model
+    assert rows["d"]["perplexity"] is None  # no tokens
+    assert report.counters["bucket.none"] == 2
+    lineage = lake.lineage("perplexity", report.version)
+    assert [str(u) for u in lineage.upstream] == ["scored@v0"]
+    model = lineage.config["models"]["en"]
+    assert model["order"] == 3 and len(model["arpa_sha256"]) == 64 and len(model["reference_sha256"]) == 64
+    assert len(model["cutoffs"]) == 2
+
+
+def test_rerun_replaces_the_partition_with_the_same_numbers(lake: Lake, config: PerplexityConfig) -> None:
+    first = perplexity_dump(lake, "D1", "run-1", config, workers=1, code_version="test")
+    again = perplexity_dump(lake, "D1", "run-2", config, workers=1, code_version="test")
+    assert again.version == first.version + 1
+    before, after = (lake.read("perplexity", v).sort_by("id").to_pylist() for v in (first.version, again.version))
+    assert before == after
+
+
+def test_other_model_parameters_are_another_model(lake: Lake, config: PerplexityConfig) -> None:
+    first = perplexity_dump(lake, "D1", "run-1", config, workers=1, code_version="test")
+    bigram = perplexity_dump(lake, "D1", "run-2", dataclasses.replace(config, order=2), workers=1, code_version="t")
+    keys = {lake.lineage("perplexity", r.version).config["models"]["en"]["key"] for r in (first, bigram)}
+    assert len(keys) == 2
