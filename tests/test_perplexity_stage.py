@@ -64,3 +64,25 @@ def test_other_model_parameters_are_another_model(lake: Lake, config: Perplexity
     bigram = perplexity_dump(lake, "D1", "run-2", dataclasses.replace(config, order=2), workers=1, code_version="t")
     keys = {lake.lineage("perplexity", r.version).config["models"]["en"]["key"] for r in (first, bigram)}
     assert len(keys) == 2
+
+
+def test_asset_materializes_with_bucket_counts(lake: Lake, config: PerplexityConfig, tmp_path: Path) -> None:
+    import dagster as dg
+
+    from assets.perplexity import perplexity
+    from orchestration.partitions import DUMP_PARTITIONS_NAME
+    from orchestration.resources import ComputeResource, LakeResource
+
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["D1"])
+    run_config = {"ops": {"perplexity": {"config": {"references": config.references, "model_dir": config.model_dir}}}}
+    result = dg.materialize(
+        [perplexity],
+        partition_key="D1",
+        instance=instance,
+        run_config=run_config,
+        resources={"lake": LakeResource(root=lake.root), "compute": ComputeResource(workers=1)},
+    )
+    metadata = result.asset_materializations_for_node("perplexity")[0].metadata
+    assert metadata["no_model"].value == 2 and metadata["tail"].value >= 1
+    assert lake.read("perplexity").num_rows == 4

@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from corpuslake import __version__
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
 from corpuslake.parallel import Workers
@@ -139,3 +140,10 @@ def perplexity_dump(
             "docs_per_second_per_worker": documents / run.busy_seconds if run.busy_seconds else 0.0,
         },
     )
+
+
+def score_perplexity(
+    lake: Lake, dump: str, run_id: str, config: PerplexityConfig, workers: Workers, note: Note | None = None
+) -> StageReport:
+    """:func:`perplexity_dump` under this release's code version: what the asset and the CLI call."""
+    return perplexity_dump(lake, dump, run_id, config, workers, f"corpuslake-{__version__}/stage-{STAGE_VERSION}", note)
