@@ -210,7 +210,8 @@ def score_dump(
         outputs=[partition_output("scores", STAGING, staged_schema, dump)],
         lineage=Lineage(STAGING, dump, run_id, code_version, common, upstream),
         workers=workers,
-        columns=INPUT_COLUMNS,
+        # ``ours`` alone needs no text: the widest column is read only when a model reads it
+        columns=INPUT_COLUMNS if any(m.kind != "ours" for m in models) else ("id", "dump", "quality_score"),
         batch_rows=config.batch_rows,
         job_rows=JOB_ROWS,
         note=note,
