@@ -1,6 +1,7 @@
 """The domain model and the domains stage: training, the model file, labelling a dump, selecting by domain.
 
-Touches: corpuslake.domains (model, training, run), corpuslake.runner and corpuslake.signal_select, on a
+Touches: corpuslake.domains (model, training, run), corpuslake.runner, corpuslake.signal_select and the
+assets domain_model and domains (materialized in process on a test instance), on a
 lake under tmp_path whose ``scored`` table is written directly from the committed quality examples (Python
 documentation, State of the Union addresses, Moby-Dick, spam and ordinary mail: real topics to find).
 """
@@ -11,9 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pyarrow as pa
 import pytest
 
+from assets.domain_model import domain_model
+from assets.domains import domains
 from corpuslake.domains.model import DomainModel, DomainModelConfig, DomainModelError
 from corpuslake.domains.run import label_dump, train_model
 from corpuslake.domains.training import train
@@ -23,6 +27,8 @@ from corpuslake.signal_select import SignalJoin
 from corpuslake.snapshots import definition_from_mapping
 from corpuslake.spill import connect, dump_relation, union_all
 from corpuslake.store import Lake
+from orchestration.partitions import DUMP_PARTITIONS_NAME
+from orchestration.resources import ComputeResource, LakeResource
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "samples" / "quality" / "examples.jsonl.gz"
 SCHEMA = pa.schema([f.with_nullable(True) for f in SCORED])
@@ -145,3 +151,23 @@ def test_the_stage_labels_every_document_and_selection_reads_it(lake: Lake, tmp_
     assert sorted(r[0] for r in selected.fetchall()) == sorted(r["id"] for r in rows if r["domain"] == top)
     assert selection["without_signal"] == {f"domains@v{lake.version('domains')}": 0}
     assert set(selected.columns) == {"id", "dump", "text", "domain_name"}
+
+
+def test_model_then_labels_materialize_as_assets(tmp_path: Path, examples: list[dict[str, str]]) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    write_scored(lake, "D1", examples)
+    resources = {"lake": LakeResource(root=lake.root), "compute": ComputeResource(workers=1)}
+    config = {"k": 3, "min_df": 2, "dims": 8}
+    with dg.instance_for_test() as instance:
+        run_config = {"ops": {"domain_model": {"config": config}}}
+        trained = dg.materialize([domain_model], instance=instance, resources=resources, run_config=run_config)
+        [model_event] = trained.get_asset_materialization_events()
+        metadata = model_event.materialization.metadata
+        assert metadata["k"].value == 3 and "| c00 |" in str(metadata["domains"].value)
+        assert metadata["upstream_versions"].value == f"scored@v{lake.version('scored')}"
+        instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["D1"])
+        labelled = dg.materialize([domains], instance=instance, resources=resources, partition_key="D1")
+        [event] = labelled.get_asset_materialization_events()
+    assert event.materialization.metadata["dagster/row_count"].value == len(examples)
+    assert event.materialization.metadata["model_hash"].value == metadata["model_hash"].value
+    assert lake.read("domains").num_rows == len(examples)

@@ -8,6 +8,7 @@ top-level domain of its URL, and the hash of the model that labelled it.
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from duckdb import ColumnExpression as C
 from duckdb import ConstantExpression as K
 from duckdb import FunctionExpression as F
 
+from corpuslake import __version__
 from corpuslake.domains.model import DomainModel, DomainModelConfig, DomainModelError
 from corpuslake.domains.training import train
 from corpuslake.lineage import Lineage, TableVersion, plain
@@ -34,6 +36,12 @@ MODELS_DIR = "_models/domains"
 SOURCE = "scored"
 INPUT_COLUMNS = ("id", "dump", "url", "text")
 Note = Callable[[int, Any], None]
+
+
+def code_version() -> str:
+    """The code version recorded in the lineage of the domain model and the domains table."""
+    return f"corpuslake-{__version__}/stage-{STAGE_VERSION}"
+
 
 DOMAINS = pa.schema(
     [
@@ -168,9 +176,15 @@ def label_batch(docs: pa.Table, settings: LabelSettings, sink: Sink) -> None:
 
 
 def label_dump(
-    lake: Lake, dump: str, run_id: str, workers: Workers, code_version: str, note: Note | None = None
+    lake: Lake,
+    dump: str,
+    run_id: str,
+    workers: Workers,
+    code_version: str,
+    progress: Callable[[str], None] | None = None,
 ) -> StageReport:
-    """Write the ``domains`` rows of every scored document of ``dump`` with the latest domain model."""
+    """Write the ``domains`` rows of every scored document of ``dump`` with the latest domain model;
+    ``progress`` gets one line per finished job."""
     check_name(dump, "dump")
     source_version = lake.partition_version(SOURCE, dump)
     registry_version, model = current_model(lake)
@@ -193,7 +207,7 @@ def label_dump(
         columns=INPUT_COLUMNS,
         batch_rows=settings.batch_rows,
         job_rows=JOB_ROWS,
-        note=note,
+        note=_printer(dump, progress) if progress else None,
     )
     documents = run.counters["documents"]
     return StageReport(
@@ -210,3 +224,12 @@ def label_dump(
             "docs_per_second_per_worker": documents / run.busy_seconds if run.busy_seconds else 0.0,
         },
     )
+
+
+def _printer(dump: str, progress: Callable[[str], None]) -> Note:
+    started = time.perf_counter()
+
+    def note(done: int, _result: Any) -> None:
+        progress(f"domains [{dump}] {done} jobs done ({time.perf_counter() - started:.1f}s)")
+
+    return note
