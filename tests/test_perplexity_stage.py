@@ -43,7 +43,9 @@ def test_stage_writes_perplexity_and_buckets(lake: Lake, config: PerplexityConfi
     assert rows["a"]["perplexity"] < rows["b"]["perplexity"] and rows["b"]["perplexity_bucket"] == "tail"
     assert rows["c"]["perplexity"] is None and rows["c"]["perplexity_bucket"] is None  # no German model
     assert rows["d"]["perplexity"] is None  # no tokens
-    assert report.counters["bucket.none"] == 2
+    assert report.counters["bucket.none"] == 2 and report.counters["bucket.tail"] == 2 - report.counters.get(
+        "bucket.head", 0
+    ) - report.counters.get("bucket.middle", 0)
     lineage = lake.lineage("perplexity", report.version)
     assert [str(u) for u in lineage.upstream] == ["scored@v0"]
     model = lineage.config["models"]["en"]
@@ -85,5 +87,5 @@ def test_asset_materializes_with_bucket_counts(lake: Lake, config: PerplexityCon
     )
     metadata = result.asset_materializations_for_node("perplexity")[0].metadata
     counts = {key: metadata[key].value for key in ("no_model", "head", "middle", "tail")}
-    assert counts["no_model"] == 2 and sum(int(str(v)) for v in counts.values()) == 4
+    assert counts["no_model"] == 2 and sum(int(str(v)) for v in counts.values()) == 4, counts
     assert lake.read("perplexity").num_rows == 4

@@ -87,9 +87,10 @@ def perplexity_batch(docs: pa.Table, config: PerplexityConfig, sink: Sink) -> No
         bucket = model.bucket(value) if model is not None else None
         values.append(value)
         buckets.append(bucket)
-        sink.count(f"bucket.{bucket or 'none'}")
-        if bucket is not None:
-            sink.example(f"bucket.{bucket}", doc_id)
+        if bucket is None:
+            sink.count("bucket.none")
+        else:
+            sink.example(f"bucket.{bucket}", doc_id)  # counts it too
     sink.count("documents", docs.num_rows)
     columns = {"id": ids, "dump": dumps, "language": languages, "perplexity": values, "perplexity_bucket": buckets}
     sink.write("perplexity", pa.table(columns, schema=PERPLEXITY))
