@@ -81,11 +81,15 @@ class SignalJoin:
         return [by_table[c.table].field(c.column) for c in self.definition.carried]
 
     def join(
-        self, con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, dump: str
+        self, con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, dump: str | None
     ) -> duckdb.DuckDBPyRelation:
-        """One dump's source relation (with an ``id`` column) left-joined with that dump of every signal table."""
+        """One dump's source relation (with an ``id`` column) left-joined with that dump of every signal
+        table; ``None`` for a selection that reads no dump (the joined columns, no rows)."""
         for s in self.signals:
-            rows = dump_relation(con, self.lake, s.table, s.version, dump, 0, ["id", *s.columns], s.schema)
+            if dump is None:
+                rows = con.from_arrow(pa.schema([s.schema.field(c) for c in ("id", *s.columns)]).empty_table())
+            else:
+                rows = dump_relation(con, self.lake, s.table, s.version, dump, 0, ["id", *s.columns], s.schema)
             # aliased: two relations read alike (two empty partitions) would otherwise share a name
             renamed = rows.project(*[C(c).alias(s.prefix + c) for c in ("id", *s.columns)]).set_alias(s.prefix + "rows")
             relation = relation.join(renamed, C("id") == C(s.prefix + "id"), how="left")

@@ -126,3 +126,29 @@ def test_a_signal_table_that_does_not_exist_is_named(tmp_path: Path) -> None:
     with pytest.raises(LookupError, match="selects by perplexity, which does not exist yet"):
         SignalJoin(lake, definition)
     assert not SignalJoin(lake, SnapshotDefinition(name="plain")).active
+
+
+def _selection_joins_signals() -> bool:
+    from corpuslake import selection
+
+    return hasattr(selection, "SignalJoin")
+
+
+@pytest.mark.skipif(not _selection_joins_signals(), reason="snapshot selection does not read signal tables yet")
+def test_a_published_snapshot_selects_by_domain_and_carries_it(lake: Lake) -> None:
+    from corpuslake.datasets import publish_snapshot
+    from corpuslake.tokens import Tokenizer
+
+    clause = {"table": "domains", "column": "domain", "in": ["c00", "c01"]}
+    columns = ["id", "dump", "text", "domains.domain"]
+    # one dump: the fixture's ids repeat across dumps, and a snapshot's ids are unique
+    settings = {"name": "web", "where": [clause], "columns": columns, "dumps": ["D1"]}
+    entry = publish_snapshot(lake, definition_from_mapping(settings, "web.yaml"), "run", Tokenizer()).entry
+    rows = lake.read(entry.table).to_pylist()
+    # nine labelled documents, a third each c00/c01/c02; document 9 has no row at all
+    assert sorted((r["id"], r["domain"]) for r in rows) == sorted(
+        [(f"d{i}", "c00") for i in (0, 3, 6)] + [(f"d{i}", "c01") for i in (1, 4, 7)]
+    )
+    assert f"domains@v{lake.version('domains')}" in entry.lineage["upstream"]
+    assert entry.report["where"]["without_signal"] == {f"domains@v{lake.version('domains')}": 1}
+    assert entry.lineage["definition"]["where"] == [clause]
