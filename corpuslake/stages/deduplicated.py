@@ -74,7 +74,8 @@ class DedupConfig:
     """Documents per hashing and rewriting job."""
     cluster_memory: str = "1GB"
     """DuckDB's memory limit in the cluster step (a DuckDB size: ``512MB``, ``4GB``); past it, its joins,
-    aggregations and tables spill to the staging folder, so the driver's memory does not follow the dump."""
+    aggregations and tables spill to the staging folder, so the memory of the process that clusters (one
+    started for the step, or the driver with one worker) does not follow the dump."""
 
     def hasher(self) -> MinHasher:
         return MinHasher(ngram=self.ngram, bands=self.bands, rows=self.rows, seed=self.seed)
