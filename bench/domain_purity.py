@@ -1,0 +1,123 @@
+"""How well the domain model's clusters follow the known sources of the bench crawl, and what it costs.
+
+Trains the domain model on the lake's latest ``scored`` version and labels every dump (each step a
+measured child process: CPU seconds of its whole tree, peak RSS of its largest process), then joins the
+``domains`` rows with the crawl's ``pages.jsonl.gz`` on URL and prints, against each page's ``source``
+(prose, doc, spam) and against a finer one (a documentation page's package, else the source):
+- purity: the share of documents whose cluster's most common source is their own;
+- normalized mutual information (scikit-learn, arithmetic mean);
+- the table of domains with their names, sizes and source shares.
+
+    python bench/domain_purity.py --lake /work/runs/h4/lake --pages /work/bench-data/S/pages.jsonl.gz [--k 16]
+
+The lake is written to (a model is registered, ``domains`` replaced per dump): use a copy.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from sklearn.metrics import normalized_mutual_info_score
+
+from bench.measure import Measurement, run_measured
+from corpuslake.domains.model import DomainModelConfig
+from corpuslake.domains.run import code_version, label_dump, train_model
+from corpuslake.store import Lake
+
+
+def _step(lake: Lake, step: str, k: int, workers: int) -> None:
+    if step == "train":
+        _, model, digest = train_model(lake, "bench", DomainModelConfig(k=k), code_version())
+        print(f"model {digest[:16]}: {model.header['training']['documents']:,} training documents", flush=True)
+    else:
+        for dump in lake.dumps("scored"):
+            report = label_dump(lake, dump, "bench", workers, code_version())
+            print(f"labelled {dump}: {report.rows:,} documents", flush=True)
+
+
+def _pages(path: Path) -> pa.Table:
+    """url, source and the finer source (a documentation page's package) of every page of the crawl."""
+    urls, sources, fine = [], [], []
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            page = json.loads(line)
+            urls.append(page["url"])
+            sources.append(page["source"])
+            fine.append(f"doc/{page['package']}" if page.get("package") else page["source"])
+    return pa.table({"url": urls, "source": sources, "fine": fine})
+
+
+def purity(clusters: list[str], truth: list[str]) -> float:
+    by_cluster: dict[str, Counter[str]] = {}
+    for cluster, label in zip(clusters, truth, strict=True):
+        by_cluster.setdefault(cluster, Counter())[label] += 1
+    return sum(c.most_common(1)[0][1] for c in by_cluster.values()) / max(len(clusters), 1)
+
+
+def _evaluate(lake: Lake, pages: pa.Table) -> None:
+    con = duckdb.connect()
+    con.register("pages", pages)
+    con.register("labels", lake.read("domains", columns=["id", "dump", "domain", "domain_name"]))
+    con.register("urls", lake.read("scored", columns=["id", "dump", "url"]))
+    joined = con.sql(
+        "SELECT l.domain, l.domain_name, p.source, p.fine FROM labels l JOIN urls u USING (id, dump) "
+        "JOIN (SELECT DISTINCT ON (url) * FROM pages) p ON p.url = u.url ORDER BY l.domain"
+    ).to_arrow_table()
+    domains, sources, fine = (joined.column(c).to_pylist() for c in ("domain", "source", "fine"))
+    unmatched = lake.read("domains", columns=["id"]).num_rows - joined.num_rows
+    print(f"documents labelled and matched to a page: {joined.num_rows:,} ({unmatched:,} without a page)")
+    for name, truth in (("source", sources), ("source+package", fine)):
+        nmi = normalized_mutual_info_score(truth, domains)
+        print(f"against {name} ({len(set(truth))} classes): purity {purity(domains, truth):.3f}, NMI {nmi:.3f}")
+    names = dict(zip(domains, joined.column("domain_name").to_pylist(), strict=True))
+    print("| domain | documents | prose | doc | spam | name |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for domain in sorted(names):
+        counts = Counter(s for d, s in zip(domains, sources, strict=True) if d == domain)
+        total = sum(counts.values())
+        shares = " | ".join(f"{counts[s] / total:.0%}" for s in ("prose", "doc", "spam"))
+        print(f"| {domain} | {total:,} | {shares} | {names[domain]} |")
+
+
+def _report(what: str, measured: Measurement) -> None:
+    largest = measured.largest
+    print(
+        f"{what}: {measured.cpu_seconds:.1f} CPU s (user+sys, whole tree), wall {measured.wall_seconds:.1f} s, "
+        f"peak RSS {largest.peak_rss / 2**20:.0f} MiB ({largest.role})",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lake", required=True)
+    parser.add_argument("--pages", required=True, type=Path)
+    parser.add_argument("--k", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--step", choices=["train", "label"], help=argparse.SUPPRESS)  # the measured children
+    args = parser.parse_args()
+    lake = Lake(str(Path(args.lake).resolve()))
+    if args.step:
+        _step(lake, args.step, args.k, args.workers)
+        return
+    if lake.version("scored") is None:
+        raise SystemExit(f"no scored table in {args.lake}: run `corpuslake run` first")
+    base = [sys.executable, str(Path(__file__).resolve()), "--lake", args.lake, "--pages", str(args.pages)]
+    base += ["--k", str(args.k), "--workers", str(args.workers)]
+    env = dict(os.environ) | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for step in ("train", "label"):
+        measured = run_measured([*base, "--step", step], env=env)
+        if measured.returncode:
+            raise SystemExit(f"the {step} step failed with exit status {measured.returncode}")
+        _report(f"{step} (k={args.k}, {args.workers} workers)" if step == "label" else f"train (k={args.k})", measured)
+    _evaluate(lake, _pages(args.pages))
+
+
+if __name__ == "__main__":
+    main()
