@@ -17,6 +17,7 @@ from corpuslake.lineage import Lineage
 from corpuslake.quality import model_scores as stage
 from corpuslake.quality.user_models import (
     ModelScoresConfig,
+    Scorer,
     UserModel,
     UserModelError,
     files_sha256,
@@ -271,3 +272,20 @@ def test_asset_scores_with_configured_models_and_does_nothing_without(
     version = lake.version("model_scores")
     nothing = _materialize(lake, {})
     assert nothing.metadata["user_models"].value == 0 and lake.version("model_scores") == version
+
+
+def test_a_model_is_loaded_once_per_worker(
+    tmp_path: Path, hf_model: Path, env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads: list[str] = []
+
+    def counting(model: UserModel, threads: int = 1) -> Scorer:
+        loads.append(model.name)
+        return load_scorer(model, threads)
+
+    monkeypatch.setattr(stage, "_SCORERS", {})
+    monkeypatch.setattr(stage, "load_scorer", counting)
+    lake = _scored_lake(tmp_path / "lake", [i / 30 for i in range(30)])
+    config = ModelScoresConfig(models=(UserModel("bert", "hf", str(hf_model), max_length=16),), batch_rows=4)
+    report = stage.score_dump(lake, "D1", "run", config, workers=1)  # in this process: 8 batches
+    assert report is not None and report.rows == 30 and loads == ["bert"]
