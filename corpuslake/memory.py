@@ -10,6 +10,12 @@ The garbage collection that comes first walks every object the collector tracks.
 the whole process, so walking it after every step finds nothing and costs about 0.3 CPU s each time.
 :func:`long_lived_set_aside` sets that state aside for a job, so a step's collection walks only what the job
 made.
+
+A pool worker is the same case job after job: what survives a job is its imports, models and caches, and
+walking them at every job's end was most of the cost of a job's release (tens of thousands of objects per
+model or table of words). :func:`set_aside_between_jobs` makes :func:`release_after_job` exempt what survives
+each job from the next one's collection, with a full collection every :data:`FULL_COLLECTION_JOBS` jobs so
+that garbage in a cycle through exempt objects (a cache entry replaced) is still freed.
 """
 
 import contextlib
@@ -17,6 +23,7 @@ import ctypes
 import ctypes.util
 import gc
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 
 import pyarrow as pa
@@ -57,3 +64,38 @@ def long_lived_set_aside() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+FULL_COLLECTION_JOBS = 16
+"""In a process that sets its state aside between jobs: every this many jobs, the release after a job walks
+everything (exempt objects included) instead of only what the job made."""
+
+
+@dataclass
+class _Between:
+    """Whether this process sets aside what survives each job, and the jobs since its last full walk."""
+
+    enabled: bool = False
+    jobs: int = 0
+
+
+_BETWEEN = _Between()
+
+
+def set_aside_between_jobs() -> None:
+    """From now on, :func:`release_after_job` exempts what survives each job of this process from the
+    collections that follow: for a process that runs jobs and nothing else (a pool worker)."""
+    _BETWEEN.enabled, _BETWEEN.jobs = True, 0
+
+
+def release_after_job() -> None:
+    """:func:`release_memory` after one job; with :func:`set_aside_between_jobs`, what is still alive after it
+    is then exempt from the next job's collection (and every :data:`FULL_COLLECTION_JOBS` jobs nothing is)."""
+    if not _BETWEEN.enabled:
+        release_memory()
+        return
+    _BETWEEN.jobs += 1
+    if _BETWEEN.jobs % FULL_COLLECTION_JOBS == 0:
+        gc.unfreeze()
+    release_memory()
+    gc.freeze()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from corpuslake.lifetime import init_worker, stop_workers
+from corpuslake.memory import set_aside_between_jobs
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
@@ -220,11 +221,18 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=init_worker,
+        initializer=_init_pool_worker,
         initargs=(os.getpid(), main_thread),
     )
     _POOLS[workers] = (environment, pool)
     return pool
+
+
+def _init_pool_worker(parent: int, death_signal: bool) -> None:
+    """A pool worker's start: its life tied to the parent's, and what survives each of its jobs (imports,
+    models, caches) set aside from the collection after the next job."""
+    init_worker(parent, death_signal)
+    set_aside_between_jobs()
 
 
 def shutdown_pools() -> None:

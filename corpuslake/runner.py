@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar
 import pyarrow as pa
 
 from corpuslake.lineage import Lineage, TableVersion
-from corpuslake.memory import release_memory
+from corpuslake.memory import release_after_job
 from corpuslake.parallel import Workers, run_jobs
 from corpuslake.store import FileWriter, Lake, RowGroup, WrittenFile
 
@@ -225,7 +225,7 @@ def run_job(job: "Job[Any, Any]") -> JobResult:
     finally:
         # A pool worker lives through every job of every step: without this its resident size becomes the
         # largest job it ever ran plus what its allocators kept from the others.
-        release_memory()
+        release_after_job()
     seconds = time.perf_counter() - started
     return JobResult(job.seq, files, sink.counters, sink.figures, sink.examples, rows_in, seconds, label, _place())
 

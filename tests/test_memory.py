@@ -5,7 +5,8 @@ import gc
 import weakref
 from pathlib import Path
 
-from corpuslake.memory import long_lived_set_aside, release_memory
+from corpuslake import memory
+from corpuslake.memory import FULL_COLLECTION_JOBS, long_lived_set_aside, release_after_job, release_memory
 from corpuslake.settings import Settings
 from orchestration.definitions import INGEST_JOB, PUBLISH_JOB, TRAIN_JOB, build_definitions
 
@@ -54,3 +55,34 @@ def test_a_cycle_through_an_exempt_object_is_collected_after_the_block() -> None
     assert gc.get_freeze_count() == 0
     release_memory()
     assert dropped() is None  # not kept for the rest of the process
+
+
+def test_a_process_that_sets_aside_between_jobs_exempts_survivors_and_walks_everything_now_and_then() -> None:
+    gc.unfreeze()
+    survivor = _Node()
+    survivor.other = survivor
+    dropped = weakref.ref(survivor)
+    try:
+        memory.set_aside_between_jobs()
+        release_after_job()  # job 1: the cycle is alive, so it is set aside with the rest
+        assert gc.get_freeze_count() > 0
+        assert not any(o is survivor for o in gc.get_objects())
+        del survivor
+        for _ in range(FULL_COLLECTION_JOBS - 2):  # jobs 2 .. N-1 walk only what each job made
+            release_after_job()
+            assert dropped() is not None
+        made = _Node()
+        made.other = made
+        made_in_job = weakref.ref(made)
+        del made
+        release_after_job()  # job N walks everything: the exempt cycle is garbage by now
+        assert dropped() is None and made_in_job() is None
+    finally:
+        memory._BETWEEN.enabled, memory._BETWEEN.jobs = False, 0
+        gc.unfreeze()
+
+
+def test_without_set_aside_a_job_release_leaves_nothing_exempt() -> None:
+    gc.unfreeze()
+    release_after_job()
+    assert gc.get_freeze_count() == 0

@@ -26,6 +26,12 @@ def _environment(name: str) -> str:
     return os.environ.get(name, "")
 
 
+def _sets_aside(_: int) -> bool:
+    from corpuslake import memory
+
+    return memory._BETWEEN.enabled
+
+
 def _invert(value: int) -> float:
     return 1 / value
 
@@ -42,6 +48,7 @@ def test_the_pool_is_kept_between_calls_and_renewed_when_the_environment_changes
     first = parallel._POOLS[2][1]
     assert sorted(parallel.run_jobs(_square, range(3), 2)) == [0, 1, 4]
     assert parallel._POOLS[2][1] is first  # no new processes for the next stage
+    assert all(parallel.run_jobs(_sets_aside, range(4), 2))  # a worker sets aside what survives its jobs
     monkeypatch.setenv("CORPUSLAKE_TEST_MARKER", "changed")
     assert list(parallel.run_jobs(_environment, ["CORPUSLAKE_TEST_MARKER"], 2)) == ["changed"]
     assert parallel._POOLS[2][1] is not first  # the workers see the environment of their caller
