@@ -18,6 +18,10 @@ from torch.nn import functional
 from corpuslake.mixsearch.config import ProxyConfig
 from corpuslake.mixsearch.streams import Tokens
 
+PROXY_CODE = "2"
+"""Changes whenever the model or its training changes: part of every search id, so runs recorded by an
+older proxy are never reused."""
+
 
 @dataclass(frozen=True)
 class ProxyResult:
@@ -61,6 +65,13 @@ class ProxyModel(nn.Module):
         self.position = nn.Embedding(config.context, config.d_model)
         self.blocks = nn.ModuleList(_Block(config) for _ in range(config.layers))
         self.norm = nn.LayerNorm(config.d_model)
+        # GPT-2's initialisation: with the output tied to the embedding, torch's default N(0, 1) makes the
+        # first logits as wide as the model (loss far above log(vocab)) and a short proxy never recovers.
+        for module in self.modules():
+            if isinstance(module, nn.Linear | nn.Embedding):
+                nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         x = self.embed(ids) + self.position(torch.arange(ids.shape[1]))

@@ -19,7 +19,7 @@ from corpuslake import __version__
 from corpuslake.lineage import Lineage, TableVersion, fingerprint, plain
 from corpuslake.mixsearch.config import SearchDefinition
 from corpuslake.mixsearch.fit import Fit, Matrix, fit_and_predict, sample_weights
-from corpuslake.mixsearch.proxy import train_and_score
+from corpuslake.mixsearch.proxy import PROXY_CODE, train_and_score
 from corpuslake.mixsearch.runs import TABLE, Kind, ProxyRun, read_runs, record_run
 from corpuslake.mixsearch.streams import SearchTokens, mixture_stream, read_tokens
 from corpuslake.mixtures import build_mixture
@@ -67,6 +67,7 @@ def run_search(
     natural = natural / natural.sum() if natural.sum() else np.full(len(uris), 1 / len(uris))
     manifests = {uri: e.manifest_sha256 for uri, e in sorted(tokens.entries.items())}
     config = {"proxy_hash": search.proxy_fingerprint(), "manifests": manifests, "tokenizer": tokens.tokenizer}
+    config["proxy_code"] = PROXY_CODE
     search_id = fingerprint(config | {"search": plain(search)})
     say(f"search {search.name} ({search_id}): {len(uris)} sources, {search.candidates} candidates")
     done = read_runs(lake, search_id) if resume else {}
