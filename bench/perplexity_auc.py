@@ -67,11 +67,12 @@ def child(args: argparse.Namespace) -> None:
     """The measured process: the stage over every dump, the versions written as JSON on the last line."""
     lake = Lake(args.lake)
     config = PerplexityConfig(model_dir=args.model_dir, batch_rows=args.batch_rows)
-    versions, documents = {}, 0
+    versions, documents, rates = {}, 0, []
     for dump in args.dumps.split(","):
         report = perplexity_dump(lake, dump, "bench", config, args.workers, "bench")
         versions[dump], documents = report.version, documents + report.rows
-    print(json.dumps({"versions": versions, "documents": documents}))
+        rates.append(report.extra["docs_per_second_per_worker"])
+    print(json.dumps({"versions": versions, "documents": documents, "busy_rate": min(rates)}))
 
 
 def crawl_auc(lake: Lake, pages: Path, version: int) -> None:
@@ -131,7 +132,8 @@ def main() -> None:
     documents = result["documents"]
     print(f"perplexity stage, {len(dumps)} dumps, {args.workers} workers: {documents:,} documents,")
     print(f"  wall {measured.wall_seconds:.1f}s, CPU {measured.cpu_seconds:.1f}s (whole tree),")
-    print(f"  documents per CPU-second {documents / measured.cpu_seconds:,.1f}")
+    print(f"  documents per CPU-second {documents / measured.cpu_seconds:,.1f} (whole tree, model loads included)")
+    print(f"  documents per busy second of one worker, scoring only: {result['busy_rate']:,.1f} (slowest dump)")
     largest = measured.largest
     print(f"  peak RSS {largest.peak_rss / 2**20:,.0f} MiB ({largest.role}); by role:", end="")
     print(", ".join(f" {role} {peak / 2**20:,.0f} MiB" for role, peak in sorted(measured.peak_by_role().items())))
