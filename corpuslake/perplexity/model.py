@@ -130,9 +130,15 @@ def build(spec: ModelSpec, folder: Path) -> Path:
     return target
 
 
+def facts(place: Path) -> dict[str, Any]:
+    """What is stored with a built model: its identity, ARPA hash, sizes and cutoffs."""
+    found: dict[str, Any] = json.loads((place / "model.json").read_text(encoding="utf-8"))
+    return found
+
+
 def load(spec: ModelSpec, folder: Path) -> Model:
     """The model of ``spec``, built first if this machine has no copy."""
     place = build(spec, folder)
-    info = json.loads((place / "model.json").read_text(encoding="utf-8"))
+    info = facts(place)
     head, middle = info["cutoffs"]
     return Model(spec.language, kenlm.Model(str(place / "model.arpa")), (head, middle), info)

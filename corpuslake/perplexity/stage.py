@@ -1,8 +1,10 @@
 """The perplexity stage: one row per scored document of a dump with its language model perplexity and
 its CCNet bucket (head / middle / tail) for its language; languages without a model get nulls."""
 
+import multiprocessing
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from corpuslake import __version__
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
 from corpuslake.parallel import Workers
-from corpuslake.perplexity.model import Model, ModelSpec, load
+from corpuslake.perplexity.model import Model, ModelSpec, build, facts, load
 from corpuslake.runner import JOB_ROWS, Sink, StageReport, partition_output, run_stage
 from corpuslake.store import Lake
 
@@ -75,6 +77,18 @@ def models(config: PerplexityConfig) -> dict[str, Model]:
     return _MODELS[1]
 
 
+def built(config: PerplexityConfig) -> dict[str, dict[str, Any]]:
+    """The stored facts of each language's model, estimating the missing ones first in a child process:
+    the estimate's n-gram dictionaries (hundreds of MiB) never inflate the driver, and the workers on this
+    machine find the models built."""
+    specs, folder = config.specs(), config.folder()
+    missing = [spec for spec in specs if not (folder / spec.key() / "model.json").is_file()]
+    if missing:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            list(pool.map(build, missing, [folder] * len(missing)))
+    return {spec.language: facts(folder / spec.key()) for spec in specs}
+
+
 def perplexity_batch(docs: pa.Table, config: PerplexityConfig, sink: Sink) -> None:
     """Perplexity and bucket of every document of one batch."""
     by_language = models(config)
@@ -108,8 +122,7 @@ def perplexity_dump(
     """Write the perplexity of every scored document of ``dump``; the models' identities go into lineage."""
     check_name(dump, "dump")
     version = lake.partition_version(SOURCE, dump)
-    loaded = models(config)  # estimated here first, so the workers on this machine find them built
-    identities = {lang: {k: v for k, v in m.info.items() if k != "reference"} for lang, m in loaded.items()}
+    identities = {lang: {k: v for k, v in info.items() if k != "reference"} for lang, info in built(config).items()}
     lineage_config = plain(config) | {"models": identities}
     upstream = (TableVersion(SOURCE, version),)
     lineage = Lineage("perplexity", dump, run_id, code_version, lineage_config, upstream)
