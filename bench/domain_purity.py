@@ -3,10 +3,12 @@
 Trains the domain model on the lake's latest ``scored`` version and labels every dump (each step a
 measured child process: CPU seconds of its whole tree, peak RSS of its largest process), then joins the
 ``domains`` rows with the crawl's ``pages.jsonl.gz`` on URL and prints, against each page's ``source``
-(prose, doc, spam) and against a finer one (a documentation page's package, else the source):
+(prose, doc, spam), its corpus (a prose page's paragraphs come from the State of the Union addresses,
+Moby-Dick or the Python documentation, told by its URL's section) and its corpus or package:
 - purity: the share of documents whose cluster's most common source is their own;
+  beside it, the purity of one single cluster (the largest class's share), its floor;
 - normalized mutual information (scikit-learn, arithmetic mean);
-- the table of domains with their names, sizes and source shares.
+- the table of domains with their names, sizes and corpus shares.
 
     python bench/domain_purity.py --lake /work/runs/h4/lake --pages /work/bench-data/S/pages.jsonl.gz [--k 16]
 
@@ -20,11 +22,13 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 import pyarrow as pa
 from sklearn.metrics import normalized_mutual_info_score
 
+from bench.build_scale_crawl import SECTIONS
 from bench.measure import Measurement, run_measured
 from corpuslake.domains.model import DomainModelConfig
 from corpuslake.domains.run import code_version, label_dump, train_model
@@ -41,16 +45,24 @@ def _step(lake: Lake, step: str, k: int, workers: int) -> None:
             print(f"labelled {dump}: {report.rows:,} documents", flush=True)
 
 
+# A prose page's section (the URL's first path segment) names the corpus its paragraphs were drawn from.
+CORPUS_OF_SECTION = {section: corpus for corpus, sections in SECTIONS.items() for section in sections}
+
+
 def _pages(path: Path) -> pa.Table:
-    """url, source and the finer source (a documentation page's package) of every page of the crawl."""
-    urls, sources, fine = [], [], []
+    """url, source, corpus (prose split by the corpus its paragraphs come from) and corpus+package (a
+    documentation page's package) of every page of the crawl."""
+    urls, sources, corpora, fine = [], [], [], []
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         for line in handle:
             page = json.loads(line)
             urls.append(page["url"])
             sources.append(page["source"])
-            fine.append(f"doc/{page['package']}" if page.get("package") else page["source"])
-    return pa.table({"url": urls, "source": sources, "fine": fine})
+            section = urlsplit(page["url"]).path.split("/")[1] if page["source"] == "prose" else ""
+            corpus = f"prose/{CORPUS_OF_SECTION[section]}" if section else page["source"]
+            corpora.append(corpus)
+            fine.append(f"doc/{page['package']}" if page.get("package") else corpus)
+    return pa.table({"url": urls, "source": sources, "corpus": corpora, "fine": fine})
 
 
 def purity(clusters: list[str], truth: list[str]) -> float:
@@ -66,22 +78,27 @@ def _evaluate(lake: Lake, pages: pa.Table) -> None:
     con.register("labels", lake.read("domains", columns=["id", "dump", "domain", "domain_name"]))
     con.register("urls", lake.read("scored", columns=["id", "dump", "url"]))
     joined = con.sql(
-        "SELECT l.domain, l.domain_name, p.source, p.fine FROM labels l JOIN urls u USING (id, dump) "
+        "SELECT l.domain, l.domain_name, p.source, p.corpus, p.fine FROM labels l JOIN urls u USING (id, dump) "
         "JOIN (SELECT DISTINCT ON (url) * FROM pages) p ON p.url = u.url ORDER BY l.domain"
     ).to_arrow_table()
-    domains, sources, fine = (joined.column(c).to_pylist() for c in ("domain", "source", "fine"))
+    domains, sources, corpora, fine = (joined.column(c).to_pylist() for c in ("domain", "source", "corpus", "fine"))
     unmatched = lake.read("domains", columns=["id"]).num_rows - joined.num_rows
     print(f"documents labelled and matched to a page: {joined.num_rows:,} ({unmatched:,} without a page)")
-    for name, truth in (("source", sources), ("source+package", fine)):
+    for name, truth in (("source", sources), ("corpus", corpora), ("corpus+package", fine)):
         nmi = normalized_mutual_info_score(truth, domains)
-        print(f"against {name} ({len(set(truth))} classes): purity {purity(domains, truth):.3f}, NMI {nmi:.3f}")
+        majority = Counter(truth).most_common(1)[0][1] / max(len(truth), 1)
+        print(
+            f"against {name} ({len(set(truth))} classes): purity {purity(domains, truth):.3f} "
+            f"(one cluster: {majority:.3f}), NMI {nmi:.3f}"
+        )
     names = dict(zip(domains, joined.column("domain_name").to_pylist(), strict=True))
-    print("| domain | documents | prose | doc | spam | name |")
-    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    kinds = sorted(set(corpora))
+    print(f"| domain | documents | {' | '.join(kinds)} | name |")
+    print(f"| --- | ---: | {' | '.join('---:' for _ in kinds)} | --- |")
     for domain in sorted(names):
-        counts = Counter(s for d, s in zip(domains, sources, strict=True) if d == domain)
+        counts = Counter(c for d, c in zip(domains, corpora, strict=True) if d == domain)
         total = sum(counts.values())
-        shares = " | ".join(f"{counts[s] / total:.0%}" for s in ("prose", "doc", "spam"))
+        shares = " | ".join(f"{counts[k] / total:.0%}" for k in kinds)
         print(f"| {domain} | {total:,} | {shares} | {names[domain]} |")
 
 
