@@ -6,6 +6,7 @@ lake under tmp_path whose ``scored`` table is written directly from the committe
 documentation, State of the Union addresses, Moby-Dick, spam and ordinary mail: real topics to find).
 """
 
+import argparse
 import gzip
 import hashlib
 import json
@@ -18,6 +19,7 @@ import pytest
 
 from assets.domain_model import domain_model
 from assets.domains import domains
+from corpuslake.domains.cli import add_domains_parser
 from corpuslake.domains.model import DomainModel, DomainModelConfig, DomainModelError
 from corpuslake.domains.run import label_dump, train_model
 from corpuslake.domains.training import train
@@ -171,3 +173,14 @@ def test_model_then_labels_materialize_as_assets(tmp_path: Path, examples: list[
     assert event.materialization.metadata["dagster/row_count"].value == len(examples)
     assert event.materialization.metadata["model_hash"].value == metadata["model_hash"].value
     assert lake.read("domains").num_rows == len(examples)
+
+
+def test_the_command_trains_once_then_labels(lake: Lake, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_domains_parser(parser.add_subparsers())
+    args = parser.parse_args(["domains", "--lake", lake.root, "--k", "3", "--workers", "1"])
+    assert args.handler(args) == 0
+    printed = capsys.readouterr().out
+    assert "training documents" in printed and "  c02  " in printed and "[D2]:" in printed
+    assert args.handler(parser.parse_args(["domains", "--lake", lake.root, "--dump", "D1", "--workers", "1"])) == 0
+    assert "(registered)" in capsys.readouterr().out and lake.version("domain_models") == 0
