@@ -85,6 +85,7 @@ def test_tokens(text: str, expected: list[str]) -> None:
 
 def test_lines_skip_empty_lines() -> None:
     assert list(lines("A b.\n\n\nC")) == [["a", "b", "."], ["c"]]
+    assert list(lines("Été 12\nNaïve")) == [["ete", "00"], ["naive"]]  # the non-ASCII path
 
 
 def write_reference(path: Path, sources: int = 40) -> Path:

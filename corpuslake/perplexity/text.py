@@ -21,9 +21,11 @@ _LINE = re.compile(r"\n+")
 
 def normalize(line: str) -> str:
     """Lowercase, accents stripped (NFD without combining marks), digits to 0: CCNet's normalizer."""
-    decomposed = unicodedata.normalize("NFD", line.lower())
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _DIGIT.sub("0", stripped)
+    lowered = line.lower()
+    if not lowered.isascii():  # most web text is ASCII: no marks to strip
+        decomposed = unicodedata.normalize("NFD", lowered)
+        lowered = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _DIGIT.sub("0", lowered)
 
 
 def tokens(line: str) -> list[str]:
@@ -33,7 +35,7 @@ def tokens(line: str) -> list[str]:
 
 def lines(text: str) -> Iterator[list[str]]:
     """The token lists of a document's non-empty lines, in order (CCNet scores lines separately)."""
-    for line in _LINE.split(text):
-        found = tokens(line)
+    for line in _LINE.split(normalize(text)):  # one normalization per document: lines keep their breaks
+        found = _TOKEN.findall(line)
         if found:
             yield found
