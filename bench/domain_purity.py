@@ -45,7 +45,7 @@ def _step(lake: Lake, step: str, k: int, workers: int) -> None:
             print(f"labelled {dump}: {report.rows:,} documents", flush=True)
 
 
-# A prose page's section (the URL's first path segment) names the corpus its paragraphs were drawn from.
+# A prose page's section (a segment of its URL's path) names the corpus its paragraphs were drawn from.
 CORPUS_OF_SECTION = {section: corpus for corpus, sections in SECTIONS.items() for section in sections}
 
 
@@ -58,11 +58,16 @@ def _pages(path: Path) -> pa.Table:
             page = json.loads(line)
             urls.append(page["url"])
             sources.append(page["source"])
-            section = urlsplit(page["url"]).path.split("/")[1] if page["source"] == "prose" else ""
-            corpus = f"prose/{CORPUS_OF_SECTION[section]}" if section else page["source"]
+            corpus = _prose_corpus(page["url"]) if page["source"] == "prose" else page["source"]
             corpora.append(corpus)
             fine.append(f"doc/{page['package']}" if page.get("package") else corpus)
     return pa.table({"url": urls, "source": sources, "corpus": corpora, "fine": fine})
+
+
+def _prose_corpus(url: str) -> str:
+    """The corpus named by the first known section of the URL's path (planted copies sit under /amp/...)."""
+    sections = [CORPUS_OF_SECTION[p] for p in urlsplit(url).path.split("/") if p in CORPUS_OF_SECTION]
+    return f"prose/{sections[0]}" if sections else "prose/unknown"
 
 
 def purity(clusters: list[str], truth: list[str]) -> float:
