@@ -104,7 +104,7 @@ def build(spec: ModelSpec, folder: Path) -> Path:
         train = [tokens for source, text in rows if not is_dev(source, spec.dev_share) for tokens in lines(text)]
         tables = kneser_ney.estimate(train, spec.order, spec.discount)
         kneser_ney.save_arpa(tables, work / "model.arpa")
-        lm = kenlm.Model(str(work / "model.arpa"))
+        lm = _query(work / "model.arpa")
         # Passages (lines), not whole source files: page-sized documents, as the crawl's are.
         dev = [line for source, text in rows if is_dev(source, spec.dev_share) for line in text.split("\n")]
         scored = Model(spec.language, lm, (0.0, 0.0), {})
@@ -141,4 +141,12 @@ def load(spec: ModelSpec, folder: Path) -> Model:
     place = build(spec, folder)
     info = facts(place)
     head, middle = info["cutoffs"]
-    return Model(spec.language, kenlm.Model(str(place / "model.arpa")), (head, middle), info)
+    return Model(spec.language, _query(place / "model.arpa"), (head, middle), info)
+
+
+def _query(arpa: Path) -> Any:
+    """KenLM's query structure of an ARPA file, loaded without its progress bar on stderr (each worker
+    loads the model once per run)."""
+    config = kenlm.Config()
+    config.show_progress = False
+    return kenlm.Model(str(arpa), config)
