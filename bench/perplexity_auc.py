@@ -12,6 +12,7 @@
    not: this figure is optimistic (most of their text is in the reference).
 
     python bench/perplexity_auc.py --lake /work/runs/h5/lake --pages /work/bench-data/S/pages.jsonl.gz
+    python bench/perplexity_auc.py --lake /work/runs/h5/lake-100k     # cost only, at another size
 """
 
 import argparse
@@ -98,7 +99,7 @@ def crawl_auc(lake: Lake, pages: Path, version: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lake", required=True)
-    parser.add_argument("--pages", type=Path, required=True)
+    parser.add_argument("--pages", type=Path, help="the bench crawl's pages.jsonl.gz; without it, no lake AUC")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-rows", type=int, default=1_000)
     parser.add_argument("--model-dir", default="")
@@ -120,7 +121,7 @@ def main() -> None:
         print(f"  estimated in {seconds:.1f} CPU-s, peak RSS {rss:,.0f} MiB; cutoffs {model.cutoffs}")
         quality_set(config)
         dumps = sorted(set(lake.read("scored", columns=["dump"])["dump"].to_pylist()))
-        command = [sys.executable, __file__, "--child", "--lake", lake.root, "--pages", str(args.pages)]
+        command = [sys.executable, __file__, "--child", "--lake", lake.root]
         command += ["--workers", str(args.workers), "--batch-rows", str(args.batch_rows), "--model-dir", model_dir]
         command += ["--dumps", ",".join(dumps)]
         log = Path(scratch) / "child.log"
@@ -137,7 +138,8 @@ def main() -> None:
     largest = measured.largest
     print(f"  peak RSS {largest.peak_rss / 2**20:,.0f} MiB ({largest.role}); by role:", end="")
     print(", ".join(f" {role} {peak / 2**20:,.0f} MiB" for role, peak in sorted(measured.peak_by_role().items())))
-    crawl_auc(lake, args.pages, max(result["versions"].values()))
+    if args.pages:
+        crawl_auc(lake, args.pages, max(result["versions"].values()))
 
 
 if __name__ == "__main__":
