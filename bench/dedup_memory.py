@@ -9,7 +9,8 @@ workers, as ``corpuslake run`` does. Printed per run:
 - the driver's resident set after imports and its peak (VmHWM) in the step;
 - the cluster process's peak (the fresh process the driver starts for DuckDB);
 - CPU seconds (user + sys) of the driver, and of the whole process tree (pool workers and the cluster
-  process included, reaped before the driver reads them), per document in microseconds.
+  process included; this process is their subreaper, so workers of a pool the runner replaced count
+  too), and the tree's per document in microseconds.
 
 ``--in-driver`` runs the cluster step inside the driver instead (the layout before the cluster step got
 its own process), for a before/after at the same commit.
@@ -18,7 +19,9 @@ its own process), for a before/after at the same commit.
 """
 
 import argparse
+import ctypes
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -31,6 +34,7 @@ from corpuslake.schemas import FILTERED
 from corpuslake.store import Lake, WrittenFile
 
 DUMP = "CC-BENCH-2026-01"
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedup_throughput import synthetic_batches  # noqa: E402  (a sibling script, not a package)
 
@@ -102,18 +106,35 @@ def driver(root: Path, workers: int, memory: str, in_driver: bool) -> dict[str, 
         "driver_peak": peak,
         "cluster_peak": result["figures"]["cluster_peak_rss_mib"] * 2**20,
         "driver_cpu": me.ru_utime + me.ru_stime,
-        "tree_cpu": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+        "tree_cpu_reaped": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
         "wall": wall,
     }
 
 
+def reap_orphans() -> None:
+    """Wait for every descendant left to this process (a subreaper), so its CPU joins RUSAGE_CHILDREN."""
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
 def measure(root: Path, workers: int, memory: str, in_driver: bool) -> dict[str, float]:
+    """Run the driver in a fresh process; its figures, with the CPU of every process it started."""
+    # a pool the runner replaces is stopped without being waited for: its workers, orphaned, would be
+    # reaped by init and their CPU lost; as a subreaper this process gets them and counts them
+    ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     command = [sys.executable, __file__, "--driver", str(root), "--workers", str(workers), "--memory", memory]
     done = subprocess.run(command + (["--in-driver"] if in_driver else []), capture_output=True, text=True)
+    reap_orphans()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         raise SystemExit(f"driver failed:\n{done.stderr}")
     figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    tree = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return figures | {"tree_cpu": tree}
 
 
 def main() -> None:
