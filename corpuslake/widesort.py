@@ -4,10 +4,12 @@ DuckDB spills narrow sorts well, but a sort whose payload is long texts does not
 limit: ordering 68k documents of ~6k characters by id needed ~800 MB, and four times as many failed at
 1 GB (bench/publish_scale.py prints the figures). So only the key column is sorted by DuckDB, to find
 range bounds that split the rows into buckets of about ``bucket_bytes``; one streaming pass writes each
-row into its bucket's file; then each bucket is read, sorted by pyarrow, and appended to the target.
-The largest things held are one bucket and the distributing pass's buffers (both bounded by
-:class:`WideSort`), whatever the number of rows. Rows can be left out on the way (``exclude``): the
-cross-dump pass's duplicates are dropped while the selection is ordered, not in a copy of its own.
+row into its bucket's file (an Arrow stream: a write is a copy, where a Parquet row group per write
+made the pass's cost grow with the number of buckets, so with the selection); then each bucket is read,
+sorted by pyarrow, and appended to the target. The largest things held are one bucket and the
+distributing pass's write buffers (both bounded by :class:`WideSort`), whatever the number of rows.
+Rows can be left out on the way (``exclude``): the cross-dump pass's duplicates are dropped while the
+selection is ordered, not in a copy of its own.
 """
 
 import math
@@ -37,11 +39,11 @@ class WideSort:
     bucket_bytes: int = 32 << 20
     """Uncompressed bytes per bucket: one bucket, and its sorted copy, are in memory at a time (with
     64 MB buckets this was the publishing process's largest phase)."""
-    flush_bytes: int = 4 << 20
-    """Rows buffered per bucket before they are written to the bucket's file."""
     pending_bytes: int = 32 << 20
-    """Rows buffered in all buckets at once: past it the fullest bucket is written, so the buffers stay
+    """The write buffers of all bucket files together (each at least ``min_buffer_bytes``), so they stay
     bounded however many buckets a large selection needs."""
+    min_buffer_bytes: int = 64 << 10
+    """A bucket file's smallest write buffer: writes to the file system stay this large."""
     batch_rows: int = 1024
     """Rows read at a time by the distributing pass."""
 
@@ -90,16 +92,24 @@ def sort_file(
         with pq.ParquetWriter(target, pq.read_schema(source), compression=STAGED_COMPRESSION) as writer:
             for part in parts:
                 if part.exists():
-                    rows = _without(pq.read_table(part), key, kept).sort_by(key)
+                    rows = _without(_read_part(part), key, kept).sort_by(key)
                     writer.write_table(rows, row_group_size=row_group_rows)
                     written += rows.num_rows
                     del rows
                     pa.default_memory_pool().release_unused()  # else each bucket's pages stay with mimalloc
     finally:
-        for leftover in folder.glob("*.parquet"):
+        for leftover in [*folder.glob("*.parquet"), *folder.glob("*.arrows")]:
             leftover.unlink()
         folder.rmdir()
     return written
+
+
+def _read_part(part: Path) -> pa.Table:
+    """A bucket's rows (an Arrow stream of many small batches, as one chunk) or the unsplit source."""
+    if part.suffix == ".arrows":
+        with pa.OSFile(str(part)) as handle:
+            return pa.ipc.open_stream(handle).read_all().combine_chunks()
+    return pq.read_table(part)
 
 
 def _without(rows: _Rows, key: str, exclude: pa.Array | None) -> _Rows:
@@ -125,20 +135,14 @@ def _distribute(
     source: Path, key: str, bounds: np.ndarray, folder: Path, config: WideSort, exclude: pa.Array | None
 ) -> list[Path]:
     """One pass over ``source`` writing every row (but those excluded) into its bucket's file, in bucket
-    order. A batch is split by one ``take`` per bucket it touches (each row copied once); the buffers of
-    all buckets are bounded by ``config.pending_bytes``."""
+    order. A batch is grouped by bucket with one ``take`` (each row copied once) and each bucket's slice
+    goes to the bucket's Arrow stream through a write buffer; the buffers of all buckets together are
+    ``config.pending_bytes``."""
     schema = pq.read_schema(source)
-    paths = [folder / f"bucket-{b:05d}.parquet" for b in range(len(bounds) + 1)]
-    writers: dict[int, pq.ParquetWriter] = {}
-    pending: dict[int, list[pa.RecordBatch]] = {}
-    sizes: dict[int, int] = {}
-
-    def flush(b: int) -> None:
-        if b not in writers:
-            writers[b] = pq.ParquetWriter(paths[b], schema, compression=STAGED_COMPRESSION)
-        writers[b].write_table(pa.Table.from_batches(pending.pop(b), schema))
-        sizes.pop(b)
-
+    paths = [folder / f"bucket-{b:05d}.arrows" for b in range(len(bounds) + 1)]
+    buffer_bytes = max(config.min_buffer_bytes, config.pending_bytes // len(paths))
+    sinks: dict[int, pa.NativeFile] = {}
+    writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
     try:
         # Without a read buffer pyarrow reads ahead through the whole file (1 GB held for a 1 GB file).
         parquet = pq.ParquetFile(source, buffer_size=1 << 20, pre_buffer=False)
@@ -146,20 +150,17 @@ def _distribute(
             batch = _without(batch, key, exclude)
             where = np.searchsorted(bounds, batch.column(key).to_numpy(zero_copy_only=False), side="right")
             order = np.argsort(where, kind="stable")
+            grouped = batch.take(pa.array(order))
             found, starts = np.unique(where[order], return_index=True)
             for b, low, high in zip(found.tolist(), starts.tolist(), [*starts[1:].tolist(), len(order)], strict=True):
-                part = batch.take(pa.array(order[low:high]))
-                pending.setdefault(b, []).append(part)
-                sizes[b] = sizes.get(b, 0) + part.nbytes
-                if sizes[b] >= config.flush_bytes:
-                    flush(b)
-            while sizes and sum(sizes.values()) > config.pending_bytes:
-                flush(max(sizes, key=sizes.__getitem__))
-        for b in list(pending):
-            flush(b)
+                if b not in writers:
+                    sinks[b] = pa.BufferedOutputStream(pa.OSFile(str(paths[b]), "wb"), buffer_bytes)
+                    writers[b] = pa.ipc.new_stream(sinks[b], schema)
+                writers[b].write_batch(grouped.slice(low, high - low))
     finally:
-        for writer in writers.values():
+        for b, writer in writers.items():
             writer.close()
+            sinks[b].close()
     return paths
 
 

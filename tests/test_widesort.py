@@ -27,7 +27,7 @@ def test_bucket_sort_matches_duckdb_order(tmp_path: Path, bucket_bytes: int, key
     rows = _rows(2_000)
     con = duckdb.connect()
     expected = con.from_arrow(rows).order(key).to_arrow_table()
-    config = WideSort(bucket_bytes=bucket_bytes, flush_bytes=5_000, batch_rows=97)
+    config = WideSort(bucket_bytes=bucket_bytes, min_buffer_bytes=1_000, batch_rows=97)
     written = order_relation(
         con, con.from_arrow(rows), key, tmp_path / "sorted.parquet", row_group_rows=300, config=config
     )
@@ -67,9 +67,34 @@ def test_excluded_keys_are_left_out_and_the_rest_keeps_duckdbs_order(
     con = duckdb.connect()
     kept = rows.filter(pc.invert(pc.is_in(rows["id"], value_set=excluded)))
     expected = con.from_arrow(kept).order("id").to_arrow_table()
-    config = WideSort(bucket_bytes=bucket_bytes, flush_bytes=5_000, pending_bytes=pending_bytes, batch_rows=97)
+    config = WideSort(bucket_bytes=bucket_bytes, pending_bytes=pending_bytes, min_buffer_bytes=1_000, batch_rows=97)
     target = tmp_path / "sorted.parquet"
     written = sort_file(con, source, "id", target, row_group_rows=300, config=config, exclude=excluded)
     got = pq.read_table(target)
     assert written == kept.num_rows == got.num_rows == 2_000 - len(range(0, 2_000, 7))
     assert got.equals(expected)
+
+
+def test_distribution_writes_each_row_once_into_its_key_range(tmp_path: Path) -> None:
+    from corpuslake.widesort import _bounds, _distribute, _read_part
+
+    rows = _rows(1_500)
+    source = tmp_path / "rows.parquet"
+    pq.write_table(rows, source, row_group_size=400)
+    con = duckdb.connect()
+    bounds = _bounds(con, source, "id", 40)
+    folder = tmp_path / "buckets"
+    folder.mkdir()
+    config = WideSort(pending_bytes=10_000, min_buffer_bytes=100, batch_rows=64)
+    parts = _distribute(source, "id", bounds, folder, config, None)
+    assert len(parts) == len(bounds) + 1 == 40
+    seen: list[str] = []
+    for index, part in enumerate(parts):
+        got = _read_part(part)
+        assert got.schema == rows.schema and got.column("id").num_chunks <= 1
+        ids = got["id"].to_pylist()
+        low = bounds[index - 1] if index else None
+        high = bounds[index] if index < len(bounds) else None
+        assert all((low is None or i >= low) and (high is None or i < high) for i in ids)
+        seen.extend(ids)
+    assert sorted(seen) == sorted(rows["id"].to_pylist())
