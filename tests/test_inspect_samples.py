@@ -230,3 +230,18 @@ def test_through_the_command_line_an_error_is_one_line_with_exit_code_2(
     assert code == 2 and err == "corpuslake: error: a score bucket is LOW:HIGH, e.g. 0.8:0.9, not '0.5'\n"
     assert cli.main(["why", "https://nowhere.example/", "--lake", lake.root]) == 0
     assert "never crawled" in capsys.readouterr().out
+
+
+def test_the_pages_draw_the_documents_a_sample_of_each_reason_and_decile_draws(lake: Lake) -> None:
+    # the pages draw every reason and decile in one pass: the same documents as one sample per reason or bucket
+    filtered = filtered_samples_markdown(lake, "D1", reasons=2, per_reason=3, seed=4)
+    for code in ("gopher_quality/short_doc", "gopher_quality/few_stop_words"):
+        drawn = sample(lake, SampleQuery("reason", code, dump="D1", seed=4, k=3)).documents
+        section = filtered.split(f"#### `{code}`", 1)[1].split("####", 1)[0]
+        assert [d["id"][:12] for d in drawn] == [line[3:15] for line in section.splitlines() if line.startswith("- `")]
+    deciles = scored_deciles_markdown(lake, "D2", per_decile=2, seed=5)
+    for decile in range(10):
+        bucket = f"{decile / 10:.1f}:{(decile + 1) / 10:.1f}"
+        drawn = sample(lake, SampleQuery("score", bucket, dump="D2", seed=5, k=2)).documents
+        section = deciles.split(f"#### Score {bucket.replace(':', ' to ')}", 1)[1].split("####", 1)[0]
+        assert [d["id"][:12] for d in drawn] == [line[3:15] for line in section.splitlines() if line.startswith("- `")]

@@ -6,9 +6,12 @@ The deciding table is scanned with its filter pushed down, once for the ids, the
 chosen rows; texts missing from it (rejections hold none) come from the version its commit read.
 """
 
+import functools
 import heapq
 import json
+import operator
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +57,17 @@ UNIT_SIGNALS: dict[str, list[str]] = {
 }
 # Where a rejection's text is: the table its stage read (the documents stage's rejections have none).
 TEXT_TABLE = {"filtered": "documents", "deduplicated": "filtered"}
-_COLUMNS = ["id", "dump", "url", "text", "language", "language_score", "quality_score", "cluster_id", "cluster_size"]
+SAMPLE_COLUMNS = [
+    "id",
+    "dump",
+    "url",
+    "text",
+    "language",
+    "language_score",
+    "quality_score",
+    "cluster_id",
+    "cluster_size",
+]
 
 
 @dataclass(frozen=True)
@@ -109,10 +122,10 @@ def sample(lake: Lake, query: SampleQuery) -> SampleResult:
     where = both(_condition(query.kind, str(query.value)), dump_filter(query.dump))
     chosen = smallest_keys(ids_of(stream(lake, table, result.version, where, ["id"])), query.k, query.seed)
     if query.kind == "reason":
-        result.documents = _rejections(lake, result, chosen)
+        result.documents = rejected_documents(lake, result, chosen)
     else:
-        rows = rows_by_id(lake, table, result.version, chosen, _COLUMNS, query.dump)
-        result.documents = [_document(rows[i], _signal_names(query.kind)) for i in chosen if i in rows]
+        rows = rows_by_id(lake, table, result.version, chosen, SAMPLE_COLUMNS, query.dump)
+        result.documents = [document(rows[i], _signal_names(query.kind)) for i in chosen if i in rows]
     return result
 
 
@@ -148,7 +161,7 @@ def _signal_names(kind: str) -> list[str]:
     return {"score": ["quality_score"], "language": ["language", "language_score"]}.get(kind, ["language"])
 
 
-def _document(row: dict[str, Any], signals: list[str]) -> dict[str, Any]:
+def document(row: dict[str, Any], signals: list[str]) -> dict[str, Any]:
     values = {name: _plain(row.get(name)) for name in signals if name in row}
     return {
         "id": row["id"],
@@ -163,7 +176,7 @@ def _plain(value: Any) -> Any:
     return round(value, 5) if isinstance(value, float) else value
 
 
-def _rejections(lake: Lake, result: SampleResult, chosen: list[str]) -> list[dict[str, Any]]:
+def rejected_documents(lake: Lake, result: SampleResult, chosen: list[str]) -> list[dict[str, Any]]:
     """Each chosen rejection with the signals of its deciding unit, its text taken from its stage's input."""
     columns = ["id", "dump", "url", "stage", "filter", "reason", "detail", "signals"]
     rows = rows_by_id(lake, result.table, result.version, chosen, columns, result.query.dump)
@@ -180,11 +193,11 @@ def _rejections(lake: Lake, result: SampleResult, chosen: list[str]) -> list[dic
         row = rows[doc_id]
         stored = json.loads(row["signals"] or "{}")
         names = UNIT_SIGNALS.get(row["filter"], list(stored))
-        document = _document({**row, "text": texts.get(doc_id, {}).get("text")}, [])
-        document["signals"] = {n: stored[n] for n in names if n in stored}
-        document |= {"stage": row["stage"], "decision": f"{row['filter']}/{row['reason']}"}
-        document["detail"] = deciding_detail(row["detail"], document["decision"])
-        out.append(document)
+        found = document({**row, "text": texts.get(doc_id, {}).get("text")}, [])
+        found["signals"] = {n: stored[n] for n in names if n in stored}
+        found |= {"stage": row["stage"], "decision": f"{row['filter']}/{row['reason']}"}
+        found["detail"] = deciding_detail(row["detail"], found["decision"])
+        out.append(found)
     return out
 
 
@@ -196,15 +209,24 @@ def deciding_detail(detail: str | None, code: str) -> str | None:
     return detail
 
 
-def cluster_members(lake: Lake, result: SampleResult, cluster_id: str | None = None) -> list[dict[str, Any]]:
+def cluster_members(
+    lake: Lake,
+    result: SampleResult,
+    cluster_id: str | None = None,
+    read: Mapping[str, dict[str, dict[str, Any]]] | None = None,
+) -> list[dict[str, Any]]:
     """The kept document of a cluster and up to ``k - 1`` removed members, each with its Jaccard similarity
-    to the kept one: as stored by dedup, and recomputed from both texts (the stage's normalization and shingles)."""
+    to the kept one: as stored by dedup, and recomputed from both texts (the stage's normalization and shingles).
+    ``read``: removed members the caller read already per cluster id (:func:`removed_members`); a cluster
+    not in it is read here."""
     query, cluster_id = result.query, cluster_id or result.query.value
-    kept = rows_by_id(lake, result.table, result.version, [str(cluster_id)], _COLUMNS, query.dump)
+    kept = rows_by_id(lake, result.table, result.version, [str(cluster_id)], SAMPLE_COLUMNS, query.dump)
     if not kept:
         raise InspectError(f"no cluster {cluster_id} in {result.table}@v{result.version}: give a kept document's id")
     head = kept[str(cluster_id)]
-    removed = _removed_members(lake, result, head["cluster_id"], query.dump)
+    removed = (read or {}).get(head["cluster_id"])
+    if removed is None:
+        removed = removed_members(lake, result, [head["cluster_id"]], query.dump)[head["cluster_id"]]
     chosen = smallest_keys(removed, max(query.k - 1, 0), query.seed) if query.k > 1 else []
     filtered_version = upstream_version(lake, result.table, result.version, "filtered")
     if filtered_version is None:
@@ -212,33 +234,43 @@ def cluster_members(lake: Lake, result: SampleResult, cluster_id: str | None = N
     texts = rows_by_id(lake, "filtered", filtered_version, [head["id"], *chosen], ["text", "url", "dump"])
     hasher = MinHasher(ngram=int(lake.lineage(result.table, result.version).config.get("ngram", 5)))
     anchor = _shingles(hasher, texts.get(head["id"], {}).get("text") or head["text"])
-    members = [_document(head, ["cluster_size"]) | {"member": "kept", "jaccard": 1.0}]
+    members = [document(head, ["cluster_size"]) | {"member": "kept", "jaccard": 1.0}]
     for doc_id in chosen:
         row = texts.get(doc_id, {"id": doc_id, "dump": head["dump"]})
         similarity = round(jaccard(anchor, _shingles(hasher, row.get("text"))), 4)
         stored = removed[doc_id]
         member = {"member": stored["reason"], "jaccard": similarity, "stored_jaccard": stored["jaccard"]}
-        members.append(_document(row, []) | member | {"duplicate_of": stored["duplicate_of"]})
+        members.append(document(row, []) | member | {"duplicate_of": stored["duplicate_of"]})
     return members
 
 
-def _removed_members(lake: Lake, result: SampleResult, cluster_id: str, dump: str | None) -> dict[str, dict[str, Any]]:
-    """The cluster's removed members, from the rejections written by the same dedup commit as the table version
-    (of every dump unless ``dump`` is given: incremental dedup merges a later dump's copies into an earlier
-    dump's cluster)."""
+def removed_members(
+    lake: Lake, result: SampleResult, clusters: Sequence[str], dump: str | None
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per cluster id, the cluster's removed members, from the rejections written by the same dedup commit as
+    the table version (of every dump unless ``dump`` is given: incremental dedup merges a later dump's copies
+    into an earlier dump's cluster); one scan for all ``clusters``."""
     commit = lake.lineage(result.table, result.version).commit_id
     try:
         version = lake.version_of_commit("rejections", commit)
     except LookupError:
         version = table_version(lake, "rejections", None)
-    marker = pc.match_substring(pads.field("signals"), f'"cluster_id": "{cluster_id}"')
-    where = both(pads.field("stage") == "deduplicated", dump_filter(dump), marker)
-    found: dict[str, dict[str, Any]] = {}
+    markers = {cluster: f'"cluster_id": "{cluster}"' for cluster in clusters}
+    found: dict[str, dict[str, dict[str, Any]]] = {cluster: {} for cluster in clusters}
+    if not markers:
+        return found
+    marked = functools.reduce(
+        operator.or_, (pc.match_substring(pads.field("signals"), marker) for marker in markers.values())
+    )
+    where = both(pads.field("stage") == "deduplicated", dump_filter(dump), marked)
     for batch in stream(lake, "rejections", version, where, ["id", "reason", "signals"]):
         for row in batch.to_pylist():
             signals = json.loads(row["signals"])
-            found[row["id"]] = {"reason": row["reason"], "jaccard": signals.get("jaccard")}
-            found[row["id"]]["duplicate_of"] = signals.get("duplicate_of")
+            member = {"reason": row["reason"], "jaccard": signals.get("jaccard")}
+            member["duplicate_of"] = signals.get("duplicate_of")
+            for cluster, marker in markers.items():
+                if marker in row["signals"]:
+                    found[cluster][row["id"]] = dict(member)
     return found
 
 
@@ -254,5 +286,5 @@ def _clusters(lake: Lake, result: SampleResult) -> list[dict[str, Any]]:
     for batch in stream(lake, result.table, result.version, where, ["id", "cluster_size"]):
         pairs = zip(batch.column("cluster_size").to_pylist(), batch.column("id").to_pylist(), strict=True)
         best = heapq.nsmallest(result.query.k, [*best, *pairs], key=lambda p: (-p[0], sample_key(p[1], seed)))
-    rows = rows_by_id(lake, result.table, result.version, [i for _, i in best], _COLUMNS, result.query.dump)
-    return [_document(rows[i], ["cluster_size"]) for _, i in best if i in rows]
+    rows = rows_by_id(lake, result.table, result.version, [i for _, i in best], SAMPLE_COLUMNS, result.query.dump)
+    return [document(rows[i], ["cluster_size"]) for _, i in best if i in rows]

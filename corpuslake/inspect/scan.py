@@ -91,11 +91,21 @@ def smallest_keys(ids: Iterable[str], k: int, seed: int) -> list[str]:
     """The ``k`` ids with the smallest draw keys, in key order; holds ``k`` ids at a time."""
     heap: list[tuple[int, str]] = []  # the negated key on top: the largest key kept so far is dropped first
     for doc_id in ids:
-        item = (-sample_key(doc_id, seed), doc_id)
-        if len(heap) < k:
-            heapq.heappush(heap, item)
-        elif item > heap[0]:
-            heapq.heapreplace(heap, item)
+        keep_smallest(heap, doc_id, k, seed)
+    return drawn(heap)
+
+
+def keep_smallest(heap: list[tuple[int, str]], doc_id: str, k: int, seed: int) -> None:
+    """One step of :func:`smallest_keys`: ``doc_id`` joins ``heap`` if its key is among the ``k`` smallest."""
+    item = (-sample_key(doc_id, seed), doc_id)
+    if len(heap) < k:
+        heapq.heappush(heap, item)
+    elif item > heap[0]:
+        heapq.heapreplace(heap, item)
+
+
+def drawn(heap: list[tuple[int, str]]) -> list[str]:
+    """The ids of a :func:`keep_smallest` heap, in key order."""
     return [doc_id for _, doc_id in sorted(heap, reverse=True)]
 
 
