@@ -9,12 +9,14 @@ of GPT-2's committed tokenizer; the search YAML parser on bad files.
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
 from corpuslake import client
 from corpuslake.catalog import Catalog
 from corpuslake.mixsearch.config import load_search, search_from_mapping
+from corpuslake.mixsearch.fit import fit_and_predict, sample_weights
 from corpuslake.mixsearch.runs import TABLE, read_runs
 from corpuslake.mixsearch.search import SearchResult, run_search
 from corpuslake.store import Lake
@@ -112,3 +114,18 @@ def test_the_sample_search_loads() -> None:
     root = Path(__file__).resolve().parent.parent / "samples" / "datasets" / "searches"
     for path in sorted(root.glob("*.yaml")):
         assert load_search(path).sources
+
+
+def test_the_regression_finds_the_minimum_of_a_known_surface() -> None:
+    natural = np.array([0.5, 0.3, 0.2])
+    weights = sample_weights(natural, 24, 1.0, 3)
+    assert np.array_equal(weights, sample_weights(natural, 24, 1.0, 3))  # seeded
+    assert np.allclose(weights.sum(axis=1), 1)
+    optimum = np.array([0.2, 0.2, 0.6])
+    losses = ((weights - optimum) ** 2).sum(axis=1) + 3.0
+    fit = fit_and_predict(weights, losses, natural, top_k=8, points=4_000, seed=3, concentration=1.0)
+    # A bowl is not linear: the pairwise model predicts the left-out points better, and its best
+    # simplex points average near the bottom of the bowl.
+    assert fit.model == "quadratic" and fit.loo_mae["quadratic"] < fit.loo_mae["linear"]
+    assert np.abs(fit.weights - optimum).max() < 0.1
+    assert fit.weights.sum() == pytest.approx(1)
