@@ -52,6 +52,14 @@ class SignalJoin:
         self.signals = [
             self._resolve(table, list(dict.fromkeys(cols)), i) for i, (table, cols) in enumerate(needed.items())
         ]
+        source = lake.version(definition.source)
+        names = set(lake.dataset(definition.source, source).schema.names) if source is not None else set()
+        clashes = [f"{c.table}.{c.column}" for c in definition.carried if c.column in names | {"dump_rank"}]
+        if clashes:
+            raise DefinitionError(
+                f"snapshot {definition.name}: {', '.join(clashes)} would publish a column named like one of "
+                f"{definition.source}'s: carry another column, or select by it with where: instead"
+            )
 
     def _resolve(self, table: str, columns: list[str], index: int) -> _Signal:
         name = self.definition.name

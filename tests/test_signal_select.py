@@ -17,7 +17,7 @@ from corpuslake.spill import connect, dump_relation, union_all
 from corpuslake.store import Lake
 
 DUMPS = ("D1", "D2")
-SOURCE = pa.schema([("id", pa.string()), ("dump", pa.string()), ("text", pa.string())])
+SOURCE = pa.schema([("id", pa.string()), ("dump", pa.string()), ("text", pa.string()), ("url", pa.string())])
 DOMAINS = pa.schema([("id", pa.string()), ("dump", pa.string()), ("domain", pa.string()), ("tld", pa.string())])
 SCORES = pa.schema([("id", pa.string()), ("dump", pa.string()), ("quality_bucket", pa.int32())])
 
@@ -116,6 +116,19 @@ def test_numeric_in_and_a_clause_on_a_missing_column(lake: Lake, tmp_path: Path)
     )
     with pytest.raises(DefinitionError, match=r"domains@v\d+ has no column label \(it has domain, tld\)"):
         SignalJoin(lake, absent)
+
+
+def test_a_carried_column_may_not_take_a_source_column_name(lake: Lake, tmp_path: Path) -> None:
+    carried = {"name": "x", "columns": ["id", "dump", "text", "domains.tld"]}
+    assert [f.name for f in SignalJoin(lake, definition_from_mapping(carried, "x")).fields()] == ["tld"]
+    # url is a column of the source (scored) that the definition does not publish: still refused
+    lake = Lake(str(tmp_path / "other"))
+    _write(lake, "scored", SOURCE, [{"id": "d0", "dump": "D1", "text": "t"}], "D1")
+    rows = pa.table({"id": ["d0"], "dump": ["D1"], "url": ["https://example.org/"]})
+    lake.write_partition("domains", rows, Lineage("domains", "D1", "t", "t", {}), {"dump": "D1"})
+    clash = definition_from_mapping({"name": "x", "columns": ["id", "dump", "text", "domains.url"]}, "x")
+    with pytest.raises(DefinitionError, match=r"domains\.url would publish a column named like one of scored's"):
+        SignalJoin(lake, clash)
 
 
 def test_a_signal_table_that_does_not_exist_is_named(tmp_path: Path) -> None:
