@@ -131,3 +131,17 @@ def test_shipped_english_model(tmp_path: Path) -> None:
     spam = "FREE!!! Click here NOW to claim your $$$ prize, limited offer, unsubscribe below >>> www"
     assert model.perplexity(PROSE) < model.cutoffs[1] < model.perplexity(spam)  # type: ignore[operator]
     assert model.info["dev_documents"] > 100 and model.info["ngrams"][0] > 10_000
+
+
+def test_dev_sources_are_not_trained_on(tmp_path: Path) -> None:
+    # Each source carries its own made-up word: the dev sources' words must be unknown to the model.
+    path = tmp_path / "en.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        for i in range(20):
+            out.write(json.dumps({"source": f"s{i}", "text": f"{PROSE} zz{chr(97 + i)}word"}) + "\n")
+    model = load(ModelSpec("en", str(path), dev_share=4), tmp_path / "models")
+    arpa = (tmp_path / "models" / model.info["key"] / "model.arpa").read_text(encoding="utf-8")
+    unigrams = {line.split("\t")[1] for line in arpa.split("\\2-grams:")[0].splitlines() if "\t" in line}
+    for i in range(20):
+        assert (f"zz{chr(97 + i)}word" in unigrams) is not is_dev(f"s{i}", 4)
+    assert model.info["dev_documents"] == sum(is_dev(f"s{i}", 4) for i in range(20)) > 0
