@@ -19,7 +19,7 @@ else:
 @dg.asset(
     partitions_def=dump_partitions,
     deps=["scored"],
-    group_name="signals",
+    group_name="perplexity",
     kinds={"deltalake"},
     code_version=STAGE_VERSION,
 )
