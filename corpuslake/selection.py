@@ -25,6 +25,8 @@ from corpuslake.lineage import TableVersion
 from corpuslake.ordered import REDACT_COLUMN, OrderedRows
 from corpuslake.parallel import Workers
 from corpuslake.quality.select import top_percent_cut
+from corpuslake.signal_clauses import source_columns
+from corpuslake.signal_select import SignalJoin
 from corpuslake.snapshots import DefinitionError, SnapshotDefinition
 from corpuslake.spill import DEFAULT_SPILL, SpillConfig, connect, count_rows, dump_relation, union_all
 from corpuslake.store import Lake
@@ -65,7 +67,7 @@ def select_snapshot(
     if version is None:
         raise LookupError(f"snapshot {definition.name}: table {definition.source} does not exist yet")
     schema = lake.dataset(definition.source, version).schema
-    wanted = list(definition.columns)
+    wanted = source_columns(definition.columns)  # columns naming <table>.<column> come from signal tables
     absent = [c for c in wanted if c not in schema.names]
     if absent:
         raise DefinitionError(f"snapshot {definition.name}: {definition.source} has no column(s) {', '.join(absent)}")
@@ -77,16 +79,24 @@ def select_snapshot(
     extra = ["language", "language_score", "url"] + (["quality_score"] if quality else [])
     needed = list(dict.fromkeys([*wanted, *[c for c in extra if c in schema.names]]))
     dumps, skipped = _dumps(lake, definition, version, left_out or {})
-    upstream = [TableVersion(definition.source, version)]
+    signals = SignalJoin(lake, definition)  # the where: clauses and carried signal columns
+    carried = [f.name for f in signals.fields()]
+    upstream = [TableVersion(definition.source, version), *signals.upstream]
     con = connect(staging, spill)
     try:
         parts = [
-            dump_relation(con, lake, definition.source, version, d, i, needed, schema) for i, d in enumerate(dumps)
+            signals.join(con, dump_relation(con, lake, definition.source, version, d, i, needed, schema), d)
+            for i, d in enumerate(dumps)
         ]
         if not parts:
             empty = pa.schema([schema.field(c) for c in needed]).append(pa.field("dump_rank", pa.int32()))
-            parts = [con.from_arrow(empty.empty_table())]
-        steps, report, relation = _filter(con, definition, union_all(parts))
+            parts = [signals.join(con, con.from_arrow(empty.empty_table()), None)]
+        relation, where = union_all(parts), None
+        if signals.active:
+            relation, where = signals.select(relation, [*needed, "dump_rank"])
+        steps, report, relation = _filter(con, definition, relation)
+        if where is not None:
+            report["where"] = where
         report["coverage"] = {"dumps": dumps, "left_out": skipped}
         if definition.needs_signals:
             relation, signals_version = _apply_policies(con, lake, definition, relation, dumps)
@@ -98,7 +108,8 @@ def select_snapshot(
         relation = with_cached(con, relation, caches, REDACT_COLUMN if definition.redact_pii else None)
         staged, unordered = staging / "selected.parquet", staging / "selected-unordered.parquet"
         hidden = ["dump_rank", *[c.column for c in caches]] + ([REDACT_COLUMN] if definition.redact_pii else [])
-        kept = list(dict.fromkeys([*wanted, "url", *hidden])) if "url" in needed else [*wanted, *hidden]
+        kept = [*wanted, *carried]
+        kept = list(dict.fromkeys([*kept, "url", *hidden])) if "url" in needed else [*kept, *hidden]
         rows = write_unordered(relation.project(*[C(c) for c in kept]), unordered, row_group_rows)
         # DuckDB keeps the blocks freed by staging the texts (most of its memory limit) until it is closed;
         # the passes below need narrow columns only, and the bucket sort needs that memory.
@@ -120,7 +131,7 @@ def select_snapshot(
             report["pii_redacted_documents"] = count_rows(flagged)
     finally:
         con.close()
-    published = pa.schema([schema.field(c) for c in wanted]).append(pa.field("tokens", pa.int32()))
+    published = pa.schema([schema.field(c) for c in wanted] + signals.fields()).append(pa.field("tokens", pa.int32()))
     ordered = OrderedRows(
         str(staged), rows, published, tokenizer.path, definition.redact_pii, by_dump=True, token_cache=counts
     )
