@@ -238,3 +238,24 @@ def test_an_asset_gets_its_parts_as_markdown_and_the_folder(lake: Lake) -> None:
     assert (drawn / "overview.png").is_file() and (drawn / "quality_score.json").is_file()
     assert not (drawn / "quality_score.png").exists()
     assert "| quality_score |" in markdown and "| overview |" in markdown  # one PNG per table, not per signal
+
+
+def test_a_small_multiple_has_one_patch_per_series_few_ticks_and_a_fixed_title() -> None:
+    from matplotlib.figure import Figure
+
+    from corpuslake.plots.bins import Threshold, new_histograms
+    from corpuslake.plots.render import draw_histogram
+
+    schema = pa.schema([("fineweb_line_punct_ratio", pa.float64())])
+    thresholds = {"fineweb_line_punct_ratio": [Threshold(0.12, "fineweb", "above")]}
+    histogram = new_histograms(schema, ["fineweb_line_punct_ratio"], "filtered@v1", thresholds)[
+        "fineweb_line_punct_ratio"
+    ]
+    histogram.add("kept", pa.array(np.linspace(0.2, 1.0, 500)))
+    histogram.add("dropped", pa.array(np.linspace(0.0, 0.1, 300)))
+    ax = Figure(figsize=(4, 2.6)).add_subplot()
+    draw_histogram(ax, histogram, small=True)
+    assert len(ax.patches) == 2  # kept and dropped, each filled and outlined by one patch
+    assert [p.get_label() for p in ax.patches] == ["dropped (300)", "kept (500)"]
+    assert len(ax.get_xticks()) <= 6 and len(ax.get_yticks()) <= 6
+    assert ax._autotitlepos is False  # type: ignore[attr-defined]  # placed, not measured at each draw
