@@ -57,7 +57,7 @@ def child(args: argparse.Namespace) -> None:
     """The measured process: the stage itself, its report as JSON on the last line."""
     lake = Lake(args.lake)
     model = UserModel(**json.loads(args.model))
-    config = ModelScoresConfig(models=(model,), batch_rows=args.batch_rows)
+    config = ModelScoresConfig(models=(model,), batch_rows=args.batch_rows, job_rows=args.job_rows)
     report = score_dump(lake, args.dump, "bench", config, args.workers, models=(model,))
     assert report is not None
     rates = report.extra["docs_per_second_per_worker"]
@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--kind", choices=["fasttext", "hf", "ours"], default="fasttext")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-rows", type=int, default=256)
+    parser.add_argument("--job-rows", type=int, default=1_024)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--max-length", type=int, default=512)
@@ -92,7 +93,14 @@ def main() -> None:
         else:
             model = UserModel("dclm", "ours")
         command = [sys.executable, __file__, "--child", "--lake", lake.root, "--dump", args.dump]
-        command += ["--workers", str(args.workers), "--batch-rows", str(args.batch_rows)]
+        command += [
+            "--workers",
+            str(args.workers),
+            "--batch-rows",
+            str(args.batch_rows),
+            "--job-rows",
+            str(args.job_rows),
+        ]
         command += ["--model", json.dumps(model.__dict__)]
         log = Path(scratch) / "child.log"
         measured = run_measured(command, log=log, env=os.environ | {"TOKENIZERS_PARALLELISM": "false"})

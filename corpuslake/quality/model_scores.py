@@ -213,7 +213,7 @@ def score_dump(
         # ``ours`` alone needs no text: the widest column is read only when a model reads it
         columns=INPUT_COLUMNS if any(m.kind != "ours" for m in models) else ("id", "dump", "quality_score"),
         batch_rows=config.batch_rows,
-        job_rows=JOB_ROWS,
+        job_rows=config.job_rows,
         note=note,
     )
     staged = first.versions["scores"]

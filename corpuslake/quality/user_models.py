@@ -61,6 +61,9 @@ class ModelScoresConfig:
     ``CORPUSLAKE_USER_MODELS`` variable; empty: none)."""
     batch_rows: int = 256
     """Documents per batch a worker scores."""
+    job_rows: int = 1_024
+    """Rows a scoring job gathers (whole row groups). Smaller than the other stages' 8,192: a model is
+    costly per document, and a dump of a few row groups must still spread over every worker."""
     torch_threads: int = 1
     """hf: torch threads per worker (the workers already use the cores)."""
 
