@@ -103,3 +103,21 @@ def test_cli_scores_every_dump(lake: Lake, config: PerplexityConfig, capsys: pyt
         patch.setattr(cli, "PerplexityConfig", lambda model_dir: dataclasses.replace(config, model_dir=model_dir))
         assert args.handler(args) == 0
     assert "[D1]: 4 documents" in capsys.readouterr().out and lake.read("perplexity").num_rows == 4
+
+
+def test_a_definition_selects_by_bucket(lake: Lake, config: PerplexityConfig, tmp_path: Path) -> None:
+    from corpuslake.signal_select import SignalJoin
+    from corpuslake.snapshots import definition_from_mapping
+    from corpuslake.spill import connect, dump_relation
+
+    report = perplexity_dump(lake, "D1", "run-1", config, workers=1, code_version="test")
+    buckets = {r["id"]: r["perplexity_bucket"] for r in lake.read("perplexity", report.version).to_pylist()}
+    where = [{"table": "perplexity", "column": "perplexity_bucket", "in": ["tail"]}]
+    columns = ["id", "dump", "text"]
+    definition = definition_from_mapping({"name": "web", "where": where, "columns": columns}, "web.yaml")
+    signals, con = SignalJoin(lake, definition), connect(tmp_path / "staging")
+    scored = lake.dataset("scored", 0).schema
+    relation = signals.join(con, dump_relation(con, lake, "scored", 0, "D1", 0, columns, scored), "D1")
+    selected, _ = signals.select(relation, columns)
+    assert sorted(r[0] for r in selected.fetchall()) == sorted(i for i, b in buckets.items() if b == "tail")
+    assert [str(u) for u in signals.upstream] == [f"perplexity@v{report.version}"]
