@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from assets.metadata import report_metadata, samples_metadata
-from corpuslake.inspect.markdown import deduplicated_clusters_markdown
+from corpuslake.dedup.pages import largest_clusters
 from corpuslake.pipeline import deduplicate
 from corpuslake.runner import StageReport
 from corpuslake.scan import head
@@ -43,14 +43,15 @@ def deduplicated(
     dump = context.partition_key
     store = lake.lake()
     stage_config = to_dataclass(DedupConfig, config)
-    report = deduplicate(store, dump, context.run.run_id, stage_config, compute.resolved_workers(), context.log.info)
+    workers = compute.resolved_workers()
+    report = deduplicate(store, dump, context.run.run_id, stage_config, workers, context.log.info)
     preview = head(
         store.dataset("deduplicated", report.version),
         {"dump": dump},
         ["id", "url", "cluster_size", "dup_kind", "text"],
         10,
     )
-    clusters = deduplicated_clusters_markdown(store, dump, report.version)
+    clusters = largest_clusters(store, dump, report.version, workers)
     return dg.MaterializeResult(
         metadata={
             **report_metadata(report, lake.root, preview.slice(0, 10)),

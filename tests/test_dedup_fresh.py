@@ -11,8 +11,12 @@ import pyarrow.dataset as pads
 import pytest
 
 from corpuslake.dedup.clusters import ClusterAlarmError
-from corpuslake.dedup.fresh import in_fresh_process
-from corpuslake.dedup.run import ClusterJob, cluster_elsewhere
+from corpuslake.dedup.fresh import in_fresh_process, run_apart
+from corpuslake.dedup.pages import largest_clusters
+from corpuslake.dedup.run import ClusterJob, cluster_elsewhere, deduplicate_dump
+from corpuslake.inspect.markdown import deduplicated_clusters_markdown
+from corpuslake.lineage import Lineage
+from corpuslake.schemas import FILTERED
 from corpuslake.stages.deduplicated import DedupConfig
 from corpuslake.store import Lake
 from tests.dedup_reference import Earlier, Hashed, cluster_dump, hash_files
@@ -83,5 +87,51 @@ def pid(_: object) -> int:
     return os.getpid()
 
 
-def test_the_job_runs_in_another_process() -> None:
+def test_the_job_runs_in_another_process_unless_one_worker() -> None:
     assert in_fresh_process(pid, None) != os.getpid()
+    assert run_apart(pid, None, 2) != os.getpid()
+    assert run_apart(pid, None, object()) != os.getpid()  # a Ray executor: never the driver
+    assert run_apart(pid, None, 1) == os.getpid()
+
+
+def filtered_lake(root: Path, texts: list[str]) -> Lake:
+    """A lake whose ``filtered`` table holds ``texts`` as one dump, in row groups of 40."""
+    lake = Lake(str(root))
+    schema = pa.schema([f for f in FILTERED if f.name != "dump"])
+    writer = lake.file_writer("filtered", "dump=D/part-0.parquet", schema)
+    for at in range(0, len(texts), 40):
+        chunk = texts[at : at + 40]
+        given = {
+            "id": [f"D-{i:05d}" for i in range(at, at + len(chunk))],
+            "text": chunk,
+            "text_chars": [len(t) for t in chunk],
+        }
+        writer.write(
+            pa.table([pa.array(given.get(f.name, [filler(f)] * len(chunk)), f.type) for f in schema], schema=schema)
+        )
+    lake.commit_files("filtered", [writer.close()], FILTERED, Lineage("filtered", "D", "t", "t", {}), {"dump": "D"})
+    return lake
+
+
+def filler(field: pa.Field) -> object:
+    if pa.types.is_string(field.type):
+        return "x"
+    return [] if pa.types.is_list(field.type) else 0
+
+
+def test_the_stage_with_workers_writes_what_it_writes_in_one_process(tmp_path: Path) -> None:
+    texts = chained_dump(random.Random(9))
+    tables = {}
+    for workers in (2, 1):
+        lake = filtered_lake(tmp_path / f"lake-{workers}", texts)
+        result = deduplicate_dump(lake, "D", "run", DedupConfig(batch_rows=40), workers, "test")
+        assert result["clusters_by_size"].get(CHAIN + 1, 0) >= 4
+        kept = lake.read("deduplicated", columns=["id", "cluster_id", "cluster_size", "dup_kind"]).sort_by("id")
+        index = lake.read("minhash_index", columns=["band", "key", "id"]).sort_by(
+            [("id", "ascending"), ("band", "ascending")]
+        )
+        page = largest_clusters(lake, "D", result["version"], workers)
+        assert page == deduplicated_clusters_markdown(lake, "D", result["version"])
+        tables[workers] = (kept, index, page)
+    assert tables[2][0].equals(tables[1][0]) and tables[2][1].equals(tables[1][1])
+    assert tables[2][2] == tables[1][2] and "documents" in tables[2][2]

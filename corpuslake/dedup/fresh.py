@@ -47,6 +47,14 @@ def in_fresh_process(fn: Callable[[Job], Result], job: Job) -> Result:
     return result
 
 
+def run_apart(fn: Callable[[Job], Result], job: Job, workers: object) -> Result:
+    """``fn(job)`` in a fresh process, or in this one when ``workers`` is a number up to 1 (tests,
+    debugging), as :func:`corpuslake.parallel.run_jobs` decides for its jobs."""
+    if isinstance(workers, int) and workers <= 1:
+        return fn(job)
+    return in_fresh_process(fn, job)
+
+
 def peak_rss() -> int:
     """This process's peak resident set in bytes (VmHWM; 0 where /proc is missing)."""
     status = Path("/proc/self/status")

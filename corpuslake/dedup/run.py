@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from corpuslake.dedup import clusters
-from corpuslake.dedup.fresh import in_fresh_process, peak_rss
+from corpuslake.dedup.fresh import peak_rss, run_apart
 from corpuslake.dedup.paragraphs import ParagraphJob, paragraph_pass
 from corpuslake.dedup.rewrite import RewriteSettings, rewrite_rows
 from corpuslake.lineage import Lineage, TableVersion, plain
@@ -149,11 +149,8 @@ def cluster_job(job: ClusterJob) -> ClusterOutcome:
 
 
 def cluster_elsewhere(job: ClusterJob, workers: Workers) -> ClusterOutcome:
-    """The cluster step in a fresh process, or in this one when ``workers <= 1`` (tests, debugging), as
-    :func:`corpuslake.parallel.run_jobs` runs jobs."""
-    if isinstance(workers, int) and workers <= 1:
-        return cluster_job(job)
-    return in_fresh_process(cluster_job, job)
+    """The cluster step in a fresh process, or in this one when ``workers <= 1`` (tests, debugging)."""
+    return run_apart(cluster_job, job, workers)
 
 
 def deduplicate_dump(
