@@ -26,11 +26,12 @@ from corpuslake.lineage import LINEAGE_KEY, Lineage, TableVersion
 from corpuslake.names import check_name
 from corpuslake.parallel import Workers
 from corpuslake.quality.user_models import ModelScoresConfig, Scorer, UserModel, identity, load_scorer, resolve
-from corpuslake.runner import JOB_ROWS, Sink, StageReport, partition_output, run_stage
+from corpuslake.runner import JOB_ROWS, Sink, StageReport, StageRun, partition_output, run_stage
 from corpuslake.spill import connect, dump_relation
 from corpuslake.store import Lake
 
 STAGE_VERSION = "1"
+CODE_VERSION = f"corpuslake-{__version__}/stage-{STAGE_VERSION}"
 TABLE = "model_scores"
 STAGING = "model_scores_staging"
 BUCKETS = 20
@@ -64,16 +65,26 @@ def merged(lake: Lake, table: str, schema: pa.Schema) -> pa.Schema:
 
 @dataclass(frozen=True)
 class ScorePass:
+    """What a worker of pass 1 needs: the models and the staging table's columns."""
+
     models: tuple[UserModel, ...]
+    """The checked models, in the configured order."""
     schema: pa.Schema
+    """The staging table's columns (this run's scores after those of earlier runs, which stay null)."""
     torch_threads: int
+    """torch threads per worker for hf models."""
 
 
 @dataclass(frozen=True)
 class BucketPass:
+    """What a worker of pass 2 needs: each model's thresholds and the table's columns."""
+
     names: tuple[str, ...]
+    """The models' names, in the configured order."""
     thresholds: tuple[tuple[float, ...], ...]
+    """Per model, its 19 ascending percentile thresholds over the dump."""
     schema: pa.Schema
+    """The ``model_scores`` columns (this run's after those of earlier runs, which stay null)."""
 
 
 _SCORERS: dict[tuple[UserModel, int], Scorer] = {}  # each model loaded once per worker process
@@ -196,43 +207,25 @@ def score_dump(
         return None
     names = tuple(m.name for m in models)
     scored_version = lake.partition_version("scored", dump)
-    code_version = f"corpuslake-{__version__}/stage-{STAGE_VERSION}"
     ours = ours_hash(lake, dump) if any(m.kind == "ours" for m in models) else ""
     identities = [asdict(identity(m, ours)) for m in models]
     common = {"models": identities, "batch_rows": config.batch_rows, "torch_threads": config.torch_threads}
     upstream: tuple[TableVersion, ...] = (TableVersion("scored", scored_version),)
-    staged_schema = merged(lake, STAGING, score_schema(names))
-    first = run_stage(
-        lake,
-        score_batch,
-        ScorePass(models, staged_schema, config.torch_threads),
-        lake.row_groups("scored", scored_version, dump),
-        outputs=[partition_output("scores", STAGING, staged_schema, dump)],
-        lineage=Lineage(STAGING, dump, run_id, code_version, common, upstream),
-        workers=workers,
-        # ``ours`` alone needs no text: the widest column is read only when a model reads it
-        columns=INPUT_COLUMNS if any(m.kind != "ours" for m in models) else ("id", "dump", "quality_score"),
-        batch_rows=config.batch_rows,
-        job_rows=config.job_rows,
-        note=note,
-    )
+    lineage = Lineage(STAGING, dump, run_id, CODE_VERSION, common, upstream)
+    first = _score_pass(lake, dump, scored_version, models, config, lineage, workers, note)
     staged = first.versions["scores"]
     thresholds = dump_thresholds(lake, staged, dump, names)
     upstream += (TableVersion(STAGING, staged),)
-    schema = merged(lake, TABLE, bucket_schema(names))
     lineage_config = common | {"thresholds": {n: list(t) for n, t in thresholds.items()}, "percentiles": "dump"}
-    second = run_stage(
+    lineage = Lineage(TABLE, dump, run_id, CODE_VERSION, lineage_config, upstream)
+    second = _bucket_pass(
         lake,
-        bucket_batch,
-        BucketPass(names, tuple(thresholds[n] for n in names), schema),
-        lake.row_groups(STAGING, staged, dump),
-        outputs=[partition_output("buckets", TABLE, schema, dump)],
-        lineage=Lineage(TABLE, dump, run_id, code_version, lineage_config, upstream),
-        workers=workers,
-        columns=("id", "dump", *(f"score_{n}" for n in names)),
-        batch_rows=8_192,
-        job_rows=JOB_ROWS,
-        note=note,
+        dump,
+        staged,
+        BucketPass(names, tuple(thresholds[n] for n in names), merged(lake, TABLE, bucket_schema(names))),
+        lineage,
+        workers,
+        note,
     )
     documents = second.counters["documents"]
     rates = {n: documents / first.figures[f"seconds.{n}"] for n in names if first.figures.get(f"seconds.{n}")}
@@ -245,4 +238,51 @@ def score_dump(
         seconds=first.seconds + second.seconds,
         places=dict(first.places + second.places),
         extra={"models": identities, "thresholds": thresholds, "docs_per_second_per_worker": rates},
+    )
+
+
+def _score_pass(
+    lake: Lake,
+    dump: str,
+    scored_version: int,
+    models: tuple[UserModel, ...],
+    config: ModelScoresConfig,
+    lineage: Lineage,
+    workers: Workers,
+    note: Note | None,
+) -> StageRun:
+    """Pass 1: the workers score their row groups of ``scored`` into the staging table."""
+    schema = merged(lake, STAGING, score_schema([m.name for m in models]))
+    return run_stage(
+        lake,
+        score_batch,
+        ScorePass(models, schema, config.torch_threads),
+        lake.row_groups("scored", scored_version, dump),
+        outputs=[partition_output("scores", STAGING, schema, dump)],
+        lineage=lineage,
+        workers=workers,
+        # ``ours`` alone needs no text: the widest column is read only when a model reads it
+        columns=INPUT_COLUMNS if any(m.kind != "ours" for m in models) else ("id", "dump", "quality_score"),
+        batch_rows=config.batch_rows,
+        job_rows=config.job_rows,
+        note=note,
+    )
+
+
+def _bucket_pass(
+    lake: Lake, dump: str, staged: int, config: BucketPass, lineage: Lineage, workers: Workers, note: Note | None
+) -> StageRun:
+    """Pass 2: the workers read the staged scores back and write ``model_scores`` with the buckets."""
+    return run_stage(
+        lake,
+        bucket_batch,
+        config,
+        lake.row_groups(STAGING, staged, dump),
+        outputs=[partition_output("buckets", TABLE, config.schema, dump)],
+        lineage=lineage,
+        workers=workers,
+        columns=("id", "dump", *(f"score_{n}" for n in config.names)),
+        batch_rows=8_192,
+        job_rows=JOB_ROWS,
+        note=note,
     )
