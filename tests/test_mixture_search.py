@@ -129,3 +129,12 @@ def test_the_regression_finds_the_minimum_of_a_known_surface() -> None:
     assert fit.model == "quadratic" and fit.loo_mae["quadratic"] < fit.loo_mae["linear"]
     assert np.abs(fit.weights - optimum).max() < 0.1
     assert fit.weights.sum() == pytest.approx(1)
+
+
+def test_losses_no_regression_predicts_give_the_best_runs_mean() -> None:
+    natural = np.array([0.5, 0.3, 0.2])
+    weights = sample_weights(natural, 16, 1.0, 4)
+    losses = 5.8 + 0.03 * np.random.default_rng(9).standard_normal(16)  # noise, nothing to learn
+    fit = fit_and_predict(weights, losses, natural, top_k=8, points=1_000, seed=4, concentration=1.0)
+    assert fit.model == "mean" and fit.loo_mae["mean"] <= min(fit.loo_mae.values())
+    assert np.allclose(fit.weights, weights[np.argsort(losses)[:3]].mean(axis=0))

@@ -9,6 +9,7 @@ import io
 
 import numpy as np
 
+from corpuslake.mixsearch.fit import FALLBACK_RUNS
 from corpuslake.mixsearch.search import SearchResult, ordered_runs
 
 
@@ -49,6 +50,11 @@ def comparison_markdown(result: SearchResult) -> str:
     fit = result.fit
     scores = ", ".join(f"{name} {mae:.4f}" for name, mae in sorted(fit.loo_mae.items()))
     lines += ["", f"Regression: **{fit.model}** (leave-one-out mean absolute error: {scores})."]
+    if fit.model == "mean":
+        lines.append(
+            f"No regression predicted a left-out run better than the other runs' mean: the losses are mostly "
+            f"noise at this proxy size, and the published weights are the mean of the {FALLBACK_RUNS} best runs'."
+        )
     return "\n".join(lines)
 
 
