@@ -8,12 +8,14 @@ from collections.abc import Callable, Sequence
 from corpuslake.catalog import Catalog, CatalogEntry
 from corpuslake.consumers_cli import add_consumers_parser
 from corpuslake.coverage import coverage_lines, proportion_lines
+from corpuslake.domains.cli import add_domains_parser
 from corpuslake.errors import CorpuslakeError, one_line
 from corpuslake.export.command import add_export_parser
 from corpuslake.input_files import dump_inputs, input_lines
 from corpuslake.inspect.cli import add_sample_parser, add_why_parser
 from corpuslake.lineage_tree import lineage_tree, render_json, render_text
 from corpuslake.maintenance import collect_garbage, gc_lines
+from corpuslake.perplexity.cli import add_perplexity_parser
 from corpuslake.pin_cli import add_pin_parsers
 from corpuslake.plots.cli import add_plots_parser
 from corpuslake.quarantine import quarantined
@@ -89,6 +91,8 @@ def _parser(more_commands: Commands | None) -> argparse.ArgumentParser:
     add_why_parser(sub)
     add_plots_parser(sub)
     add_consumers_parser(sub)
+    add_domains_parser(sub)
+    add_perplexity_parser(sub)
 
     validate = sub.add_parser("validate", help="check every snapshot definition and mixture recipe, publish nothing")
     validate.add_argument("--datasets", help="definitions folder (default: samples/datasets, or CORPUSLAKE_DATASETS)")

@@ -30,8 +30,13 @@ from assets.content_signals import content_signals
 from assets.crawl_files import crawl_files
 from assets.deduplicated import deduplicated
 from assets.documents import documents
+from assets.domain_model import domain_model
+from assets.domains import domains
 from assets.exports import exports
 from assets.filtered import filtered
+from assets.mixture_search import mixture_search
+from assets.model_scores import model_scores
+from assets.perplexity import perplexity
 from assets.quality_models import quality_model, quality_training_set
 from assets.scored import scored
 from assets.snapshots import mixtures, snapshots
@@ -59,10 +64,18 @@ INGEST_JOB = "ingest_dump"
 TRAIN_JOB = "train_quality_model"
 PUBLISH_JOB = "publish_datasets"
 EXPORT_JOB = "export_datasets"
+DOMAIN_MODEL_JOB = "train_domain_model"
+SIGNALS_JOB = "compute_signals"
+DOMAINS_JOB = "label_domains"
+SEARCH_JOB = "search_mixtures"
 
 ASSETS = [crawl_files, documents, filtered, content_signals, deduplicated, scored]
 TRAINING_ASSETS = [quality_training_set, quality_model]
 PUBLISH_ASSETS = [snapshots, mixtures]
+# Signals a definition may select by (where:); computed on demand per dump, outside the ingest job, whose
+# cost stays that of the stages every snapshot needs. domains needs a trained domain model first.
+SIGNAL_ASSETS = [perplexity, model_scores]
+DOMAIN_ASSETS = [domain_model, domains]
 CHECKS = [
     documents_account_for_every_record,
     documents_ids_unique,
@@ -119,6 +132,35 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
         selection=dg.AssetSelection.assets(exports),
         description="Export published pins as token shards (Megatron, datatrove) with sidecars and a validation split.",
     )
+    domain_model_job = dg.define_asset_job(
+        DOMAIN_MODEL_JOB,
+        tags=tags,
+        hooks=RELEASE_HOOKS,
+        selection=dg.AssetSelection.assets(domain_model),
+        description="Train the domain model on a sample of scored (domains needs a model).",
+    )
+    signals = dg.define_asset_job(
+        SIGNALS_JOB,
+        tags=tags,
+        hooks=RELEASE_HOOKS,
+        selection=dg.AssetSelection.assets(*SIGNAL_ASSETS),
+        description="Perplexity and users' own quality models' scores of one dump's scored documents.",
+    )
+    label_domains = dg.define_asset_job(
+        DOMAINS_JOB,
+        tags=tags,
+        hooks=RELEASE_HOOKS,
+        selection=dg.AssetSelection.assets(domains),
+        description="Label every scored document of a dump with its domain, registered domain and TLD.",
+    )
+    search = dg.define_asset_job(
+        SEARCH_JOB,
+        tags=tags,
+        hooks=RELEASE_HOOKS,
+        selection=dg.AssetSelection.assets(mixture_search),
+        description="Find mixture weights by proxy runs and publish each search's predicted mixture.",
+    )
+    jobs = [ingest, train, publish, export, domain_model_job, signals, label_domains, search]
     # New dumps arrive through the sensor; snapshots and mixtures follow once a day (an unchanged
     # selection mints no new number, so a quiet day publishes nothing new).
     daily = dg.ScheduleDefinition(
@@ -128,15 +170,13 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
     # On a lakeFS lake every run writes its own branch; these merge or keep it when the run ends.
-    lakefs_sensors = (
-        build_lakefs_sensors(settings.lake, [ingest, train, publish, export]) if is_lakefs(settings.lake) else []
-    )
+    lakefs_sensors = build_lakefs_sensors(settings.lake, jobs) if is_lakefs(settings.lake) else []
     return dg.Definitions(
-        assets=[*ASSETS, *TRAINING_ASSETS, *PUBLISH_ASSETS, exports],
+        assets=[*ASSETS, *TRAINING_ASSETS, *PUBLISH_ASSETS, exports, *SIGNAL_ASSETS, *DOMAIN_ASSETS, mixture_search],
         sensors=[build_sensor(INGEST_JOB), *lakefs_sensors],
         schedules=[daily],
         asset_checks=CHECKS,
-        jobs=[ingest, train, publish, export],
+        jobs=jobs,
         resources={
             "lake": LakeResource(root=settings.lake, cache=settings.cache),
             "landing": LandingZoneResource(root=settings.landing),

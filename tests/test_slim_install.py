@@ -47,10 +47,13 @@ SERVICE_ONLY = {
     "rbloom",
     "warcio",
     "pandas",
+    "scikit-learn",
+    "kenlm",
 }
 TEST_TOOLING = {"torch", "playwright", "moto", "pytest", "hypothesis", "ruff", "mypy", "dagster-postgres"}
 # Import names that must be absent from the client's virtualenv (and so never imported by reading).
-HEAVY_MODULES = ["dagster", "ray", "great_expectations", "duckdb", "lakefs", "fasttext", "resiliparse", "torch"]
+HEAVY_MODULES = ["dagster", "ray", "great_expectations", "duckdb", "lakefs", "fasttext", "resiliparse"]
+HEAVY_MODULES += ["torch", "sklearn", "kenlm"]
 
 READER = """
 import importlib.util, json, sys
@@ -242,7 +245,8 @@ def _reader_commands(venv: Path, lake: Lake, tmp_path: Path) -> None:
     assert "corpuslake://web@1" in listed.stdout and "corpuslake://web-hq@1" in listed.stdout
     checked = command("validate", "--datasets", str(ROOT / "tests" / "fixtures" / "datasets"))
     assert checked.returncode == 0, checked.stderr
-    for service_command, target in (("run", str(tmp_path / "new-lake")), ("publish", lake.root)):
+    service_commands = [("run", str(tmp_path / "new-lake")), ("publish", lake.root)]
+    for service_command, target in [*service_commands, ("domains", lake.root), ("perplexity", lake.root)]:
         done = command(service_command, "--lake", target)
         assert done.returncode == errors.BAD_INPUT, done.stderr
         assert done.stdout == ""  # nothing started, nothing printed before the refusal

@@ -3,8 +3,7 @@
 import argparse
 import os
 
-from corpuslake.domains.model import DomainModelConfig
-from corpuslake.domains.run import code_version, current_model, label_dump, train_model
+from corpuslake.errors import ServiceNotInstalledError
 from corpuslake.lake_lock import lake_lock
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
@@ -13,8 +12,8 @@ from corpuslake.store import Lake
 def add_domains_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     domains = sub.add_parser("domains", help="train the domain model and label every scored document's domain")
     domains.add_argument("--train", action="store_true", help="train a new model even if one is registered")
-    domains.add_argument("--k", type=int, default=DomainModelConfig.k, help="domains of a new model (default: 16)")
-    domains.add_argument("--seed", type=int, default=DomainModelConfig.seed, help="seed of a new model (default: 1)")
+    domains.add_argument("--k", type=int, default=16, help="domains of a new model (default: 16)")
+    domains.add_argument("--seed", type=int, default=1, help="seed of a new model (default: 1)")
     domains.add_argument("--dump", action="append", help="label only this dump (repeatable; default: every dump)")
     domains.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
     domains.add_argument("--lake", help="lake root (default: ./lake, or CORPUSLAKE_LAKE)")
@@ -22,6 +21,12 @@ def add_domains_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def run_domains(args: argparse.Namespace) -> int:
+    try:  # deferred: scikit-learn is the service's; the client's commands load without it
+        from corpuslake.domains.model import DomainModelConfig
+        from corpuslake.domains.run import code_version, current_model, label_dump, train_model
+    except ImportError as missing:
+        raise ServiceNotInstalledError("domains") from missing
+
     root = load_settings(lake=args.lake).lake
     lake = Lake(root)
     if lake.version("scored") is None:

@@ -3,8 +3,8 @@
 import argparse
 import os
 
+from corpuslake.errors import ServiceNotInstalledError
 from corpuslake.lake_lock import lake_lock
-from corpuslake.perplexity.stage import PerplexityConfig, score_perplexity
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
 
@@ -19,6 +19,11 @@ def add_perplexity_parser(sub: "argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def run_perplexity(args: argparse.Namespace) -> int:
+    try:  # deferred: kenlm is the service's; the client's commands load without it
+        from corpuslake.perplexity.stage import PerplexityConfig, score_perplexity
+    except ImportError as missing:
+        raise ServiceNotInstalledError("perplexity") from missing
+
     root = load_settings(lake=args.lake).lake
     lake = Lake(root)
     if lake.version("scored") is None:
