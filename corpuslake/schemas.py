@@ -167,6 +167,11 @@ PARTITIONS: dict[str, list[str]] = {
     "minhash_index": ["dump"],
     "scored": ["dump"],
     "content_signals": ["dump"],
+    "domains": ["dump"],  # signal tables a snapshot definition may select by (where:)
+    "perplexity": ["dump"],
+    "model_scores": ["dump"],
+    "domain_models": [],
+    "proxy_runs": ["search"],  # one partition per mixture search
     "quality_training_set": [],
     "quality_models": [],
     "rejections": ["dump", "stage"],
