@@ -92,7 +92,8 @@ def with_cached(
         unknown = [K(None).cast(value_type(cache)).alias(cache.column) for cache in caches]
         return relation.project(*[C(c) for c in columns], *unknown)
     hexed = F("substr", F("sha256", C("text")), K(1), K(2 * KEY_BYTES))
-    joined = relation.project(*[C(c) for c in columns], F("unhex", hexed).alias("_text_key"))
+    key = F("concat", K("0x"), hexed).cast(duckdb.sqltypes.UHUGEINT)
+    joined = relation.project(*[C(c) for c in columns], key.alias("_text_key"))
     for index, cache in enumerate(caches):
         table = _load(con, cache, index)
         joined = joined.join(con.table(table), f"_text_key = {table}_key", "left")
@@ -117,7 +118,7 @@ def _load(con: duckdb.DuckDBPyConnection, cache: TextCache, index: int) -> str:
     """The cache's values as a DuckDB temporary table (one row per key), merging its files first when
     there are many. The table is a copy: later merges cannot pull a file from under a query."""
     table = _table(index)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({table}_key BLOB, {table}_value {value_type(cache)})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({table}_key UHUGEINT, {table}_value {value_type(cache)})")
     folder = Path(cache.folder)
     if not folder.is_dir():
         return table
@@ -128,8 +129,15 @@ def _load(con: duckdb.DuckDBPyConnection, cache: TextCache, index: int) -> str:
     with _locked(folder, fcntl.LOCK_SH):
         files = _files(folder)
         if files:
-            con.execute(f"INSERT INTO {table} SELECT key, min(value) FROM {_read(files)} GROUP BY key")
+            con.execute(f"INSERT INTO {table} SELECT {_AS_NUMBER} AS k, min(value) FROM {_read(files)} GROUP BY k")
     return table
+
+
+_AS_NUMBER = "('0x' || hex(key))::UHUGEINT"
+"""A stored key as the 128-bit number the join compares: fixed width, where a 16-byte BLOB is a pointer
+to a string of its own (past DuckDB's 12 inlined bytes). With a cache of 2.25M texts the staging join's
+process peaked ~400 MB higher and used 1.7x the CPU of an empty cache's; a cache holds every text ever
+counted, so it outgrows any one selection."""
 
 
 def _files(folder: Path) -> list[Path]:

@@ -130,3 +130,20 @@ def test_empty_caches_give_null_values_without_a_join(tmp_path: Path) -> None:
     record(caches[0], "part", [text_key("one")], [5])
     again = with_cached(con, con.from_arrow(rows), caches, "flag").arrow().read_all()
     assert again["_cached_tokens"].to_pylist() == [5, None]
+
+
+def test_the_join_compares_fixed_width_numbers_and_matches_every_key(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    cache = token_counts(lake, "model")
+    # texts whose keys start with a zero byte and with a set high bit: the number keeps all 16 bytes
+    low = next(f"t{i}" for i in range(100_000) if text_key(f"t{i}")[0] == 0)
+    high = next(f"t{i}" for i in range(100_000) if text_key(f"t{i}")[0] == 0xFF)
+    record(cache, "part", [text_key(low), text_key(high), text_key("other")], [1, 2, 3])
+    con = duckdb.connect()
+    found = with_cached(con, con.from_arrow(pa.table({"text": [low, high, "none"]})), [cache], None)
+    values = dict(zip(*found.arrow().read_all().to_pydict().values(), strict=True))
+    assert values == {low: 1, high: 2, "none": None}
+    types = dict(
+        con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'text_cache_0'").fetchall()
+    )
+    assert types["text_cache_0_key"] == "UHUGEINT"
