@@ -29,6 +29,16 @@ from functools import cache
 import pyarrow as pa
 
 
+@dataclass
+class _Aside:
+    """How many :func:`long_lived_set_aside` blocks this process is inside."""
+
+    depth: int = 0
+
+
+_ASIDE = _Aside()
+
+
 @cache
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
@@ -40,8 +50,12 @@ def _libc() -> ctypes.CDLL | None:
 
 
 def release_memory() -> None:
-    """Collect garbage, then return the free memory of Arrow's pool and of malloc to the system."""
+    """Collect garbage, then return the free memory of Arrow's pool and of malloc to the system. Inside
+    :func:`long_lived_set_aside`, what is still alive after the collection is set aside too, until the block
+    ends: the next release in the block walks only what was made since (a step's hook, after each step)."""
     gc.collect()
+    if _ASIDE.depth:
+        gc.freeze()
     pa.default_memory_pool().release_unused()
     libc = _libc()
     if libc is not None:
@@ -56,13 +70,16 @@ def long_lived_set_aside() -> Iterator[None]:
     Meant for a block that starts when what is alive is the process's own state (modules, definitions, the
     Dagster instance, caches): one job of a run. An exempt object is still freed as soon as nothing refers to
     it; garbage in a reference cycle through an exempt object waits for the first collection after the
-    block, not for the end of the process. Objects made inside the block are collected as before.
+    block, not for the end of the process. Objects made inside the block are collected as before, and what
+    survives a :func:`release_memory` inside the block is exempt from then on, on the same terms.
     """
     gc.collect()
     gc.freeze()
+    _ASIDE.depth += 1
     try:
         yield
     finally:
+        _ASIDE.depth -= 1
         gc.unfreeze()
 
 

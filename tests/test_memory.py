@@ -86,3 +86,21 @@ def test_without_set_aside_a_job_release_leaves_nothing_exempt() -> None:
     gc.unfreeze()
     release_after_job()
     assert gc.get_freeze_count() == 0
+
+
+def test_inside_the_block_a_release_sets_aside_what_survives_it_until_the_block_ends() -> None:
+    gc.unfreeze()
+    with long_lived_set_aside():
+        made = _Node()
+        made.other = made
+        survivor = weakref.ref(made)
+        release_memory()  # a step's hook: what the step left alive is walked by no later hook of the job
+        assert not any(o is made for o in gc.get_objects())
+        del made
+        release_memory()
+        assert survivor() is not None  # a cycle set aside waits for the end of the block
+    assert gc.get_freeze_count() == 0
+    release_memory()
+    assert survivor() is None
+    release_memory()
+    assert gc.get_freeze_count() == 0  # outside a block a release sets nothing aside
