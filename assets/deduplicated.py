@@ -51,7 +51,7 @@ def deduplicated(
         ["id", "url", "cluster_size", "dup_kind", "text"],
         10,
     )
-    clusters = largest_clusters(store, dump, report.version, workers)
+    clusters = largest_clusters(store, dump, report.version, workers, report.counters.get("kept", 0))
     return dg.MaterializeResult(
         metadata={
             **report_metadata(report, lake.root, preview.slice(0, 10)),

@@ -12,7 +12,7 @@ import pytest
 
 from corpuslake.dedup.clusters import ClusterAlarmError
 from corpuslake.dedup.fresh import in_fresh_process, run_apart
-from corpuslake.dedup.pages import largest_clusters
+from corpuslake.dedup.pages import APART_FROM, largest_clusters
 from corpuslake.dedup.run import ClusterJob, cluster_elsewhere, deduplicate_dump
 from corpuslake.inspect.markdown import deduplicated_clusters_markdown
 from corpuslake.lineage import Lineage
@@ -130,7 +130,7 @@ def test_the_stage_with_workers_writes_what_it_writes_in_one_process(tmp_path: P
         index = lake.read("minhash_index", columns=["band", "key", "id"]).sort_by(
             [("id", "ascending"), ("band", "ascending")]
         )
-        page = largest_clusters(lake, "D", result["version"], workers)
+        page = largest_clusters(lake, "D", result["version"], workers, APART_FROM)  # apart with workers
         assert page == deduplicated_clusters_markdown(lake, "D", result["version"])
         tables[workers] = (kept, index, page)
     assert tables[2][0].equals(tables[1][0]) and tables[2][1].equals(tables[1][1])
