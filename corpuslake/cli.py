@@ -15,6 +15,7 @@ from corpuslake.input_files import dump_inputs, input_lines
 from corpuslake.inspect.cli import add_sample_parser, add_why_parser
 from corpuslake.lineage_tree import lineage_tree, render_json, render_text
 from corpuslake.maintenance import collect_garbage, gc_lines
+from corpuslake.mixsearch.cli import add_search_parser
 from corpuslake.perplexity.cli import add_perplexity_parser
 from corpuslake.pin_cli import add_pin_parsers
 from corpuslake.plots.cli import add_plots_parser
@@ -93,6 +94,7 @@ def _parser(more_commands: Commands | None) -> argparse.ArgumentParser:
     add_consumers_parser(sub)
     add_domains_parser(sub)
     add_perplexity_parser(sub)
+    add_search_parser(sub, LAKE_HELP)
 
     validate = sub.add_parser("validate", help="check every snapshot definition and mixture recipe, publish nothing")
     validate.add_argument("--datasets", help="definitions folder (default: samples/datasets, or CORPUSLAKE_DATASETS)")

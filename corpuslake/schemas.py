@@ -170,6 +170,7 @@ PARTITIONS: dict[str, list[str]] = {
     "domains": ["dump"],  # signal tables a snapshot definition may select by (where:)
     "perplexity": ["dump"],
     "model_scores": ["dump"],
+    "model_scores_staging": ["dump"],  # users' models' raw scores, before their percentile buckets
     "domain_models": [],
     "proxy_runs": ["search"],  # one partition per mixture search
     "quality_training_set": [],

@@ -50,7 +50,9 @@ SERVICE_ONLY = {
     "scikit-learn",
     "kenlm",
 }
-TEST_TOOLING = {"torch", "playwright", "moto", "pytest", "hypothesis", "ruff", "mypy", "dagster-postgres"}
+# torch and transformers are the users' own installs (training jobs, their own quality models).
+TEST_TOOLING = {"torch", "transformers", "playwright", "moto", "pytest", "hypothesis", "ruff", "mypy"}
+TEST_TOOLING.add("dagster-postgres")
 # Import names that must be absent from the client's virtualenv (and so never imported by reading).
 HEAVY_MODULES = ["dagster", "ray", "great_expectations", "duckdb", "lakefs", "fasttext", "resiliparse"]
 HEAVY_MODULES += ["torch", "sklearn", "kenlm"]

@@ -4,9 +4,11 @@ import argparse
 import sys
 import uuid
 
-from corpuslake.errors import InterruptedRunError, ServiceNotInstalledError
+from corpuslake.errors import InputError, InterruptedRunError, ServiceNotInstalledError
 from corpuslake.settings import load_settings
 from corpuslake.store import Lake
+
+TORCH_INSTALL = "pip install torch (the CPU build is enough)"
 
 
 def add_search_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]", lake_help: str) -> None:
@@ -32,6 +34,8 @@ def run_search_command(args: argparse.Namespace) -> int:
         from corpuslake.mixsearch.report import comparison
         from corpuslake.mixsearch.search import run_search
     except ImportError as missing:
+        if missing.name == "torch":  # the service leaves torch to its users, as training jobs do
+            raise InputError(f"`corpuslake search-mixture` trains its proxies with torch: {TORCH_INSTALL}") from missing
         raise ServiceNotInstalledError("search-mixture") from missing
 
     definition = load_search(args.search)

@@ -22,7 +22,6 @@ from corpuslake.lineage import plain
 
 ModelKind = Literal["fasttext", "hf", "ours"]
 KINDS: tuple[str, ...] = get_args(ModelKind)
-MODELS_ENV = "CORPUSLAKE_USER_MODELS"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
@@ -83,7 +82,7 @@ def resolve(config: ModelScoresConfig, environ: Mapping[str, str] | None = None)
     """The configured models (inline, then the YAML file's), checked: names, kinds and paths."""
     env = os.environ if environ is None else environ
     models = list(config.models)
-    models_file = config.models_file or env.get(MODELS_ENV, "")
+    models_file = config.models_file or env.get("CORPUSLAKE_USER_MODELS", "")
     if models_file:
         models += load_file(Path(models_file))
     names = [m.name for m in models]
