@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.metadata import report_metadata
+from assets.signal_plots import signal_plots_metadata
 from corpuslake.domains.run import STAGE_VERSION, code_version, label_dump
 from orchestration.partitions import dump_partitions
 from orchestration.resources import ComputeResource, LakeResource
@@ -34,4 +35,6 @@ def domains(context: dg.AssetExecutionContext, lake: LakeResource, compute: Comp
         "domains": dg.MetadataValue.md("\n".join(lines)),
         "docs_per_second_per_worker": round(report.extra["docs_per_second_per_worker"]),
     }
+    written = {"domains": report.version}
+    metadata |= signal_plots_metadata(lake.lake(), dump, written, ("domain_labels", "perplexity_by_domain"))
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(report.data_version))

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from assets.metadata import report_metadata
+from assets.signal_plots import signal_plots_metadata
 from corpuslake.perplexity.stage import STAGE_VERSION, PerplexityConfig, score_perplexity
 from orchestration.config import config_class, to_dataclass
 from orchestration.partitions import dump_partitions
@@ -48,4 +49,8 @@ def perplexity(
         "no_model": c.get("bucket.none", 0),
         "docs_per_second_per_worker": round(report.extra["docs_per_second_per_worker"]),
     }
+    written = {"perplexity": report.version}
+    metadata |= signal_plots_metadata(
+        lake.lake(), context.partition_key, written, ("perplexity", "perplexity_by_domain")
+    )
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(report.data_version))
