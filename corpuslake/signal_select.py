@@ -4,7 +4,9 @@ Each signal table a definition names (in ``where:`` or as ``<table>.<column>`` i
 its latest version, the dump's partition only, and left-joined on ``id`` to that dump's relation of the
 source. After the dumps are combined, :meth:`SignalJoin.select` counts the documents without a row in each
 table, keeps those that have one in every table and pass every clause, and publishes the carried columns
-under their own names. Nothing is collected in this process: the result is a DuckDB relation.
+under their own names. Nothing is collected in this process: the result is a DuckDB relation. A clause whose
+``in`` labels are all absent from its table version (labels of a retrained model, say) is a definition error
+naming the labels the table has; labels partly absent are listed in the report (``absent_values``).
 """
 
 from collections.abc import Sequence
@@ -13,12 +15,13 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from duckdb import ColumnExpression as C
 from duckdb import ConstantExpression as K
 from duckdb import FunctionExpression as F
 
 from corpuslake.lineage import TableVersion
-from corpuslake.signal_clauses import SignalClause
+from corpuslake.signal_clauses import SignalClause, Value
 from corpuslake.snapshots import DefinitionError, SnapshotDefinition
 from corpuslake.spill import dump_relation
 from corpuslake.store import Lake
@@ -52,6 +55,7 @@ class SignalJoin:
         self.signals = [
             self._resolve(table, list(dict.fromkeys(cols)), i) for i, (table, cols) in enumerate(needed.items())
         ]
+        self.absent_values = self._absent_values()
         source = lake.version(definition.source)
         names = set(lake.dataset(definition.source, source).schema.names) if source is not None else set()
         clashes = [f"{c.table}.{c.column}" for c in definition.carried if c.column in names | {"dump_rank"}]
@@ -74,6 +78,27 @@ class SignalJoin:
                 f"snapshot {name}: {table}@v{version} has no column {', '.join(absent)} (it has {known})"
             )
         return _Signal(table, version, schema, tuple(columns), f"_sig{index}_")
+
+    def _absent_values(self) -> dict[int, list[Value]]:
+        """Per clause (by index), the ``in`` strings no row of the table version holds. Labels such as domain
+        names change when a model is retrained, so a clause may name values of an older model: if none of
+        its values exists the selection is certainly empty, an error naming the values the table has."""
+        versions = {s.table: s.version for s in self.signals}
+        absent: dict[int, list[Value]] = {}
+        for index, clause in enumerate(self.definition.where):
+            if clause.values is None or not all(isinstance(v, str) for v in clause.values):
+                continue  # numeric buckets may well be empty in a small lake; only labels are checked
+            present = _distinct(self.lake, clause.table, versions[clause.table], clause.column)
+            missing = [v for v in clause.values if v not in present]
+            if len(missing) == len(clause.values):
+                shown = ", ".join(sorted(present)[:24]) + (", ..." if len(present) > 24 else "")
+                raise DefinitionError(
+                    f"snapshot {self.definition.name}: where[{index + 1}]: {clause.table}@v{versions[clause.table]} "
+                    f"has no row with {clause.column} in {', '.join(map(str, missing))} (its values: {shown})"
+                )
+            if missing:
+                absent[index] = missing
+        return absent
 
     @property
     def active(self) -> bool:
@@ -118,6 +143,9 @@ class SignalJoin:
             "clauses": [c.as_config() for c in self.definition.where],
             "after_where": int(counts[-1]),
         }
+        if self.absent_values:
+            # values named but found in no row of the table version: most often labels of an older model
+            report["absent_values"] = {f"where[{i + 1}]": v for i, v in self.absent_values.items()}
         prefix = {s.table: s.prefix for s in self.signals}
         carried = [C(prefix[c.table] + c.column).alias(c.column) for c in self.definition.carried]
         return relation.filter(passing).project(*[C(c) for c in columns], *carried), report
@@ -130,6 +158,14 @@ class SignalJoin:
         for clause in self.definition.where:
             condition = condition & _test(clause, C(prefix[clause.table] + clause.column))
         return condition
+
+
+def _distinct(lake: Lake, table: str, version: int, column: str) -> set[str]:
+    """The distinct values of one column of a table version, read a batch at a time (labels are few)."""
+    values: set[str] = set()
+    for batch in lake.dataset(table, version).to_batches(columns=[column]):
+        values.update(str(v) for v in pc.unique(batch.column(0)).to_pylist() if v is not None)
+    return values
 
 
 def _test(clause: SignalClause, column: duckdb.Expression) -> duckdb.Expression:

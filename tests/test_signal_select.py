@@ -141,6 +141,27 @@ def test_a_signal_table_that_does_not_exist_is_named(tmp_path: Path) -> None:
     assert not SignalJoin(lake, SnapshotDefinition(name="plain")).active
 
 
+def test_labels_absent_from_the_table_are_an_error_or_reported(lake: Lake, tmp_path: Path) -> None:
+    # labels of another domain model: none exists in domains, so the selection could only be empty
+    stale = definition_from_mapping(
+        {"name": "docs", "where": [{"table": "domains", "column": "domain", "in": ["c13", "c14"]}]}, "docs.yaml"
+    )
+    with pytest.raises(
+        DefinitionError,
+        match=r"where\[1\]: domains@v\d+ has no row with domain in c13, c14 \(its values: c00, c01, c02\)",
+    ):
+        SignalJoin(lake, stale)
+    partly = definition_from_mapping(
+        {"name": "web", "where": [{"table": "domains", "column": "domain", "in": ["c00", "c09"]}]}, "web.yaml"
+    )
+    rows, report, _ = _select(lake, partly, tmp_path / "s")
+    assert len(rows) == 6 and report["absent_values"] == {"where[1]": ["c09"]}
+    fitting = definition_from_mapping(
+        {"name": "web", "where": [{"table": "domains", "column": "domain", "in": ["c00"]}]}, "web.yaml"
+    )
+    assert "absent_values" not in _select(lake, fitting, tmp_path / "t")[1]
+
+
 def _selection_joins_signals() -> bool:
     from corpuslake import selection
 
