@@ -49,8 +49,8 @@ def perplexity_numbers(lake: Lake, dump: str, version: int) -> dict[str, Any]:
     low = math.floor(math.log10(scored.min())) if scored.size else 0
     high = max(math.ceil(math.log10(scored.max())) if scored.size else 1, low + 1)
     edges = np.logspace(low, high, (high - low) * BINS_PER_DECADE + 1)
-    buckets = values["perplexity_bucket"].to_pylist()
-    counts = {b: [int(c) for c in np.histogram(scored[[x == b for x in buckets]], bins=edges)[0]] for b in BUCKETS}
+    buckets = values["perplexity_bucket"]
+    counts = {b: [int(c) for c in np.histogram(scored[_mask(pc.equal(buckets, b))], bins=edges)[0]] for b in BUCKETS}
     models = lake.lineage("perplexity", version).config.get("models", {})
     cutoffs = {
         language: {"model": info.get("key", ""), "head": info["cutoffs"][0], "middle": info["cutoffs"][1]}
@@ -88,22 +88,32 @@ def by_domain_numbers(lake: Lake, dump: str, versions: Mapping[str, int]) -> dic
     labels = lake.read("domains", versions["domains"], dumps=[dump], columns=["id", "domain", "domain_name"])
     values = lake.read("perplexity", versions["perplexity"], dumps=[dump], columns=["id", "perplexity"])
     joined = labels.join(values.filter(pc.is_valid(values["perplexity"])), "id", join_type="inner")
-    per: dict[tuple[str, str], list[float]] = {}
-    columns = (joined[c].to_pylist() for c in ("domain", "domain_name", "perplexity"))
-    for domain, name, value in zip(*columns, strict=True):
-        per.setdefault((str(domain), str(name)), []).append(float(value))
-    ranked = sorted(per.items(), key=lambda item: (-len(item[1]), item[0][0]))[:TOP_DOMAINS]
+    # sorted by label, each domain's values are one slice of a numpy array: no Python object per document
+    joined = joined.sort_by([("domain", "ascending"), ("domain_name", "ascending")])
+    values_sorted = np.asarray(joined["perplexity"].to_numpy(zero_copy_only=False), dtype=np.float64)
+    keys = joined.group_by(["domain", "domain_name"], use_threads=False).aggregate([([], "count_all")])
+    keys = keys.sort_by([("domain", "ascending"), ("domain_name", "ascending")]).to_pylist()
+    starts = np.cumsum([0] + [k["count_all"] for k in keys])
+    ranked = sorted(range(len(keys)), key=lambda i: (-keys[i]["count_all"], str(keys[i]["domain"])))[:TOP_DOMAINS]
     domains = []
-    for (domain, name), found in ranked:
-        p25, median, p75 = (float(q) for q in np.percentile(np.asarray(found), [25, 50, 75]))
+    for i in ranked:
+        found = values_sorted[starts[i] : starts[i + 1]]
+        p25, median, p75 = (float(q) for q in np.percentile(found, [25, 50, 75]))
         quartiles = {"p25": p25, "median": median, "p75": p75}
-        domains.append({"domain": domain, "name": name, "documents": len(found)} | quartiles)
+        domains.append(
+            {"domain": keys[i]["domain"], "name": keys[i]["domain_name"], "documents": len(found)} | quartiles
+        )
     return {
         "dump": dump,
         "sources": [f"domains@v{versions['domains']}", f"perplexity@v{versions['perplexity']}"],
         "domains": domains,
         "without_perplexity": labels.num_rows - joined.num_rows,
     }
+
+
+def _mask(selected: Any) -> np.ndarray:
+    """A boolean numpy mask of an Arrow comparison (nulls are not selected)."""
+    return np.asarray(pc.fill_null(selected, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def write_signal_plots(
