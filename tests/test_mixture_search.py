@@ -49,6 +49,8 @@ def search(lake: Lake, **changes: Any) -> SearchResult:
     lines: list[str] = []
     result = run_search(lake, search_from_mapping(tiny(**changes), "tiny.yaml"), "test", progress=lines.append)
     assert any(line.strip().startswith("c02") for line in lines)  # progress is told per proxy
+    # the bare weight vectors of those lines are read by the source order told once (sorted)
+    assert "  weights in the order corpuslake://web-hq@1, corpuslake://web@1" in lines
     return result
 
 

@@ -69,7 +69,9 @@ def run_search(
     config = {"proxy_hash": search.proxy_fingerprint(), "manifests": manifests, "tokenizer": tokens.tokenizer}
     config["proxy_code"] = PROXY_CODE
     search_id = fingerprint(config | {"search": plain(search)})
+    # each proxy's line prints its weights as a bare vector: say once which source each position is
     say(f"search {search.name} ({search_id}): {len(uris)} sources, {search.candidates} candidates")
+    say(f"  weights in the order {', '.join(uris)}")
     done = read_runs(lake, search_id) if resume else {}
     runner = _Runner(lake, search, search_id, tokens, uris, run_id, say, done)
     weights = sample_weights(natural, search.candidates, search.concentration, search.seed)
