@@ -153,18 +153,36 @@ def test_a_plot_that_cannot_be_drawn_is_said_in_the_metadata(lake: Lake) -> None
 
 
 def test_the_perplexity_asset_page_shows_the_plots(lake: Lake, config: PerplexityConfig) -> None:
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["D1"])
     run_config = {"ops": {"perplexity": {"config": {"references": config.references, "model_dir": config.model_dir}}}}
-    result = dg.materialize(
-        [perplexity],
-        partition_key="D1",
-        instance=instance,
-        run_config=run_config,
-        resources={"lake": LakeResource(root=lake.root), "compute": ComputeResource(workers=1)},
-    )
+    with dg.instance_for_test() as instance:  # removes its folder: a second instance's would be left behind
+        instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["D1"])
+        result = dg.materialize(
+            [perplexity],
+            partition_key="D1",
+            instance=instance,
+            run_config=run_config,
+            resources={"lake": LakeResource(root=lake.root), "compute": ComputeResource(workers=1)},
+        )
     metadata = result.asset_materializations_for_node("perplexity")[0].metadata
     shown = str(metadata["signal_plots"].value)
     assert shown.count("data:image/png;base64,") == 2 and "### Perplexity by domain" in shown
     assert f"perplexity@v{lake.version('perplexity')}" in shown
     assert Path(str(metadata["signal_plots_folder"].value)).is_dir()
+
+
+def test_the_domains_asset_page_shows_the_plots(lake: Lake) -> None:
+    from assets.domains import domains
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["D2"])
+        result = dg.materialize(
+            [domains],
+            partition_key="D2",
+            instance=instance,
+            resources={"lake": LakeResource(root=lake.root), "compute": ComputeResource(workers=1)},
+        )
+    metadata = result.asset_materializations_for_node("domains")[0].metadata
+    shown = str(metadata["signal_plots"].value)
+    assert shown.count("data:image/png;base64,") == 2 and "Not drawn" not in shown
+    assert f"### Domain labels (domains@v{lake.version('domains')})" in shown
+    assert "### Perplexity by domain" in shown and "### Perplexity (" not in shown
