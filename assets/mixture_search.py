@@ -1,17 +1,19 @@
 """Mixture weights found by proxy runs: every search under the definitions' ``searches/`` folder."""
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from corpuslake.mixsearch.config import load_searches
-from corpuslake.mixsearch.report import comparison, comparison_markdown, fit_markdown, runs_markdown
-from corpuslake.mixsearch.search import SearchResult, run_search
 from orchestration.resources import ComputeResource, DatasetsResource, LakeResource
 
+if TYPE_CHECKING:
+    from corpuslake.mixsearch.search import SearchResult
 
-def _metadata(result: SearchResult) -> dict[str, Any]:
+
+def _metadata(result: "SearchResult") -> dict[str, Any]:
+    from corpuslake.mixsearch.report import comparison, comparison_markdown, fit_markdown, runs_markdown
+
     name = result.search.name
     metadata: dict[str, Any] = {
         f"{name}/pin": result.publication.entry.uri,
@@ -36,6 +38,10 @@ def mixture_search(
     (keyed by search and candidate); a regression from weights to loss; the predicted best weights
     published as a mixture whose lineage names the ``proxy_runs`` version, and one more proxy trained at
     them, compared with the natural (size-proportional) and uniform mixtures'."""
+    # deferred: the search trains torch models; the code location loads without torch and scikit-learn
+    from corpuslake.mixsearch.config import load_searches
+    from corpuslake.mixsearch.search import run_search
+
     store, workers = lake.lake(), compute.resolved_workers()
     metadata: dict[str, Any] = {"lake": store.root}
     pins: list[str] = []

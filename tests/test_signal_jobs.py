@@ -5,6 +5,8 @@ snapshot needs.
 Touches: orchestration/definitions.py (jobs and their selections).
 """
 
+import subprocess
+import sys
 from pathlib import Path
 
 from corpuslake.settings import Settings
@@ -34,3 +36,12 @@ def test_each_signal_job_selects_its_assets_and_ingest_none_of_them(tmp_path: Pa
     ingest = _assets(INGEST_JOB, tmp_path)
     assert {"documents", "scored"} <= ingest
     assert ingest.isdisjoint({"perplexity", "model_scores", "domains", "domain_model", "mixture_search"})
+
+
+def test_the_code_location_loads_without_the_signals_heavy_libraries() -> None:
+    """Every run's driver and the webserver's code server load the definitions: the libraries only a
+    signal or a search needs (torch about 6 s to import, scikit-learn 3 s) load when that asset runs."""
+    heavy = ("torch", "sklearn", "transformers", "matplotlib")
+    code = f"import sys, orchestration.definitions; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout.strip() == ""

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
 
 FORMAT = 1
 TOKENS = r"(?u)\b[^\W\d_]{2,}\b"
@@ -84,6 +83,9 @@ class DomainModel:
         self.domains = tuple(
             Domain(d["domain"], d["name"], d["documents"], tuple(d["urls"])) for d in header["domains"]
         )
+        # deferred: the code location imports this module's config, and scikit-learn costs ~3 s to import
+        from sklearn.feature_extraction.text import CountVectorizer
+
         self._counter = CountVectorizer(token_pattern=TOKENS, vocabulary={t: i for i, t in enumerate(self.terms)})
 
     def embed(self, texts: list[str | None]) -> np.ndarray:

@@ -22,7 +22,6 @@ from duckdb import FunctionExpression as F
 
 from corpuslake import __version__
 from corpuslake.domains.model import DomainModel, DomainModelConfig, DomainModelError
-from corpuslake.domains.training import train
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
 from corpuslake.parallel import Workers
@@ -98,6 +97,8 @@ def train_model(lake: Lake, run_id: str, config: DomainModelConfig, code_version
     version = lake.version(SOURCE)
     if version is None:
         raise LookupError("the domain model trains on scored, which does not exist yet: materialize it first")
+    from corpuslake.domains.training import train  # deferred: scikit-learn, only when a model is trained
+
     with lake.staging() as staging:
         sample = training_sample(lake, version, config, staging)
         provenance = {"table": SOURCE, "version": version, "documents": sample.num_rows}
