@@ -186,3 +186,16 @@ def test_the_domains_asset_page_shows_the_plots(lake: Lake) -> None:
     assert shown.count("data:image/png;base64,") == 2 and "Not drawn" not in shown
     assert f"### Domain labels (domains@v{lake.version('domains')})" in shown
     assert "### Perplexity by domain" in shown and "### Perplexity (" not in shown
+
+
+def test_corpuslake_plots_draws_the_signals_beside_the_tables_histograms(lake: Lake, tmp_path: Path) -> None:
+    from corpuslake.plots.report import write_plots
+
+    plots = write_plots(lake, "D1", out=tmp_path)
+    names = {p.name for p in plots.pngs}
+    assert {"perplexity.png", "domain_labels.png", "perplexity_by_domain.png"} <= names
+    index = (tmp_path / "D1" / "index.md").read_text(encoding="utf-8")
+    assert "perplexity.png" in index and "domain_labels.png" in index
+    only = write_plots(lake, "D1", out=tmp_path / "only", parts=["scored", "perplexity"])
+    assert {p.name for p in only.pngs} & {"domain_labels.png", "perplexity_by_domain.png"} == set()
+    assert "perplexity.png" in {p.name for p in only.pngs}

@@ -7,6 +7,8 @@ Rendering needs matplotlib (the service's): importing this package loads none of
 
 from typing import Literal, get_args
 
-Part = Literal["filtered", "scored", "content_signals", "domains", "funnel"]
-"""What can be plotted: a table's histograms, the domains, the funnel."""
+Part = Literal[
+    "filtered", "scored", "content_signals", "domains", "funnel", "perplexity", "domain_labels", "perplexity_by_domain"
+]
+"""What can be plotted: a table's histograms, the domains, the funnel, the stored signals' plots."""
 PARTS: tuple[Part, ...] = get_args(Part)

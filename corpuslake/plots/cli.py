@@ -10,7 +10,9 @@ from corpuslake.store import Lake
 
 def add_plots_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     plots = sub.add_parser(
-        "plots", help="histograms of every stored signal (thresholds drawn), domains kept/dropped, the funnel"
+        "plots",
+        help="histograms of every stored signal (thresholds drawn), domains kept/dropped, the funnel, "
+        "perplexity per bucket and by domain label",
     )
     plots.add_argument("--dump", required=True, help="the dump to plot")
     plots.add_argument("--out", help="folder for the plots (default: <lake>/_plots)")

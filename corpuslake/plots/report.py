@@ -79,6 +79,7 @@ def write_plots(
         _write_funnel(plots, found, plots.folder / last)
     if found.domains:
         _write_domains(plots, found, plots.folder / found.kept_in)
+    _add_signal_plots(plots, lake, dump, out=out, versions=versions, parts=parts)
     plots.folder.mkdir(parents=True, exist_ok=True)  # a dump with nothing to draw still gets its index
     index = ["# Distributions of dump " + dump, ""]
     for lines in plots.sections.values():
@@ -151,6 +152,25 @@ def _write_domains(plots: PlotSet, found: Distributions, folder: Path) -> None:
         lines += [f"| {d.domain} | {d.kept:,} | {d.dropped:,} |" for d in top[:10]] + [""]
     _write_json(folder / "domains.json", data)
     plots.sections["domains"] = lines
+
+
+def _add_signal_plots(
+    plots: PlotSet,
+    lake: Lake,
+    dump: str,
+    *,
+    out: str | Path | None,
+    versions: dict[str, int] | None,
+    parts: Sequence[Part],
+) -> None:
+    """The stored signals' plots (perplexity, domain labels, perplexity by domain) in the same tree and index."""
+    from corpuslake.plots.signals import SIGNAL_PARTS, write_signal_plots  # deferred: it imports this module
+
+    wanted = [p for p in SIGNAL_PARTS if p in parts]
+    if wanted:
+        signals = write_signal_plots(lake, dump, out=out, versions=versions, parts=wanted)
+        plots.pngs += signals.pngs
+        plots.sections |= signals.sections
 
 
 def _link(line: str, base: Path) -> str:
