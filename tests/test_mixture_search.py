@@ -133,6 +133,18 @@ def test_the_regression_finds_the_minimum_of_a_known_surface() -> None:
     assert fit.weights.sum() == pytest.approx(1)
 
 
+def test_the_prediction_stays_within_the_shares_the_candidates_tried() -> None:
+    # the loss falls steadily with the third source's share, and no candidate tried much of it: the grid
+    # reaches further, but the fit is not trusted there
+    natural = np.array([0.1, 0.15, 0.75])[::-1]
+    weights = sample_weights(natural, 16, 1.0, 7)
+    losses = 6.0 - 0.5 * weights[:, 2]
+    fit = fit_and_predict(weights, losses, natural, top_k=8, points=4_000, seed=7, concentration=1.0)
+    assert fit.model != "mean"
+    assert np.all(fit.points.max(axis=0) <= weights.max(axis=0) + 1e-9)
+    assert fit.weights[2] <= weights[:, 2].max() + 1e-9
+
+
 def test_losses_no_regression_predicts_give_the_best_runs_mean() -> None:
     natural = np.array([0.5, 0.3, 0.2])
     weights = sample_weights(natural, 16, 1.0, 4)
