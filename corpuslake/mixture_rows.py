@@ -32,6 +32,7 @@ class DrawColumns:
     keys: np.ndarray  # uint64: a keyed hash of each id
     tokens: np.ndarray  # int64
     quality: np.ndarray | None  # float64, when the source has quality scores
+    domain: pa.ChunkedArray | None = None  # strings, when a recipe draws this source by domain
 
 
 def id_keys(ids: Sequence[str]) -> np.ndarray:
@@ -42,11 +43,13 @@ def id_keys(ids: Sequence[str]) -> np.ndarray:
     )
 
 
-def draw_columns(source: VerifiedSource, with_quality: bool) -> DrawColumns:
+def draw_columns(source: VerifiedSource, with_quality: bool, with_domain: bool = False) -> DrawColumns:
     """The draw columns of a published snapshot, read a row group at a time (ids hashed as they come)."""
-    columns = ["id", "tokens"] + (["quality_score"] if with_quality else [])
-    keys, tokens, quality = [], [], []
+    columns = ["id", "tokens"] + (["quality_score"] if with_quality else []) + (["domain"] if with_domain else [])
+    keys, tokens, quality, domains = [], [], [], []
     for _, batch in source.batches(columns):
+        if with_domain:
+            domains.append(batch.column("domain"))
         keys.append(id_keys(batch.column("id").to_pylist()))
         tokens.append(batch.column("tokens").to_numpy(zero_copy_only=False).astype(np.int64))
         if with_quality:
@@ -55,6 +58,7 @@ def draw_columns(source: VerifiedSource, with_quality: bool) -> DrawColumns:
         np.concatenate(keys) if keys else np.zeros(0, np.uint64),
         np.concatenate(tokens) if tokens else np.zeros(0, np.int64),
         (np.concatenate(quality) if quality else np.zeros(0)) if with_quality else None,
+        pa.chunked_array(domains, pa.string()) if with_domain else None,
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpuslake.catalog import Catalog
 from corpuslake.client import Snapshot
@@ -152,12 +153,18 @@ def build_mixture(lake: Lake, recipe: MixtureRecipe, staging: Path, *, spill: Sp
     }
     snapshots = {uri: VerifiedSource(Snapshot(lake, entry)) for uri, entry in entries.items()}
     wants_quality = {s.uri for p in recipe.phases for s in p.sources if s.min_quality is not None}
+    wants_domain = {s.uri for p in recipe.phases for s in p.sources if s.domains is not None}
     columns: dict[str, DrawColumns] = {}
     for uri, snapshot in snapshots.items():
         if uri in wants_quality and "quality_score" not in snapshot.schema.names:
             raise DefinitionError(f"mixture {recipe.name}: {uri} has no quality_score for min_quality")
-        columns[uri] = draw_columns(snapshot, uri in wants_quality)
-    streams: dict[tuple[str, float | None], _Stream] = {}
+        if uri in wants_domain and "domain" not in snapshot.schema.names:
+            raise DefinitionError(
+                f"mixture {recipe.name}: {uri} has no domain column for domains "
+                "(its snapshot definition must carry it: columns: [..., domains.domain])"
+            )
+        columns[uri] = draw_columns(snapshot, uri in wants_quality, uri in wants_domain)
+    streams: dict[tuple[str, float | None, tuple[str, ...] | None], _Stream] = {}
     phases: list[list[_Part]] = []
     report_phases: list[dict[str, Any]] = []
     for phase_index, phase in enumerate(recipe.phases):
@@ -166,7 +173,7 @@ def build_mixture(lake: Lake, recipe: MixtureRecipe, staging: Path, *, spill: Sp
         parts: list[_Part] = []
         lines: list[dict[str, Any]] = []
         for source in phase.sources:
-            stream_key = (source.uri, source.min_quality)
+            stream_key = (source.uri, source.min_quality, source.domains)
             if stream_key not in streams:
                 streams[stream_key] = _new_stream(recipe, source, columns[source.uri])
             stream = streams[stream_key]
@@ -176,6 +183,7 @@ def build_mixture(lake: Lake, recipe: MixtureRecipe, staging: Path, *, spill: Sp
             lines.append(
                 {
                     "source": source.uri,
+                    **({"domains": list(source.domains)} if source.domains is not None else {}),
                     "weight": source.weight,
                     "requested_tokens": round(requested),
                     "realized_tokens": got,
@@ -237,11 +245,18 @@ def _new_stream(recipe: MixtureRecipe, source: MixtureSource, columns: DrawColum
     if source.min_quality is not None:
         assert columns.quality is not None
         eligible &= columns.quality >= source.min_quality
+    if source.domains is not None:
+        assert columns.domain is not None
+        chosen = pc.is_in(columns.domain, value_set=pa.array(source.domains, pa.string()))
+        eligible &= pc.fill_null(chosen, False).to_numpy(zero_copy_only=False)
     indices = np.flatnonzero(eligible)
     tokens = columns.tokens[indices]
     cap = (source.max_epochs or recipe.max_epochs) * float(tokens.sum())
+    filters = ([] if source.min_quality is None else [f"min_quality={source.min_quality}"]) + (
+        [] if source.domains is None else [f"domains={','.join(source.domains)}"]
+    )
     return _Stream(
-        source.uri + ("" if source.min_quality is None else f"?min_quality={source.min_quality}"),
+        source.uri + ("?" + "&".join(filters) if filters else ""),
         recipe.seed,
         indices,
         columns.keys[indices],

@@ -33,6 +33,9 @@ class MixtureSource:
     """Passes over this source at most (default: the recipe's ``max_epochs``)."""
     min_quality: float | None = None
     """Only this source's documents with a quality score of at least this."""
+    domains: tuple[str, ...] | None = None
+    """Only this source's documents whose ``domain`` is one of these (a snapshot that carries
+    ``domains.domain``): the same pin listed once per domain weights the mixture by domain."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class MixtureRecipe:
                 parse_pin(source.uri)  # a number, never @latest: a recipe must mean the same bytes forever
                 if source.weight <= 0 or (source.max_epochs is not None and source.max_epochs <= 0):
                     raise DefinitionError(f"{where}, {source.uri}: weight and max_epochs must be positive")
+                if source.domains is not None and not source.domains:
+                    raise DefinitionError(f"{where}, {source.uri}: domains must list at least one domain")
 
     def as_config(self) -> dict[str, Any]:
         return {
@@ -101,9 +106,16 @@ class MixtureRecipe:
             "max_epochs": self.max_epochs,
             "on_shortfall": self.on_shortfall,
             "phases": [
-                {"name": p.name, "fraction": p.fraction, "sources": [vars(s) for s in p.sources]} for p in self.phases
+                {"name": p.name, "fraction": p.fraction, "sources": [_source_config(s) for s in p.sources]}
+                for p in self.phases
             ],
         }
+
+
+def _source_config(source: MixtureSource) -> dict[str, Any]:
+    """A source's fields; ``domains`` only when set, so recipes recorded before it existed read the same."""
+    config = {k: v for k, v in vars(source).items() if k != "domains"}
+    return config | ({"domains": list(source.domains)} if source.domains is not None else {})
 
 
 def recipe_from_mapping(data: Any, where: str) -> MixtureRecipe:

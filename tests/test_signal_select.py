@@ -162,13 +162,6 @@ def test_labels_absent_from_the_table_are_an_error_or_reported(lake: Lake, tmp_p
     assert "absent_values" not in _select(lake, fitting, tmp_path / "t")[1]
 
 
-def _selection_joins_signals() -> bool:
-    from corpuslake import selection
-
-    return hasattr(selection, "SignalJoin")
-
-
-@pytest.mark.skipif(not _selection_joins_signals(), reason="snapshot selection does not read signal tables yet")
 def test_a_published_snapshot_selects_by_domain_and_carries_it(lake: Lake) -> None:
     from corpuslake.datasets import publish_snapshot
     from corpuslake.tokens import Tokenizer
@@ -186,3 +179,47 @@ def test_a_published_snapshot_selects_by_domain_and_carries_it(lake: Lake) -> No
     assert f"domains@v{lake.version('domains')}" in entry.lineage["upstream"]
     assert entry.report["where"]["without_signal"] == {f"domains@v{lake.version('domains')}": 1}
     assert entry.lineage["definition"]["where"] == [clause]
+
+
+def test_a_mixture_weights_a_pin_by_its_carried_domain(lake: Lake) -> None:
+    from corpuslake.datasets import publish_snapshot
+    from corpuslake.mixtures import build_mixture, recipe_from_mapping
+    from corpuslake.tokens import Tokenizer
+
+    settings = {"name": "web", "columns": ["id", "dump", "text", "domains.domain"], "dumps": ["D1"]}
+    entry = publish_snapshot(lake, definition_from_mapping(settings, "web.yaml"), "run", Tokenizer()).entry
+    domain_of = {r["id"]: r["domain"] for r in lake.read(entry.table).to_pylist()}
+    sources = [
+        {"uri": entry.uri, "domains": ["c00"], "weight": 3},
+        {"uri": entry.uri, "domains": ["c01"], "weight": 1},
+    ]
+    mix = recipe_from_mapping({"name": "by-domain", "target_tokens": 40, "seed": 3, "sources": sources}, "m.yaml")
+    assert mix.as_config()["phases"][0]["sources"][0]["domains"] == ["c00"]
+    with lake.staging() as folder:
+        selection = build_mixture(lake, mix, folder)
+        drawn = selection.rows.to_table().column("id").to_pylist()
+    lines = selection.report["phases"][0]["sources"]
+    assert [line["domains"] for line in lines] == [["c00"], ["c01"]]
+    assert {domain_of[i] for i in drawn} == {"c00", "c01"}  # never c02, never the unlabelled d9
+    by_domain = {d: sum(line["realized_tokens"] for line in lines if line["domains"] == [d]) for d in ("c00", "c01")}
+    assert by_domain["c00"] > 2 * by_domain["c01"] > 0
+    unlabelled = recipe_from_mapping(
+        {"name": "x", "target_tokens": 40, "seed": 3, "sources": [{"uri": "corpuslake://web@1"}]}, "x.yaml"
+    )
+    assert "domains" not in unlabelled.as_config()["phases"][0]["sources"][0]  # configs recorded before stay
+
+
+def test_a_mixture_by_domain_needs_the_domain_column(lake: Lake) -> None:
+    from corpuslake.datasets import publish_snapshot
+    from corpuslake.mixtures import build_mixture, recipe_from_mapping
+    from corpuslake.tokens import Tokenizer
+
+    plain = {"name": "web", "columns": ["id", "dump", "text"], "dumps": ["D1"]}
+    entry = publish_snapshot(lake, definition_from_mapping(plain, "web.yaml"), "run", Tokenizer()).entry
+    sources = [{"uri": entry.uri, "domains": ["c00"]}]
+    mix = recipe_from_mapping({"name": "m", "target_tokens": 40, "seed": 3, "sources": sources}, "m.yaml")
+    with lake.staging() as folder, pytest.raises(DefinitionError, match=r"has no domain column.*domains\.domain"):
+        build_mixture(lake, mix, folder)
+    with pytest.raises(DefinitionError, match="domains must list at least one domain"):
+        empty = [{**sources[0], "domains": []}]
+        recipe_from_mapping({"name": "m", "target_tokens": 40, "seed": 3, "sources": empty}, "m.yaml")
