@@ -16,12 +16,14 @@ $(BIN)/python:
 $(VENV)/.installed-service: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[service]"
 	$(BIN)/pip install --quiet --no-deps --force-reinstall fasttext-numpy2-wheel==0.9.2
+	$(BIN)/python -m corpuslake.kernels  # numba's cache, so the first run does not compile
 	touch $@
 
 # The full development install: the service plus the tests, linters and type checks (the `dev` extra).
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	$(BIN)/pip install --quiet --no-deps --force-reinstall fasttext-numpy2-wheel==0.9.2
+	$(BIN)/python -m corpuslake.kernels  # numba's cache, so the first run does not compile
 	touch $@
 
 setup: $(VENV)/.installed-dev

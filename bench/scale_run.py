@@ -24,6 +24,8 @@ against the first (peak RSS of the largest process, CPU per page). The figures a
 ``bench/out/scale_run-<time>.json``. Machine load is printed: CPU seconds hold up under load, wall time
 does not.
 
+Before any measurement the code's install step runs, unmeasured, as ``make setup`` and the image do: the
+numba kernels are compiled into their cache and the URL blocklist into the cache folder.
 ``--commit REV`` measures a clean ``git archive`` of that commit (put first on PYTHONPATH) instead of the
 work tree, so an edit in progress elsewhere cannot break a run half-way. ``kill <harness pid>`` (SIGTERM)
 stops the measured command and still prints and saves the figures of the steps that finished (the
@@ -385,12 +387,15 @@ def export_commit(revision: str) -> tuple[Path, str]:
 
 
 def warm_cache(code: Path, cache: str) -> None:
-    """Compile the URL blocklist once, outside every measurement (as on any machine after its first run)."""
+    """Compile the URL blocklist and the numba kernels once, outside every measurement, as the install does
+    (``make setup``, ``make demo``, the image) and as on any machine after its first run."""
+    env = code_environment(code)
+    subprocess.run([_PYTHON, "-m", "corpuslake.kernels"], check=True, cwd=str(code), env=env)
     script = (
         "import sys; from pathlib import Path; from corpuslake.filters import url; "
         "from corpuslake.filters.chain import FilterConfig; url.prepare(FilterConfig().url, Path(sys.argv[1]))"
     )
-    subprocess.run([_PYTHON, "-c", script, cache], check=True, cwd=str(code), env=code_environment(code))
+    subprocess.run([_PYTHON, "-c", script, cache], check=True, cwd=str(code), env=env)
 
 
 # ---------------------------------------------------------------- figures
