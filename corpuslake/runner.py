@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -281,6 +281,24 @@ class StageRun:
     seconds: float
     places: Counter[str]
     """Jobs per place they ran (Ray node, or host and process)."""
+
+    def report(
+        self, table: str, upstream: tuple[TableVersion, ...], extra: Mapping[str, Any], *, output: str | None = None
+    ) -> StageReport:
+        """The report of a stage that wrote ``table`` (its output ``output``, default the table's name) and
+        counted its ``documents``: ``extra`` plus the example ids and the documents per busy worker-second."""
+        documents = self.counters["documents"]
+        rate = documents / self.busy_seconds if self.busy_seconds else 0.0
+        return StageReport(
+            table,
+            self.versions[output or table],
+            documents,
+            upstream,
+            dict(self.counters),
+            seconds=self.seconds,
+            places=dict(self.places),
+            extra={**extra, "examples": self.examples, "docs_per_second_per_worker": rate},
+        )
 
 
 def run_stage(

@@ -75,16 +75,16 @@ def test_asset_materializes_with_bucket_counts(lake: Lake, config: PerplexityCon
     from orchestration.partitions import DUMP_PARTITIONS_NAME
     from orchestration.resources import ComputeResource, LakeResource
 
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["D1"])
     run_config = {"ops": {"perplexity": {"config": {"references": config.references, "model_dir": config.model_dir}}}}
-    result = dg.materialize(
-        [perplexity],
-        partition_key="D1",
-        instance=instance,
-        run_config=run_config,
-        resources={"lake": LakeResource(root=lake.root), "compute": ComputeResource(workers=1)},
-    )
+    with dg.instance_for_test() as instance:  # removes its temporary folder when the test ends
+        instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["D1"])
+        result = dg.materialize(
+            [perplexity],
+            partition_key="D1",
+            instance=instance,
+            run_config=run_config,
+            resources={"lake": LakeResource(root=lake.root), "compute": ComputeResource(workers=1)},
+        )
     metadata = result.asset_materializations_for_node("perplexity")[0].metadata
     counts = {key: metadata[key].value for key in ("no_model", "head", "middle", "tail")}
     assert counts["no_model"] == 2 and sum(int(str(v)) for v in counts.values()) == 4, counts

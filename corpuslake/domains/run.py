@@ -210,21 +210,8 @@ def label_dump(
         job_rows=JOB_ROWS,
         note=_printer(dump, progress) if progress else None,
     )
-    documents = run.counters["documents"]
-    return StageReport(
-        "domains",
-        run.versions["domains"],
-        documents,
-        upstream,
-        dict(run.counters),
-        seconds=run.seconds,
-        places=dict(run.places),
-        extra={
-            "model_hash": model["model_hash"],
-            "names": {d["domain"]: d["name"] for d in json.loads(model["domains"])},
-            "docs_per_second_per_worker": documents / run.busy_seconds if run.busy_seconds else 0.0,
-        },
-    )
+    names = {d["domain"]: d["name"] for d in json.loads(model["domains"])}
+    return run.report("domains", upstream, {"model_hash": model["model_hash"], "names": names})
 
 
 def _printer(dump: str, progress: Callable[[str], None]) -> Note:

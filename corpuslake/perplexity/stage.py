@@ -139,21 +139,7 @@ def perplexity_dump(
         job_rows=JOB_ROWS,
         note=note,
     )
-    documents = run.counters["documents"]
-    return StageReport(
-        "perplexity",
-        run.versions["perplexity"],
-        documents,
-        upstream,
-        dict(run.counters),
-        seconds=run.seconds,
-        places=dict(run.places),
-        extra={
-            "models": identities,
-            "examples": run.examples,
-            "docs_per_second_per_worker": documents / run.busy_seconds if run.busy_seconds else 0.0,
-        },
-    )
+    return run.report("perplexity", upstream, {"models": identities})
 
 
 def score_perplexity(

@@ -184,17 +184,4 @@ def signal_dump(
         job_rows=JOB_ROWS,
         note=note,
     )
-    documents = run.counters["documents"]
-    return StageReport(
-        "content_signals",
-        run.versions["signals"],
-        documents,
-        upstream,
-        dict(run.counters),
-        seconds=run.seconds,
-        places=dict(run.places),
-        extra={
-            "examples": run.examples,
-            "docs_per_second_per_worker": documents / run.busy_seconds if run.busy_seconds else 0.0,
-        },
-    )
+    return run.report("content_signals", upstream, {}, output="signals")
