@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 
 import duckdb
 import pyarrow as pa
+from build_scale_crawl import SECTIONS
+from measure import Measurement, run_measured
 from sklearn.metrics import normalized_mutual_info_score
 
-from bench.build_scale_crawl import SECTIONS
-from bench.measure import Measurement, run_measured
 from corpuslake.domains.model import DomainModelConfig
 from corpuslake.domains.run import code_version, label_dump, train_model
 from corpuslake.store import Lake

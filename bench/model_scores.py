@@ -20,8 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.measure import run_measured
+from measure import run_measured
+
 from corpuslake.quality.model_scores import score_dump
 from corpuslake.quality.run import current_model
 from corpuslake.quality.user_models import ModelScoresConfig, UserModel

@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from measure import run_measured
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.measure import run_measured
 from corpuslake.perplexity.model import load
 from corpuslake.perplexity.stage import PerplexityConfig, perplexity_dump
 from corpuslake.store import Lake
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's samples/ package
 from samples.perplexity.build_reference import held_out
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "samples" / "quality" / "examples.jsonl.gz"
