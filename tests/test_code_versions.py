@@ -16,7 +16,13 @@ from orchestration.definitions import build_definitions
 
 ROOT = Path(__file__).resolve().parent.parent
 # Stage modules that do not name their asset in a STAGE constant.
-ASSET_OF = {"corpuslake.policies.run": "content_signals", "corpuslake.stages.crawl_files": "crawl_files"}
+ASSET_OF = {
+    "corpuslake.policies.run": "content_signals",
+    "corpuslake.stages.crawl_files": "crawl_files",
+    "corpuslake.domains.run": "domains",  # and domain_model, which trains what it labels with
+    "corpuslake.perplexity.stage": "perplexity",
+    "corpuslake.quality.model_scores": "model_scores",
+}
 
 
 def _stage_versions() -> dict[str, str]:
