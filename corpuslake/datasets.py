@@ -11,6 +11,7 @@ from typing import Any
 
 from corpuslake import __version__
 from corpuslake.catalog import Catalog
+from corpuslake.lineage import TableVersion
 from corpuslake.mixtures import MixtureRecipe, build_mixture, load_recipes
 from corpuslake.parallel import Workers
 from corpuslake.publish import Audit, Publication, PublicationBlockedError, publish
@@ -123,8 +124,11 @@ def publish_mixture(
     *,
     workers: Workers = 1,
     spill: SpillConfig = DEFAULT_SPILL,
+    upstream: Sequence[TableVersion] = (),
+    report: Mapping[str, Any] | None = None,
 ) -> Publication:
-    """Build, write, audit and record one mixture (its token counts are its sources')."""
+    """Build, write, audit and record one mixture (its token counts are its sources'); ``upstream`` and
+    ``report`` add what else decided the recipe (a mixture search's proxy runs) to its lineage and report."""
     with lake.staging() as folder:
         selection = build_mixture(lake, recipe, folder, spill=spill)
         tokenizers = sorted({source["tokenizer"] for source in selection.report["sources"].values()})
@@ -135,9 +139,9 @@ def publish_mixture(
             selection.rows,
             order_by="position",
             tokenizer=" | ".join(tokenizers),
-            upstream=selection.upstream,
+            upstream=(*selection.upstream, *upstream),
             definition=recipe.as_config(),
-            report={**selection.report, **_sources_coverage(lake, selection.report)},
+            report={**selection.report, **_sources_coverage(lake, selection.report), **(report or {})},
             run_id=run_id,
             code_version=__version__,
             audits=audits,

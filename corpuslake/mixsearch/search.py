@@ -16,15 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpuslake import __version__
+from corpuslake.datasets import publish_mixture
 from corpuslake.lineage import Lineage, TableVersion, fingerprint, plain
 from corpuslake.mixsearch.config import SearchDefinition
 from corpuslake.mixsearch.fit import Fit, Matrix, fit_and_predict, sample_weights
 from corpuslake.mixsearch.proxy import PROXY_CODE, train_and_score
 from corpuslake.mixsearch.runs import TABLE, Kind, ProxyRun, read_runs, record_run
 from corpuslake.mixsearch.streams import SearchTokens, mixture_stream, read_tokens
-from corpuslake.mixtures import build_mixture
 from corpuslake.parallel import Workers
-from corpuslake.publish import Publication, publish
+from corpuslake.publish import Publication
 from corpuslake.recipes import MixtureRecipe, MixtureSource, Phase
 from corpuslake.store import Lake
 
@@ -193,23 +193,10 @@ def publish_found(
     """Build and publish the predicted run's weights as a mixture, as the mixtures asset publishes a recipe;
     its upstream adds ``proxy_runs@v<version>`` and its report names every run."""
     recipe = found_recipe(search, search_id, dict(runs["predicted"].weights), version)
-    with lake.staging() as folder:
-        selection = build_mixture(lake, recipe, folder)
-        tokenizers = sorted({source["tokenizer"] for source in selection.report["sources"].values()})
-        return publish(
-            lake,
-            recipe.name,
-            "mixture",
-            selection.rows,
-            order_by="position",
-            tokenizer=" | ".join(tokenizers),
-            upstream=(*selection.upstream, TableVersion(TABLE, version)),
-            definition=recipe.as_config(),
-            report={**selection.report, "search": search_report(search, search_id, runs, version)},
-            run_id=run_id,
-            code_version=__version__,
-            workers=workers,
-        )
+    search_part = {"search": search_report(search, search_id, runs, version)}
+    return publish_mixture(
+        lake, recipe, run_id, workers=workers, upstream=(TableVersion(TABLE, version),), report=search_part
+    )
 
 
 def search_report(
