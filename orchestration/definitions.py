@@ -5,6 +5,7 @@
 
 import logging
 import warnings
+from typing import Any
 
 import dagster as dg
 
@@ -86,6 +87,28 @@ CHECKS = [
 ]
 
 
+# Each job: its assets and what it does (the launchpad shows the description).
+JOBS: dict[str, tuple[list[Any], str]] = {
+    INGEST_JOB: (ASSETS, "Every stage of one crawl dump, in order, with its checks."),
+    TRAIN_JOB: (
+        TRAINING_ASSETS,
+        "Build the quality training set and train the quality classifier (scored needs a model).",
+    ),
+    PUBLISH_JOB: (
+        PUBLISH_ASSETS,
+        "Publish every snapshot definition, then every mixture recipe, under catalog numbers.",
+    ),
+    EXPORT_JOB: (
+        [exports],
+        "Export published pins as token shards (Megatron, datatrove) with sidecars and a validation split.",
+    ),
+    DOMAIN_MODEL_JOB: ([domain_model], "Train the domain model on a sample of scored (domains needs a model)."),
+    SIGNALS_JOB: (SIGNAL_ASSETS, "Perplexity and users' own quality models' scores of one dump's scored documents."),
+    DOMAINS_JOB: ([domains], "Label every scored document of a dump with its domain, registered domain and TLD."),
+    SEARCH_JOB: ([mixture_search], "Find mixture weights by proxy runs and publish each search's predicted mixture."),
+}
+
+
 @dg.success_hook(name="release_memory_on_success")
 def _released_after_success(_context: dg.HookContext) -> None:
     release_memory()
@@ -104,63 +127,13 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
     """The code location for a given lake and landing zone (the CLI passes its own)."""
     # On lakeFS, one run at a time per repository (deploy/production); every run says which lake it wrote.
     tags = run_tags(settings.lake) | {LAKE_TAG: settings.lake}
-    ingest = dg.define_asset_job(
-        INGEST_JOB,
-        tags=tags,
-        hooks=RELEASE_HOOKS,
-        selection=dg.AssetSelection.assets(*ASSETS),
-        description="Every stage of one crawl dump, in order, with its checks.",
-    )
-    train = dg.define_asset_job(
-        TRAIN_JOB,
-        tags=tags,
-        hooks=RELEASE_HOOKS,
-        selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
-        description="Build the quality training set and train the quality classifier (scored needs a model).",
-    )
-    publish = dg.define_asset_job(
-        PUBLISH_JOB,
-        tags=tags,
-        hooks=RELEASE_HOOKS,
-        selection=dg.AssetSelection.assets(*PUBLISH_ASSETS),
-        description="Publish every snapshot definition, then every mixture recipe, under catalog numbers.",
-    )
-    export = dg.define_asset_job(
-        EXPORT_JOB,
-        tags=tags,
-        hooks=RELEASE_HOOKS,
-        selection=dg.AssetSelection.assets(exports),
-        description="Export published pins as token shards (Megatron, datatrove) with sidecars and a validation split.",
-    )
-    domain_model_job = dg.define_asset_job(
-        DOMAIN_MODEL_JOB,
-        tags=tags,
-        hooks=RELEASE_HOOKS,
-        selection=dg.AssetSelection.assets(domain_model),
-        description="Train the domain model on a sample of scored (domains needs a model).",
-    )
-    signals = dg.define_asset_job(
-        SIGNALS_JOB,
-        tags=tags,
-        hooks=RELEASE_HOOKS,
-        selection=dg.AssetSelection.assets(*SIGNAL_ASSETS),
-        description="Perplexity and users' own quality models' scores of one dump's scored documents.",
-    )
-    label_domains = dg.define_asset_job(
-        DOMAINS_JOB,
-        tags=tags,
-        hooks=RELEASE_HOOKS,
-        selection=dg.AssetSelection.assets(domains),
-        description="Label every scored document of a dump with its domain, registered domain and TLD.",
-    )
-    search = dg.define_asset_job(
-        SEARCH_JOB,
-        tags=tags,
-        hooks=RELEASE_HOOKS,
-        selection=dg.AssetSelection.assets(mixture_search),
-        description="Find mixture weights by proxy runs and publish each search's predicted mixture.",
-    )
-    jobs = [ingest, train, publish, export, domain_model_job, signals, label_domains, search]
+    jobs = [
+        dg.define_asset_job(
+            name, tags=tags, hooks=RELEASE_HOOKS, selection=dg.AssetSelection.assets(*assets), description=text
+        )
+        for name, (assets, text) in JOBS.items()
+    ]
+    publish = next(job for job in jobs if job.name == PUBLISH_JOB)
     # New dumps arrive through the sensor; snapshots and mixtures follow once a day (an unchanged
     # selection mints no new number, so a quiet day publishes nothing new).
     daily = dg.ScheduleDefinition(
