@@ -10,12 +10,18 @@ phase, the process's peak RSS (its kernel high-water mark, reset at every phase 
 is the phase's own), the largest anonymous and file-backed shares seen by a 20 ms sampler (file-backed
 is memory-mapped files), and this process's CPU seconds. Pool workers' CPU is given as a total.
 
+With more than one worker a snapshot's rows are selected in a process of their own, as in a run
+(:mod:`corpuslake.fresh`): each selecting process reports its own peak RSS and CPU seconds, and its
+inner phases are not seen. ``--select-here`` selects in the publishing process instead, so the selection's
+phases (filter and cut, the cached-values join, staging, the key sort, bucket distribution and sorts,
+the cross-dump pass) are measured one by one, as before.
+
 Input: ``--lake`` (a lake after ingestion, copied into a scratch folder), or ``--synthetic N``: the
 scored table of ``bench/publish_scale.py`` with N documents in two dumps, texts of ``--chars``
 characters of real prose (the scale bench crawl's documents average 6.2k), and definitions over it
 without content policies (``web-en``: all, ``web-en-hq``: top 30%), and the sample mixture recipe.
 
-    python bench/publish_memory.py --lake <lake> [--datasets samples/datasets] [--workers 2]
+    python bench/publish_memory.py --lake <lake> [--datasets samples/datasets] [--workers 2] [--select-here]
     python bench/publish_memory.py --synthetic 25000 100000 [--chars 6000] [--seed-token-counts] [--keep DIR]
         [--memory-limit 512MB]
 
@@ -69,6 +75,8 @@ class Phases:
         self.figures: dict[str, dict[str, float]] = {}
         self.lock = threading.Lock()
         self.order: list[str] = []
+        self.apart: list[tuple[int, float]] = []
+        """Peak RSS and CPU seconds of each selection run in a process of its own."""
 
     def _boundary(self) -> None:
         """The high-water mark since the last boundary goes to every open phase; then it is reset."""
@@ -141,9 +149,33 @@ def _instrument(phases: Phases) -> None:
     Catalog.record = _wrap(phases, "catalog.record", Catalog.record)  # type: ignore[method-assign]
 
 
-def child(lake_path: str, datasets: str, workers: int, memory_limit: str) -> None:
+def _measured_apart(task: tuple[Callable[[Any], Any], Any]) -> tuple[Any, int, float]:
+    """Run in the selecting process: the job's result, this process's peak RSS and CPU seconds."""
+    fn, job = task
+    result = fn(job)
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return result, _status()["VmHWM"], me.ru_utime + me.ru_stime
+
+
+def _apart(phases: Phases, select_here: bool) -> None:
+    """Selections in processes of their own report their peak and CPU (or, ``select_here``, run here)."""
+    import corpuslake.datasets
+    from corpuslake.fresh import in_fresh_process
+
+    def run_apart(fn: Callable[[Any], Any], job: Any, workers: object) -> Any:
+        if select_here or (isinstance(workers, int) and workers <= 1):
+            return fn(job)
+        result, peak, cpu = in_fresh_process(_measured_apart, (fn, job))
+        phases.apart.append((peak, cpu))
+        return result
+
+    corpuslake.datasets.run_apart = run_apart  # type: ignore[attr-defined]
+
+
+def child(lake_path: str, datasets: str, workers: int, memory_limit: str, select_here: bool) -> None:
     phases = Phases()
     _instrument(phases)
+    _apart(phases, select_here)
     from corpuslake.datasets import load_definitions
     from corpuslake.parallel import shutdown_pools
     from corpuslake.spill import SpillConfig
@@ -167,6 +199,7 @@ def child(lake_path: str, datasets: str, workers: int, memory_limit: str) -> Non
                 "cpu_self": me.ru_utime + me.ru_stime,
                 "cpu_workers": kids.ru_utime + kids.ru_stime,
                 "peak_self": me.ru_maxrss * 1024,
+                "apart": phases.apart,
             }
         )
     )
@@ -246,8 +279,14 @@ def report(title: str, found: dict[str, Any]) -> None:
     peak = max(p["peak"] for p in found["phases"])
     print(
         f"  publishing process: CPU {found['cpu_self']:.1f} s, peak RSS {peak / mib:,.0f} MiB; "
-        f"pool workers CPU {found['cpu_workers']:.1f} s"
+        f"child processes CPU {found['cpu_workers']:.1f} s"
     )
+    if found["apart"]:
+        peaks, cpus = [p for p, _ in found["apart"]], [c for _, c in found["apart"]]
+        print(
+            f"  selecting processes ({len(peaks)}): largest peak RSS {max(peaks) / mib:,.0f} MiB, "
+            f"CPU {sum(cpus):.1f} s (in the child processes' CPU; the rest is pool workers)"
+        )
     print(f"  {'phase':<40} {'calls':>5} {'peak MiB':>9} {'anon':>6} {'file':>6} {'CPU s':>7}")
     for p in found["phases"]:
         name = "  " * int(p["depth"]) + p["name"]
@@ -262,6 +301,7 @@ def measure(lake: Path, datasets: Path, args: argparse.Namespace) -> dict[str, A
     if args.seed_token_counts:
         _seed_token_counts(lake)
     command = [sys.executable, __file__, "--child", str(lake), str(datasets), str(args.workers), args.memory_limit]
+    command += ["here"] if args.select_here else ["apart"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"child failed:\n{done.stderr[-4000:]}")
@@ -279,10 +319,11 @@ def main() -> None:
     parser.add_argument("--scratch", type=Path, default=ROOT.parent)
     parser.add_argument("--keep", type=Path, help="build synthetic lakes under this folder once, and reuse them")
     parser.add_argument("--memory-limit", default="512MB", help="DuckDB's memory limit (SpillConfig)")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--select-here", action="store_true", help="select in the publishing process")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], int(args.child[2]), args.child[3])
+        child(args.child[0], args.child[1], int(args.child[2]), args.child[3], args.child[4] == "here")
         return
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     if args.lake:

@@ -11,12 +11,13 @@ from typing import Any
 
 from corpuslake import __version__
 from corpuslake.catalog import Catalog
+from corpuslake.fresh import run_apart
 from corpuslake.lineage import TableVersion
 from corpuslake.mixtures import MixtureRecipe, build_mixture, load_recipes
 from corpuslake.parallel import Workers
 from corpuslake.publish import Audit, Publication, PublicationBlockedError, publish
 from corpuslake.quarantine import quarantined
-from corpuslake.selection import select_snapshot
+from corpuslake.selection import Selection, select_snapshot
 from corpuslake.snapshots import SnapshotDefinition, load_snapshot_definitions
 from corpuslake.spill import DEFAULT_SPILL, SpillConfig
 from corpuslake.store import ROWS_PER_FILE, Lake
@@ -54,8 +55,9 @@ def publish_snapshot(
 
     ``required_checks`` names, per upstream table, the checks that must have passed on every dump read,
     at the version read (see :func:`corpuslake.verdicts.gate_failures`); None requires none. The selection
-    is staged in the lake's staging folder and spills there (``spill``); ``workers`` count the tokens
-    and write the files.
+    is staged in the lake's staging folder and spills there (``spill``), in a process of its own that exits
+    when the rows are staged (:mod:`corpuslake.fresh`; in this one when ``workers`` is a number up to 1);
+    ``workers`` count the tokens and write the files.
 
     Quarantined dumps (:func:`corpuslake.quarantine.quarantined`, with ``required_checks``) are left out
     of a definition that does not name its dumps, and the report's ``coverage`` says so; a definition
@@ -66,7 +68,7 @@ def publish_snapshot(
     _refuse_quarantined(lake, definition, run_id, held)
     with lake.staging() as folder:
         left_out = held if definition.dumps is None else None
-        selection = select_snapshot(lake, definition, counter, folder, workers=workers, spill=spill, left_out=left_out)
+        selection = run_apart(_select, _SelectJob(lake, definition, counter, str(folder), spill, left_out), workers)
         coverage = selection.report["coverage"]
         if left_out and not coverage["dumps"]:
             reasons = [r for why in coverage["left_out"].values() for r in why]
@@ -103,6 +105,27 @@ def publish_snapshot(
             gate=gate,
             workers=workers,
         )
+
+
+@dataclass(frozen=True)
+class _SelectJob:
+    """What a snapshot's selection needs, sent to the process that selects."""
+
+    lake: Lake
+    definition: SnapshotDefinition
+    tokenizer: Tokenizer
+    staging: str
+    spill: SpillConfig
+    left_out: dict[str, list[str]] | None
+
+
+def _select(job: _SelectJob) -> Selection:
+    """The selection, staged under ``job.staging``. Its cross-dump keys are computed here, in the selecting
+    process: that process has no pool of its own to hand them to, and the keys cost about 20 ms per MB of
+    text."""
+    return select_snapshot(
+        job.lake, job.definition, job.tokenizer, Path(job.staging), spill=job.spill, left_out=job.left_out
+    )
 
 
 def _refuse_quarantined(lake: Lake, definition: SnapshotDefinition, run_id: str, held: dict[str, list[str]]) -> None:

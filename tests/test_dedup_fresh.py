@@ -11,9 +11,9 @@ import pyarrow.dataset as pads
 import pytest
 
 from corpuslake.dedup.clusters import ClusterAlarmError
-from corpuslake.dedup.fresh import in_fresh_process, run_apart
 from corpuslake.dedup.pages import APART_FROM, largest_clusters
 from corpuslake.dedup.run import ClusterJob, cluster_elsewhere, deduplicate_dump
+from corpuslake.fresh import in_fresh_process, run_apart
 from corpuslake.inspect.markdown import deduplicated_clusters_markdown
 from corpuslake.lineage import Lineage
 from corpuslake.schemas import FILTERED

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from corpuslake import client
+from corpuslake import client, datasets
 from corpuslake.content import content_sha256, files_content_sha256
 from corpuslake.datasets import publish_mixture, publish_snapshot
 from corpuslake.dedup.normalize import normalize_text
@@ -164,6 +164,26 @@ def test_cross_dump_duplicates_are_dropped_by_default(tmp_path: Path, texts: lis
 
     kept = SnapshotDefinition(name="all", quality_threshold=0.0, cross_dump_duplicates="keep")
     assert publish_snapshot(lake, kept, "run", tokenizer).entry.documents == 100
+
+
+def test_the_selection_runs_in_a_process_of_its_own_with_the_same_rows(
+    tmp_path: Path, texts: list[str], tokenizer: Tokenizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    _planted(lake, texts)
+    here = publish_snapshot(lake, SnapshotDefinition(name="here", quality_threshold=0.0), "run", tokenizer).entry
+
+    def not_here(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the selection ran in the publishing process")
+
+    monkeypatch.setattr(datasets, "select_snapshot", not_here)  # the spawned process imports its own copy
+    apart = publish_snapshot(
+        lake, SnapshotDefinition(name="apart", quality_threshold=0.0), "run", tokenizer, workers=2
+    ).entry
+    assert apart.content_sha256 == here.content_sha256 and apart.documents == here.documents == 94
+    assert apart.report["cross_dump"] == here.report["cross_dump"] and apart.tokens == here.tokens
+    with pytest.raises(AssertionError, match="publishing process"):  # one worker: selected in this process
+        publish_snapshot(lake, SnapshotDefinition(name="here-again", quality_threshold=0.0), "run", tokenizer)
 
 
 def reference_mixture(lake: Lake, recipe: MixtureRecipe) -> pa.Table:

@@ -9,7 +9,7 @@ a dump small enough for its scan to stay small is read in the calling process.
 
 from dataclasses import dataclass
 
-from corpuslake.dedup.fresh import run_apart
+from corpuslake.fresh import run_apart
 from corpuslake.inspect.markdown import deduplicated_clusters_markdown
 from corpuslake.store import Lake
 

@@ -1,7 +1,7 @@
 """Running the dedup stage for one dump: hash in workers, cluster in DuckDB, rewrite in workers, commit.
 
 1. One hashing job per row group of the filtered partition writes its documents' keys to Parquet.
-2. One fresh process (:mod:`corpuslake.dedup.fresh`; in the driver itself with ``workers <= 1``)
+2. One fresh process (:mod:`corpuslake.fresh`; in the driver itself with ``workers <= 1``)
    clusters with DuckDB (:mod:`corpuslake.dedup.clusters`) over those files and, in incremental scope,
    the earlier dumps' rows of the ``minhash_index`` table; DuckDB writes each batch's decisions to a
    folder of its own. That process's memory is its imports plus DuckDB's limit (``cluster_memory``, plus
@@ -37,9 +37,9 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from corpuslake.dedup import clusters
-from corpuslake.dedup.fresh import peak_rss, run_apart
 from corpuslake.dedup.paragraphs import ParagraphJob, paragraph_pass
 from corpuslake.dedup.rewrite import RewriteSettings, rewrite_rows
+from corpuslake.fresh import peak_rss, run_apart
 from corpuslake.lineage import Lineage, TableVersion, plain
 from corpuslake.names import check_name
 from corpuslake.parallel import Workers, default_workers, run_jobs

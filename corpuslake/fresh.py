@@ -1,11 +1,13 @@
 """Running one job in a process of its own that exits when the job is done.
 
-The dedup cluster step needs DuckDB's buffer pool (up to ``cluster_memory``) for a few seconds per dump.
-Run in the driver, that pool, and the heap fragments the allocator keeps after DuckDB frees it, would
-grow the long-lived driver with the dump for the rest of the run; run in a kept pool worker, they would
-stay in that worker for every later stage. A fresh process returns all of it to the system when it exits,
-so the driver's memory in the step does not depend on the dump and the step's own peak is its imports plus
-the configured limit.
+Two steps need a working memory that grows with their input for a short while: dedup's cluster step
+(DuckDB's buffer pool, up to ``cluster_memory``, for a few seconds per dump) and a snapshot's selection
+(DuckDB staging the selected texts and sorting them by id, up to the spill limit, and the bucket sort's
+buffers). Run in the driver, that memory, and the heap fragments the allocator keeps after it is freed,
+would grow the long-lived driver with the dump or the snapshot for the rest of the run; run in a kept
+pool worker, they would stay in that worker for every later stage. A fresh process returns all of it to
+the system when it exits, so the driver's memory does not depend on the input and the step's own peak
+is its imports plus the configured limits.
 
 Spawn, not fork, for the same reasons as the worker pool (:mod:`corpuslake.parallel`): a forked child of
 a driver holding deltalake's runtime is not safe, and a spawned one starts clean. The child dies with its
