@@ -11,11 +11,10 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -39,7 +38,7 @@ from quality_checks.deduplicated import dedup_balance
 from quality_checks.documents import ids_unique
 from quality_checks.expectations import SUITES, audit_partition, run_suite
 from quality_checks.validation import SuiteOutcome, validate
-from tests.test_materialize import _run
+from tests.conftest import Ingested
 from tests.test_snapshots import texts, write_scored
 
 __all__ = ["texts"]  # the shared fixture
@@ -47,17 +46,13 @@ DUMP = "FIXTURE-A"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, plan: dict[str, Any], blocklist_cache: Path) -> Iterator[Path]:
-    """The fixture dump through every stage, with every check, once for the module."""
-    root = tmp_path_factory.mktemp("gates")
-    (root / "home").mkdir()
-    with dg.instance_for_test(temp_dir=str(root / "home")) as instance:
-        result = _run(instance, root / "lake", DUMP, plan, blocklist_cache)
-        assert result.success
-        evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+def built(fixture_a: Ingested) -> Path:
+    """The fixture dump through every stage, with every check (the session's run: read it, or copy it)."""
+    assert fixture_a.result.success
+    evaluations = {e.check_name: e.passed for e in fixture_a.result.get_asset_check_evaluations()}
     assert {f"{t}_expectations" for t in SUITES} <= set(evaluations)
     assert all(evaluations[f"{t}_expectations"] for t in SUITES)  # the real data passes in the graph
-    yield root / "lake"
+    return fixture_a.lake
 
 
 def _rewrite(lake: Lake, table: str, change: Callable[[pa.Table], pa.Table]) -> None:

@@ -1,8 +1,10 @@
 """In-process materialization of the graph on the committed fixture landing zone, into tmp_path.
 
-Touches: the Dagster job of the one Definitions object, a test instance, a lake under tmp_path.
+Touches: the Dagster job of the one Definitions object, a test instance, a lake under tmp_path. FIXTURE-A's
+serial run is the session's (tests/conftest.py ``fixture_a``): read here, copied where a test runs more.
 """
 
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,12 +17,13 @@ from corpuslake.settings import Settings
 from corpuslake.store import Lake
 from orchestration.definitions import INGEST_JOB, TRAIN_JOB, build_definitions
 from orchestration.partitions import DUMP_PARTITIONS_NAME
-from tests.conftest import LANDING
+from tests.conftest import LANDING, Ingested, run_ingest
 
 
 def _run(
     instance: dg.DagsterInstance, lake: Path, dump: str, plan: dict[str, Any], cache: Path, workers: int = 1
 ) -> Any:
+    """Train when the lake has no model yet (in this run), then ingest ``dump``."""
     settings = Settings(lake=str(lake), landing=str(LANDING), dagster_home="unused", cache=str(cache))
     instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, [dump])
     definitions = build_definitions(settings, workers=workers)
@@ -36,13 +39,11 @@ def _materializations(result: Any, asset: str) -> list[dg.AssetMaterialization]:
 
 
 @pytest.mark.slow
-def test_graph_builds_tables_with_reasons_and_lineage(
-    instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any], blocklist_cache: Path
-) -> None:
+def test_graph_builds_tables_with_reasons_and_lineage(fixture_a: Ingested, plan: dict[str, Any]) -> None:
     expected = plan["FIXTURE-A"]
-    result = _run(instance, tmp_path / "lake", "FIXTURE-A", plan, blocklist_cache)
+    result = fixture_a.result
     assert result.success
-    lake = Lake(str(tmp_path / "lake"))
+    lake = Lake(str(fixture_a.lake))
 
     files = {r["source_file"]: r for r in lake.read("crawl_files").to_pylist()}
     assert {name: row["format"] for name, row in files.items()} == expected["files"]
@@ -119,17 +120,17 @@ def test_graph_builds_tables_with_reasons_and_lineage(
 
 @pytest.mark.slow
 def test_rerun_is_idempotent_and_partitions_are_isolated(
-    instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any], blocklist_cache: Path
+    instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any], blocklist_cache: Path, fixture_a: Ingested
 ) -> None:
-    lake_dir = tmp_path / "lake"
-    _run(instance, lake_dir, "FIXTURE-A", plan, blocklist_cache)
-    _run(instance, lake_dir, "FIXTURE-B", plan, blocklist_cache)
+    lake_dir = shutil.copytree(fixture_a.lake, tmp_path / "lake")  # FIXTURE-A ingested once, as the session's
+    assert run_ingest(instance, lake_dir, "FIXTURE-B", plan, blocklist_cache, trained=fixture_a.lake).success
+    # (the copy holds the model already: ``trained`` is never copied again)
     lake = Lake(str(lake_dir))
     before = lake.read("documents", dumps=["FIXTURE-A"]).sort_by("id")
     filtered_before = lake.read("filtered", dumps=["FIXTURE-A"]).sort_by("id")
     version_before = lake.version("documents")
     assert version_before is not None
-    _run(instance, lake_dir, "FIXTURE-A", plan, blocklist_cache)
+    assert run_ingest(instance, lake_dir, "FIXTURE-A", plan, blocklist_cache, trained=fixture_a.lake).success
     after = lake.read("documents", dumps=["FIXTURE-A"]).sort_by("id")
     assert lake.version("documents") == version_before + 1  # a new version ...
     assert after.equals(before)  # ... with the same rows, none duplicated
@@ -143,12 +144,17 @@ def test_rerun_is_idempotent_and_partitions_are_isolated(
 
 @pytest.mark.slow
 def test_process_pool_gives_the_same_rows(
-    instance: dg.DagsterInstance, tmp_path: Path, plan: dict[str, Any], blocklist_cache: Path
+    instance: dg.DagsterInstance,
+    tmp_path: Path,
+    plan: dict[str, Any],
+    blocklist_cache: Path,
+    trained_lake: Path,
+    fixture_a: Ingested,
 ) -> None:
-    _run(instance, tmp_path / "serial", "FIXTURE-A", plan, blocklist_cache, workers=1)
-    _run(instance, tmp_path / "pool", "FIXTURE-A", plan, blocklist_cache, workers=2)
-    serial = Lake(str(tmp_path / "serial")).read("documents").sort_by("id")
-    pooled = Lake(str(tmp_path / "pool")).read("documents").sort_by("id")
+    pool = tmp_path / "pool"
+    assert run_ingest(instance, pool, "FIXTURE-A", plan, blocklist_cache, trained=trained_lake, workers=2).success
+    serial = Lake(str(fixture_a.lake)).read("documents").sort_by("id")  # the session's run, in one process
+    pooled = Lake(str(pool)).read("documents").sort_by("id")
     assert pooled.equals(serial)
-    kept_serial = Lake(str(tmp_path / "serial")).read("filtered").sort_by("id")
+    kept_serial = Lake(str(fixture_a.lake)).read("filtered").sort_by("id")
     assert Lake(str(tmp_path / "pool")).read("filtered").sort_by("id").equals(kept_serial)
