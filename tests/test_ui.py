@@ -20,10 +20,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from corpuslake.settings import Settings
-from orchestration.definitions import TRAIN_JOB, build_definitions
 from orchestration.partitions import DUMP_PARTITIONS_NAME
-from tests.conftest import LANDING
+from tests.conftest import LANDING, with_model
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps trying to reach Google's hosts.
@@ -37,6 +35,13 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ROOT = Path(__file__).resolve().parent.parent
+# Adds the in-process executor to the launchpad's run config (its editor is a CodeMirror 5 instance).
+IN_PROCESS = """() => {
+    const editor = document.querySelector('.CodeMirror').CodeMirror;
+    const config = editor.getValue().trim();
+    const execution = 'execution:\\n  config:\\n    in_process: {}\\n';
+    editor.setValue(config === '' || config === '{}' ? execution : config + '\\n' + execution);
+}"""
 BIN = Path(sys.executable).parent
 
 
@@ -47,7 +52,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def dagster_ui(tmp_path: Path, blocklist_cache: Path) -> Iterator[str]:
+def dagster_ui(tmp_path: Path, blocklist_cache: Path, trained_lake: Path) -> Iterator[str]:
     """A webserver and a daemon on a free loopback port, with a trained quality model and one dump."""
     if os.environ.get("CORPUSLAKE_SKIP_BROWSER"):
         pytest.skip("CORPUSLAKE_SKIP_BROWSER is set")
@@ -58,13 +63,9 @@ def dagster_ui(tmp_path: Path, blocklist_cache: Path) -> Iterator[str]:
     (landing / "FIXTURE-A").mkdir(parents=True)
     for part in sorted((LANDING / "FIXTURE-A").glob("*.warc.gz")):
         shutil.copy(part, landing / "FIXTURE-A" / part.name)
-    settings = Settings(lake=str(lake), landing=str(landing), dagster_home=str(home), cache=str(blocklist_cache))
+    with_model(trained_lake, lake)  # the session's trained model, as the training job writes it
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["FIXTURE-A"])
-        trained = (
-            build_definitions(settings, workers=1).resolve_job_def(TRAIN_JOB).execute_in_process(instance=instance)
-        )
-        assert trained.success
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
@@ -107,17 +108,17 @@ def dagster_ui(tmp_path: Path, blocklist_cache: Path) -> Iterator[str]:
             log.close()
 
 
-def _run_status(base: str, run_id: str) -> str:
-    """The run's status from the webserver's GraphQL endpoint (what the run page's status tag shows)."""
+def _run_field(base: str, run_id: str, field: str = "status") -> str:
+    """A field of the run from the webserver's GraphQL endpoint (``status``: what the run page's tag shows)."""
     query = {
-        "query": "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
+        "query": f"query($id: ID!) {{ runOrError(runId: $id) {{ ... on Run {{ {field} }} }} }}",
         "variables": {"id": run_id},
     }
     request = urllib.request.Request(
         f"{base}/graphql", data=json.dumps(query).encode(), headers={"Content-Type": "application/json"}
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return str(json.loads(response.read())["data"]["runOrError"].get("status"))
+        return str(json.loads(response.read())["data"]["runOrError"].get(field))
 
 
 @pytest.mark.slow
@@ -163,13 +164,18 @@ def test_launch_a_dump_from_the_ui_and_read_the_funnel(dagster_ui: str, tmp_path
         page.wait_for_timeout(500)
         page.keyboard.press("Enter")
         dismiss_welcome()
+        # The run's steps in the run's own process, as a person may choose in the launchpad's config editor: a
+        # process per step would import the code location a dozen times over, the bulk of this test's time.
+        page.evaluate(IN_PROCESS)
         click("text=Launch Run")
         page.wait_for_url("**/runs/*", timeout=30_000)
         run_page = page.url
 
         # the daemon dequeues the run; wait for its end, as the run page's status tag reports it
         deadline = time.monotonic() + 420
-        while (status := _run_status(dagster_ui, run_page.rsplit("/", 1)[-1])) not in (
+        run_id = run_page.rsplit("/", 1)[-1]
+        assert "in_process" in _run_field(dagster_ui, run_id, "runConfigYaml")  # the launchpad's config was sent
+        while (status := _run_field(dagster_ui, run_id)) not in (
             "SUCCESS",
             "FAILURE",
             "CANCELED",
