@@ -29,7 +29,7 @@ from corpuslake.settings import Settings
 from corpuslake.store import Lake
 from orchestration.definitions import INGEST_JOB, PUBLISH_JOB, TRAIN_JOB, build_definitions
 from orchestration.partitions import DUMP_PARTITIONS_NAME
-from tests.conftest import LANDING
+from tests.conftest import LANDING, with_model
 
 BUCKET = "corpuslake"
 ROOT = f"s3://{BUCKET}/lake"
@@ -175,7 +175,7 @@ def test_credentials_appear_nowhere(graph: dict[str, Any], s3: Any) -> None:
 
 @pytest.mark.slow
 def test_a_landing_zone_on_s3_feeds_the_sensor_and_the_stages(
-    s3: Any, tmp_path: Path, plan: dict[str, Any], blocklist_cache: Path
+    s3: Any, tmp_path: Path, plan: dict[str, Any], blocklist_cache: Path, trained_lake: Path
 ) -> None:
     from corpuslake.landing import complete_dumps, list_dump_files, list_dumps
 
@@ -196,7 +196,7 @@ def test_a_landing_zone_on_s3_feeds_the_sensor_and_the_stages(
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["FIXTURE-A"])
         definitions = build_definitions(settings, workers=2)
-        assert definitions.resolve_job_def(TRAIN_JOB).execute_in_process(instance=instance).success
+        with_model(trained_lake, tmp_path / "lake")  # the session's trained model: training reads no landing
         config = {"ops": {"documents": {"config": {"max_payload_bytes": plan["FIXTURE-A"]["oversized_limit"]}}}}
         result = definitions.resolve_job_def(INGEST_JOB).execute_in_process(
             instance=instance, partition_key="FIXTURE-A", run_config=config

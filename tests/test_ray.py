@@ -21,9 +21,9 @@ from corpuslake.catalog import Catalog
 from corpuslake.parallel import RayExecutor, run_jobs
 from corpuslake.settings import Settings
 from corpuslake.store import Lake
-from orchestration.definitions import INGEST_JOB, PUBLISH_JOB, TRAIN_JOB, build_definitions
+from orchestration.definitions import INGEST_JOB, PUBLISH_JOB, build_definitions
 from orchestration.partitions import DUMP_PARTITIONS_NAME
-from tests.conftest import LANDING
+from tests.conftest import LANDING, with_model
 
 DATASETS = Path(__file__).resolve().parent / "fixtures" / "datasets"
 TABLES = ["crawl_files", "documents", "filtered", "content_signals", "deduplicated", "minhash_index", "scored"]
@@ -60,8 +60,10 @@ def test_jobs_run_as_ray_tasks(local_ray: None) -> None:
         list(run_jobs(_fail, [3], executor))
 
 
-def _ingest(root: Path, executor: str, plan: dict[str, Any], cache: Path) -> tuple[Lake, dict[str, int]]:
-    """Train, ingest the fixture dump and publish the fixture definitions with ``executor``."""
+def _ingest(root: Path, executor: str, plan: dict[str, Any], cache: Path, trained: Path) -> tuple[Lake, dict[str, int]]:
+    """Ingest the fixture dump and publish the fixture definitions with ``executor``.
+
+    The lake starts from the session's trained model: training runs no stage jobs, on Ray or elsewhere."""
     settings = Settings(
         lake=str(root / "lake"),
         landing=str(LANDING),
@@ -73,7 +75,7 @@ def _ingest(root: Path, executor: str, plan: dict[str, Any], cache: Path) -> tup
     with dg.instance_for_test(temp_dir=str(root)) as instance:
         instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["FIXTURE-A"])
         definitions = build_definitions(settings, workers=2)
-        assert definitions.resolve_job_def(TRAIN_JOB).execute_in_process(instance=instance).success
+        with_model(trained, root / "lake")
         config = {"ops": {"documents": {"config": {"max_payload_bytes": plan["FIXTURE-A"]["oversized_limit"]}}}}
         result = definitions.resolve_job_def(INGEST_JOB).execute_in_process(
             partition_key="FIXTURE-A", instance=instance, run_config=config
@@ -93,12 +95,12 @@ def _canonical(table: pa.Table) -> pa.Table:
 
 @pytest.mark.slow
 def test_ray_and_the_local_pool_build_identical_tables(
-    local_ray: None, tmp_path: Path, plan: dict[str, Any], blocklist_cache: Path
+    local_ray: None, tmp_path: Path, plan: dict[str, Any], blocklist_cache: Path, trained_lake: Path
 ) -> None:
     (tmp_path / "ray").mkdir()
     (tmp_path / "pool").mkdir()
-    with_ray, ray_places = _ingest(tmp_path / "ray", "ray", plan, blocklist_cache)
-    with_pool, pool_places = _ingest(tmp_path / "pool", "local", plan, blocklist_cache)
+    with_ray, ray_places = _ingest(tmp_path / "ray", "ray", plan, blocklist_cache, trained_lake)
+    with_pool, pool_places = _ingest(tmp_path / "pool", "local", plan, blocklist_cache, trained_lake)
     # The fixture's three WARC files ran as tasks on both nodes of the cluster, and in pool processes.
     assert len(ray_places) == 2 and all(place.startswith("ray node") for place in ray_places), ray_places
     assert sum(ray_places.values()) == sum(pool_places.values()) == 3
