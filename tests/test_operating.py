@@ -19,7 +19,7 @@ from orchestration.cli import main
 from orchestration.definitions import build_definitions
 from orchestration.interrupts import console_without_interrupts
 from orchestration.sensors import NEW_DUMPS_SENSOR
-from tests.conftest import LANDING
+from tests.conftest import LANDING, with_model
 
 DATASETS = Path(__file__).resolve().parent / "fixtures" / "datasets"
 TABLES = ("crawl_files", "documents", "filtered", "content_signals", "deduplicated", "scored")
@@ -54,9 +54,14 @@ def _interrupted_run(argv: list[str], env: dict[str, str]) -> tuple[int, str, st
 
 @pytest.mark.slow
 def test_ctrl_c_stops_the_run_and_the_rerun_and_the_sensor_do_only_what_is_left(
-    tmp_path: Path, blocklist_cache: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    blocklist_cache: Path,
+    trained_lake: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     landing, lake, home = _landing(tmp_path), str(tmp_path / "lake"), tmp_path / "home"
+    with_model(trained_lake, tmp_path / "lake")  # the session's trained model: the runs go straight to the dumps
     argv = ["run", "--landing", str(landing), "--lake", lake, "--workers", "2", "--datasets", str(DATASETS)]
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": root, "DAGSTER_HOME": str(home), "CORPUSLAKE_CACHE": str(blocklist_cache)}
