@@ -150,6 +150,10 @@ def build_definitions(settings: Settings, workers: int = 0) -> dg.Definitions:
         schedules=[daily],
         asset_checks=CHECKS,
         jobs=jobs,
+        # Every job's steps run in the run's own process, as `corpuslake run` runs them: the stages' worker pool
+        # (or Ray connection) is kept from step to step, and no step re-imports the code location. Parallelism
+        # is inside a step (the pool or Ray), and a partition's steps depend on each other anyway.
+        executor=dg.in_process_executor,
         resources={
             "lake": LakeResource(root=settings.lake, cache=settings.cache),
             "landing": LandingZoneResource(root=settings.landing),

@@ -19,6 +19,14 @@ def test_every_job_releases_memory_after_each_step(tmp_path: Path) -> None:
         assert {"release_memory_on_success", "release_memory_on_failure"} <= hooks, name
 
 
+def test_every_job_runs_its_steps_in_the_runs_own_process(tmp_path: Path) -> None:
+    """The UI, the sensor and `corpuslake run` alike: the stages' pool is kept from step to step."""
+    settings = Settings(lake=str(tmp_path), landing=str(tmp_path), dagster_home="unused", cache=str(tmp_path))
+    definitions = build_definitions(settings, workers=1)
+    for job in definitions.resolve_all_job_defs():
+        assert job.executor_def.name == "in_process", job.name
+
+
 class _Node:
     """A container the collector tracks, which can refer to itself."""
 

@@ -35,13 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ROOT = Path(__file__).resolve().parent.parent
-# Adds the in-process executor to the launchpad's run config (its editor is a CodeMirror 5 instance).
-IN_PROCESS = """() => {
-    const editor = document.querySelector('.CodeMirror').CodeMirror;
-    const config = editor.getValue().trim();
-    const execution = 'execution:\\n  config:\\n    in_process: {}\\n';
-    editor.setValue(config === '' || config === '{}' ? execution : config + '\\n' + execution);
-}"""
 BIN = Path(sys.executable).parent
 
 
@@ -164,9 +157,6 @@ def test_launch_a_dump_from_the_ui_and_read_the_funnel(dagster_ui: str, tmp_path
         page.wait_for_timeout(500)
         page.keyboard.press("Enter")
         dismiss_welcome()
-        # The run's steps in the run's own process, as a person may choose in the launchpad's config editor: a
-        # process per step would import the code location a dozen times over, the bulk of this test's time.
-        page.evaluate(IN_PROCESS)
         click("text=Launch Run")
         page.wait_for_url("**/runs/*", timeout=30_000)
         run_page = page.url
@@ -174,7 +164,6 @@ def test_launch_a_dump_from_the_ui_and_read_the_funnel(dagster_ui: str, tmp_path
         # the daemon dequeues the run; wait for its end, as the run page's status tag reports it
         deadline = time.monotonic() + 420
         run_id = run_page.rsplit("/", 1)[-1]
-        assert "in_process" in _run_field(dagster_ui, run_id, "runConfigYaml")  # the launchpad's config was sent
         while (status := _run_field(dagster_ui, run_id)) not in (
             "SUCCESS",
             "FAILURE",
