@@ -13,25 +13,8 @@ import dagster as dg
 import pytest
 
 from corpuslake.filters.chain import ORDER
-from corpuslake.settings import Settings
 from corpuslake.store import Lake
-from orchestration.definitions import INGEST_JOB, TRAIN_JOB, build_definitions
-from orchestration.partitions import DUMP_PARTITIONS_NAME
-from tests.conftest import LANDING, Ingested, run_ingest
-
-
-def _run(
-    instance: dg.DagsterInstance, lake: Path, dump: str, plan: dict[str, Any], cache: Path, workers: int = 1
-) -> Any:
-    """Train when the lake has no model yet (in this run), then ingest ``dump``."""
-    settings = Settings(lake=str(lake), landing=str(LANDING), dagster_home="unused", cache=str(cache))
-    instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, [dump])
-    definitions = build_definitions(settings, workers=workers)
-    if Lake(str(lake)).version("quality_models") is None:  # scored needs a model
-        assert definitions.resolve_job_def(TRAIN_JOB).execute_in_process(instance=instance).success
-    job = definitions.resolve_job_def(INGEST_JOB)
-    config = {"ops": {"documents": {"config": {"max_payload_bytes": plan["FIXTURE-A"]["oversized_limit"]}}}}
-    return job.execute_in_process(partition_key=dump, instance=instance, run_config=config)
+from tests.conftest import Ingested, run_ingest
 
 
 def _materializations(result: Any, asset: str) -> list[dg.AssetMaterialization]:

@@ -24,8 +24,7 @@ from corpuslake.verdicts import Verdict, blocked_attempts, record_verdict
 from orchestration.cli import main
 from orchestration.definitions import PUBLISH_JOB, build_definitions
 from quality_checks.documents import ids_unique
-from tests.conftest import LANDING
-from tests.test_materialize import _run
+from tests.conftest import LANDING, run_ingest
 
 DATASETS = Path(__file__).resolve().parent / "fixtures" / "datasets"
 
@@ -52,11 +51,12 @@ def test_pins_survive_new_dumps_and_gc(
     tmp_path: Path,
     plan: dict[str, Any],
     blocklist_cache: Path,
+    trained_lake: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     lake_path, datasets = tmp_path / "lake", DATASETS
 
-    assert _run(instance, lake_path, "FIXTURE-A", plan, blocklist_cache).success
+    assert run_ingest(instance, lake_path, "FIXTURE-A", plan, blocklist_cache, trained=trained_lake).success
     first = _publish(instance, lake_path, datasets, blocklist_cache)
     assert first.success
     lake = Lake(str(lake_path))
@@ -72,7 +72,7 @@ def test_pins_survive_new_dumps_and_gc(
     assert mixtures.metadata["fx-mix/dumps"].value == "corpuslake://fx@1: FIXTURE-A"
 
     # a new dump arrives; documents gets a new version; publishing mints fx@2, the mixture pins fx@1
-    assert _run(instance, lake_path, "FIXTURE-B", plan, blocklist_cache).success
+    assert run_ingest(instance, lake_path, "FIXTURE-B", plan, blocklist_cache, trained=trained_lake).success
     assert _publish(instance, lake_path, datasets, blocklist_cache).success
     entries = {e.uri: e for e in Catalog(lake).entries()}
     assert set(entries) == {"corpuslake://fx@1", "corpuslake://fx@2", "corpuslake://fx-mix@1"}
