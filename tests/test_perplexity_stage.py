@@ -3,7 +3,9 @@ the model's identity in lineage, the same numbers on a re-run. Touches corpuslak
 runner and a lake in tmp_path (a ``scored`` partition written directly)."""
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -68,7 +70,8 @@ def test_other_model_parameters_are_another_model(lake: Lake, config: Perplexity
     assert len(keys) == 2
 
 
-def test_asset_materializes_with_bucket_counts(lake: Lake, config: PerplexityConfig, tmp_path: Path) -> None:
+def materialize_perplexity(lake: Lake, config: PerplexityConfig) -> Mapping[str, Any]:
+    """The perplexity asset materialized on dump D1 of ``lake`` with ``config``'s models: its page's metadata."""
     import dagster as dg
 
     from assets.perplexity import perplexity
@@ -85,7 +88,11 @@ def test_asset_materializes_with_bucket_counts(lake: Lake, config: PerplexityCon
             run_config=run_config,
             resources={"lake": LakeResource(root=lake.root), "compute": ComputeResource(workers=1)},
         )
-    metadata = result.asset_materializations_for_node("perplexity")[0].metadata
+    return result.asset_materializations_for_node("perplexity")[0].metadata
+
+
+def test_asset_materializes_with_bucket_counts(lake: Lake, config: PerplexityConfig) -> None:
+    metadata = materialize_perplexity(lake, config)
     counts = {key: metadata[key].value for key in ("no_model", "head", "middle", "tail")}
     assert counts["no_model"] == 2 and sum(int(str(v)) for v in counts.values()) == 4, counts
     assert lake.read("perplexity").num_rows == 4

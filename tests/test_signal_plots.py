@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from assets.perplexity import perplexity
 from assets.signal_plots import signal_plots_metadata
 from corpuslake.domains.run import label_dump, train_model
 from corpuslake.perplexity.stage import PerplexityConfig, perplexity_dump
@@ -28,6 +27,7 @@ from orchestration.partitions import DUMP_PARTITIONS_NAME
 from orchestration.resources import ComputeResource, LakeResource
 from tests.test_domains import CONFIG, EXAMPLES, HOSTS, write_scored
 from tests.test_perplexity import write_reference
+from tests.test_perplexity_stage import materialize_perplexity
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -153,17 +153,7 @@ def test_a_plot_that_cannot_be_drawn_is_said_in_the_metadata(lake: Lake) -> None
 
 
 def test_the_perplexity_asset_page_shows_the_plots(lake: Lake, config: PerplexityConfig) -> None:
-    run_config = {"ops": {"perplexity": {"config": {"references": config.references, "model_dir": config.model_dir}}}}
-    with dg.instance_for_test() as instance:  # removes its folder: a second instance's would be left behind
-        instance.add_dynamic_partitions(DUMP_PARTITIONS_NAME, ["D1"])
-        result = dg.materialize(
-            [perplexity],
-            partition_key="D1",
-            instance=instance,
-            run_config=run_config,
-            resources={"lake": LakeResource(root=lake.root), "compute": ComputeResource(workers=1)},
-        )
-    metadata = result.asset_materializations_for_node("perplexity")[0].metadata
+    metadata = materialize_perplexity(lake, config)
     shown = str(metadata["signal_plots"].value)
     assert shown.count("data:image/png;base64,") == 2 and "### Perplexity by domain" in shown
     assert f"perplexity@v{lake.version('perplexity')}" in shown
