@@ -151,10 +151,12 @@ def _instrument(phases: Phases) -> None:
 
 def _measured_apart(task: tuple[Callable[[Any], Any], Any]) -> tuple[Any, int, float]:
     """Run in the selecting process: the job's result, this process's peak RSS and CPU seconds."""
+    from corpuslake.fresh import peak_rss
+
     fn, job = task
     result = fn(job)
     me = resource.getrusage(resource.RUSAGE_SELF)
-    return result, _status()["VmHWM"], me.ru_utime + me.ru_stime
+    return result, peak_rss(), me.ru_utime + me.ru_stime
 
 
 def _apart(phases: Phases, select_here: bool) -> None:
