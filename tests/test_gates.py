@@ -323,3 +323,18 @@ def test_the_suites_cover_every_audited_table_and_load_lazily() -> None:
     code = "import sys, orchestration.definitions; print('great_expectations' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"  # loading the code location does not import GX
+
+
+def test_a_suite_leaves_no_data_source_holding_its_frame() -> None:
+    import great_expectations.expectations as gxe
+
+    from quality_checks import validation
+
+    table = pa.table({"id": ["a", "b", "c"], "text": ["one", "", "three"]})
+    failed = validate("held_suite", table, [gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=1)])
+    again = validate("held_suite", table, [gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=1)])
+    assert [(f.expectation, f.unexpected, f.sample_ids) for f in failed.failures] == [
+        ("expect_column_value_lengths_to_be_between", 1, ["b"])
+    ]
+    assert again == failed  # the same suite runs again once its source is gone
+    assert "corpuslake_held_suite" not in validation._context().data_sources.all()  # else its frame stays resident
