@@ -382,3 +382,25 @@ def test_signal_clauses_are_read_and_recorded() -> None:
     assert definition_from_mapping(config, "again") == definition
     # a definition without clauses records no where key (its recorded config is what it was)
     assert "where" not in SnapshotDefinition(name="y").as_config()
+
+
+@pytest.mark.parametrize("from_footers", [True, False])
+def test_the_null_audit_counts_null_ids_and_texts(
+    tmp_path: Path, from_footers: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corpuslake import publish
+
+    lake = Lake(str(tmp_path / "lake"))
+    rows = pa.table({"id": ["a", None, "c", "d"], "text": [None, "x", None, "y"]})
+    version = lake.append("published", rows, Lineage("published", None, "test", "t", {}))
+    written = Written(4, (), ("id",))
+    if from_footers:
+        assert publish._footer_nulls(lake, "published", version, ("id", "text")) == {"id": 1, "text": 2}
+    else:  # as for files whose footers carry no null counts: the rows are scanned
+        monkeypatch.setattr(publish, "_footer_nulls", lambda *_: None)
+    found = publish._audit_nulls(lake, "published", version, written)
+    assert (found.passed, found.detail) == (False, "nulls: {'id': 1, 'text': 2}")
+    clean = lake.append("clean", rows.drop_null(), Lineage("clean", None, "test", "t", {}))
+    assert publish._audit_nulls(lake, "clean", clean, written) == publish.AuditResult(
+        "no_null_text_or_id", True, "none"
+    )
