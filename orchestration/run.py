@@ -13,6 +13,7 @@ import dagster as dg
 
 from corpuslake.landing import DumpFolder, choose_dumps
 from corpuslake.memory import long_lived_set_aside
+from corpuslake.parallel import shutdown_pools
 from corpuslake.quarantine import quarantined
 from corpuslake.settings import Settings
 from corpuslake.store import Lake
@@ -99,6 +100,12 @@ def run_landing(
         held = quarantined(Lake(settings.lake))
         # A dump held back by its checks does not block the others' publication; any other failure does.
         if not interrupts.requested and all(r.landed or r.dump in held for r in results):
+            if results:
+                # Publishing gets workers of its own: those that ingested keep what every stage loaded
+                # (models, compiled kernels, caches), and on the 1.1M-page bench crawl one of them entered
+                # publishing at about 750 MiB and peaked at 1,129 there, where publishing's workers in a
+                # fresh pool stayed under 780 (bench/SCALING.md). A new pool costs a few CPU seconds.
+                shutdown_pools()
             results.append(_execute(definitions, PUBLISH_JOB, instance, settings.lake, interrupts))
     if not interrupts.requested:
         return RunOutcome(results, skipped, quarantined=held)

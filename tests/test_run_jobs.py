@@ -5,6 +5,7 @@ import gc
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -73,3 +74,27 @@ def test_the_checks_imports_leave_the_environment_the_run_started_its_pool_with(
         [sys.executable, "-c", _CHECKS_IMPORTED_LATER], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert done.stdout.strip() == ""
+
+
+def test_publishing_after_an_ingest_starts_from_a_fresh_pool(tmp_path: Path, monkeypatch: Any) -> None:
+    from corpuslake import parallel
+    from corpuslake.settings import load_settings
+
+    environ = {"DAGSTER_HOME": str(tmp_path / "home"), "CORPUSLAKE_CACHE": str(tmp_path / "cache")}
+    settings = load_settings(lake=str(tmp_path / "lake"), environ=environ)
+    pools_when_publishing: list[list[int]] = []
+
+    def ingest(definitions: Any, instance: Any, settings: Any, todo: list[Any], interrupts: Any) -> list[run.DumpRun]:
+        parallel._pool(1)  # what a stage leaves for the stages after it (spawned on the first job only)
+        assert parallel._POOLS
+        return [run.DumpRun(folder.name, "ingest", True, ()) for folder in todo]
+
+    def execute(definitions: Any, job_name: str, instance: Any, lake: str, interrupts: Any = None) -> run.DumpRun:
+        pools_when_publishing.append(list(parallel._POOLS))
+        return run.DumpRun("", "publish", True, (), job_name)
+
+    monkeypatch.setattr(run, "_ingest", ingest)
+    monkeypatch.setattr(run, "_execute", execute)
+    outcome = run.run_landing(settings)
+    assert [r.run_id for r in outcome.runs] == ["ingest", "ingest", "publish"]  # the sample crawl's two dumps
+    assert pools_when_publishing == [[]]  # the ingest's workers were stopped before publishing
