@@ -116,18 +116,9 @@ def _audit_ids(lake: Lake, table: str, version: int, written: Written) -> AuditR
 def _audit_nulls(lake: Lake, table: str, version: int, written: Written) -> AuditResult:
     counted = _footer_nulls(lake, table, version, ("id", "text"))
     if counted is None:
-        counted = dict(
-            zip(
-                ("id", "text"),
-                _scan(
-                    lake,
-                    table,
-                    version,
-                    "SELECT count(*) FILTER (WHERE id IS NULL), count(*) FILTER (WHERE text IS NULL) FROM rows",
-                ),
-                strict=True,
-            )
-        )
+        sql = "SELECT count(*) FILTER (WHERE id IS NULL), count(*) FILTER (WHERE text IS NULL) FROM rows"
+        ids, texts = _scan(lake, table, version, sql)
+        counted = {"id": ids, "text": texts}
     nulls = {c: n for c, n in counted.items() if n}
     return AuditResult("no_null_text_or_id", not nulls, f"nulls: {nulls}" if nulls else "none")
 
@@ -142,13 +133,14 @@ def _footer_nulls(lake: Lake, table: str, version: int, columns: Sequence[str]) 
     for fragment in lake.dataset(table, version).get_fragments():
         metadata = fragment.metadata
         names = metadata.schema.names
+        positions = {column: names.index(column) if column in names else None for column in columns}
         for index in range(metadata.num_row_groups):
             group = metadata.row_group(index)
-            for column in columns:
-                if column not in names:  # a file written without the column: every row is null there
+            for column, position in positions.items():
+                if position is None:  # a file written without the column: every row is null there
                     counts[column] += group.num_rows
                     continue
-                statistics = group.column(names.index(column)).statistics
+                statistics = group.column(position).statistics
                 if statistics is None or not statistics.has_null_count:
                     return None
                 counts[column] += statistics.null_count
