@@ -103,8 +103,8 @@ def run_landing(
             if results:
                 # Publishing gets workers of its own: those that ingested keep what every stage loaded
                 # (models, compiled kernels, caches), and on the 1.1M-page bench crawl one of them entered
-                # publishing at about 750 MiB and peaked at 1,129 there, where publishing's workers in a
-                # fresh pool stayed under 780 (bench/SCALING.md). A new pool costs a few CPU seconds.
+                # publishing at about 750 MiB and peaked at 1,129 there, where publishing in a fresh process
+                # peaked at 854 MiB in its largest one (bench/SCALING.md). A new pool costs about 2 CPU s.
                 shutdown_pools()
             results.append(_execute(definitions, PUBLISH_JOB, instance, settings.lake, interrupts))
     if not interrupts.requested:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pytest
 
 from orchestration import run
 
@@ -76,7 +77,7 @@ def test_the_checks_imports_leave_the_environment_the_run_started_its_pool_with(
     assert done.stdout.strip() == ""
 
 
-def test_publishing_after_an_ingest_starts_from_a_fresh_pool(tmp_path: Path, monkeypatch: Any) -> None:
+def test_publishing_after_an_ingest_starts_from_a_fresh_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from corpuslake import parallel
     from corpuslake.settings import load_settings
 
