@@ -77,7 +77,8 @@ class _UnchangedContentError(Exception):
 
 def standard_audits() -> list[Audit]:
     """What every publication must pass: it has rows, all of them are there, ids are unique, no text or id
-    is null. Each reads the version back streaming (row counts from the log, the rest through DuckDB)."""
+    is null. Each reads the version back streaming: row and null counts from the files' Parquet footers,
+    the ids through DuckDB."""
     return [_audit_not_empty, _audit_rows, _audit_ids, _audit_nulls]
 
 
