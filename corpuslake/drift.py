@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pyarrow.compute as pc
 
+from corpuslake import scan
 from corpuslake.store import Lake
 
 STAGES = ("filtered", "deduplicated", "scored")
@@ -37,16 +38,16 @@ class MetricDrift:
 def dump_metrics(lake: Lake, stage: str, dump: str) -> dict[str, float]:
     """The drift metrics of one dump for ``stage`` (latest versions of the tables involved)."""
     if stage == "filtered":
-        documents = lake.dataset("documents").count_rows(filter=pc.field("dump") == dump)
+        documents = scan.count(lake.dataset("documents"), {"dump": dump})
         rejected = lake.read("rejections", dumps=[dump], columns=["filter"], filters={"stage": "filtered"})
         counts = rejected.group_by("filter").aggregate([("filter", "count")]).to_pylist()
         metrics = {f"drop_rate/{c['filter']}": c["filter_count"] / documents for c in counts} if documents else {}
-        kept = lake.dataset("filtered").count_rows(filter=pc.field("dump") == dump)
+        kept = scan.count(lake.dataset("filtered"), {"dump": dump})
         metrics["kept_fraction"] = kept / documents if documents else 0.0
         return metrics
     if stage == "deduplicated":
-        before = lake.dataset("filtered").count_rows(filter=pc.field("dump") == dump)
-        after = lake.dataset("deduplicated").count_rows(filter=pc.field("dump") == dump)
+        before = scan.count(lake.dataset("filtered"), {"dump": dump})
+        after = scan.count(lake.dataset("deduplicated"), {"dump": dump})
         return {"duplicate_rate": (before - after) / before if before else 0.0}
     if stage == "scored":
         scores = lake.read("scored", dumps=[dump], columns=["quality_score"])["quality_score"]

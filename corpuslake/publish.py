@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from corpuslake import scan
 from corpuslake.catalog import (
     PUBLISHED_TABLE_PROPERTIES,
     Catalog,
@@ -87,7 +88,7 @@ def _audit_not_empty(lake: Lake, table: str, version: int, written: Written) -> 
 
 
 def _audit_rows(lake: Lake, table: str, version: int, written: Written) -> AuditResult:
-    count = lake.dataset(table, version).count_rows()
+    count = scan.count(lake.dataset(table, version), {})
     return AuditResult(
         "rows_written", count == written.documents, f"{count} rows read back, {written.documents} written"
     )
@@ -131,8 +132,8 @@ def _footer_nulls(lake: Lake, table: str, version: int, columns: Sequence[str]) 
     Counting them from the rows read the whole ``text`` column back through DuckDB: on a snapshot of a
     million documents that was the publishing process's largest phase (bench/publish_memory.py)."""
     counts = dict.fromkeys(columns, 0)
-    for fragment in lake.dataset(table, version).get_fragments():
-        metadata = fragment.metadata
+    for fragment in scan.fragments(lake.dataset(table, version), {}):
+        metadata = scan.footer(fragment)
         names = metadata.schema.names
         positions = {column: names.index(column) if column in names else None for column in columns}
         for index in range(metadata.num_row_groups):

@@ -382,17 +382,19 @@ class Lake:
             if dict(values).get("dump") == dump:
                 files.append((unquote(row["path"]), values))
 
-        def footer(relative: str) -> pq.FileMetaData:
+        def group_rows(relative: str) -> list[int]:
+            # Only the row counts are kept: a parsed footer of a wide table is a few hundred KB, and a
+            # dump of a large crawl has hundreds of files.
             with filesystem.open_input_file(f"{base}/{relative}") as handle:
-                return pq.ParquetFile(handle).metadata
+                metadata = pq.ParquetFile(handle).metadata
+                return [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)]
 
         # Footers are read on threads: on object storage each is a round trip or two.
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="corpuslake-footers") as pool:
-            footers = list(pool.map(footer, [relative for relative, _ in files]))
+            counts = list(pool.map(group_rows, [relative for relative, _ in files]))
         groups: list[RowGroup] = []
-        for (relative, values), metadata in zip(files, footers, strict=True):
-            for index in range(metadata.num_row_groups):
-                rows = metadata.row_group(index).num_rows
+        for (relative, values), rows_by_group in zip(files, counts, strict=True):
+            for index, rows in enumerate(rows_by_group):
                 if rows:
                     groups.append(RowGroup(self, table, relative, index, rows, values, schema))
         return groups

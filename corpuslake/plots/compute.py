@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.json as pajson
 
+from corpuslake import scan
 from corpuslake.catalog import Catalog
 from corpuslake.memory import release_memory
 from corpuslake.names import check_name
@@ -157,7 +157,7 @@ def _funnel(lake: Lake, dump: str, versions: Mapping[str, int]) -> list[FunnelSt
     steps = []
     for table in STAGES:
         if table in versions:
-            count = lake.dataset(table, versions[table]).count_rows(filter=pads.field("dump") == dump)
+            count = scan.count(lake.dataset(table, versions[table]), {"dump": dump})
             steps.append(FunnelStep(labels.get(table, table), f"{table}@v{versions[table]}", count))
     latest = {e.name: e for e in Catalog(lake).entries() if e.kind == "snapshot"}
     for name in sorted(latest):
