@@ -10,7 +10,6 @@ import pyarrow as pa
 import pytest
 
 import corpuslake.summary
-
 from corpuslake.lineage import Lineage
 from corpuslake.store import Lake
 from corpuslake.summary import lake_summary
