@@ -31,7 +31,7 @@ def lake_summary(lake: Lake, dumps: Sequence[str] | None = None, top_languages: 
     """Documents per dump and language, rejections by stage and reason, and table versions.
 
     Every figure is a count or a sum per group, taken batch by batch over the columns it needs, so memory is
-    that of a batch and the groups, whatever the lake's size (reading the columns whole held 308 MiB more at
+    that of a batch and the groups, whatever the lake's size (reading the columns whole held 315 MiB more at
     the end of a 1.1M-page run: bench/SCALING.md)."""
     lines: list[str] = []
     versions = table_versions(lake)
@@ -109,6 +109,7 @@ def _grouped(
     dataset = lake.dataset(table, version)
     partitions = [{"dump": d} for d in dumps] if dumps is not None else [{}]
     read = list(dict.fromkeys([*keys, *(c for c in sums if c in dataset.schema.names)]))
+    names = [f"{keys[0]}_count", *(f"{c}_sum" for c in sums)]
     totals: dict[Group, list[int | float]] = {}
     for partition in partitions:
         for batch in scan.batches(dataset, partition, read, batch_rows=_BATCH_ROWS):
@@ -116,7 +117,6 @@ def _grouped(
             if prepare is not None:
                 rows = prepare(rows)
             aggregated = rows.group_by(keys).aggregate([(keys[0], "count"), *((c, "sum") for c in sums)])
-            names = [f"{keys[0]}_count", *(f"{c}_sum" for c in sums)]
             for row in aggregated.to_pylist():
                 total = totals.setdefault(tuple(row[k] for k in keys), [0] * (1 + len(sums)))
                 for i, name in enumerate(names):
